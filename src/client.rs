@@ -1,0 +1,121 @@
+//! A client as the router sees it from outside: an id and a bounded outbox.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::protocol::{Name, Outgoing};
+use crate::stats::Stats;
+
+/// Identifies one connection for its whole life; never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(pub u64);
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What the router and a connection's writer share besides the queue itself.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    /// Messages dropped because the queue was full and not yet reported to the
+    /// client; the writer reports and resets it after it drains the queue.
+    missed: AtomicU64,
+    /// Why the router closed the connection. The writer sends this after the
+    /// last queued message, so the reason arrives even when the queue was full.
+    farewell: OnceLock<Name>,
+}
+
+impl Mailbox {
+    /// Takes the count of messages dropped since the last call.
+    pub fn take_missed(&self) -> u64 {
+        self.missed.swap(0, Ordering::Relaxed)
+    }
+
+    /// The reason the router gave when it let go of the client, if it did.
+    pub fn farewell(&self) -> Option<&Name> {
+        self.farewell.get()
+    }
+}
+
+/// The sending side of a client's bounded queue of outgoing events.
+///
+/// Only the router holds it. Dropping it is how the router closes a
+/// connection: the writer sends what is queued, then the farewell, then hangs up.
+#[derive(Debug)]
+pub struct Outbox {
+    tx: Sender<Arc<Outgoing>>,
+    mailbox: Arc<Mailbox>,
+    stats: Arc<Stats>,
+}
+
+/// The writer's side of an [`Outbox`].
+#[derive(Debug)]
+pub struct Inbox {
+    pub rx: Receiver<Arc<Outgoing>>,
+    pub mailbox: Arc<Mailbox>,
+}
+
+/// Whether [`Outbox::deliver`] queued the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Queued,
+    /// The queue was full: the message was dropped for this client and counted.
+    Dropped,
+    /// The writer is gone; the connection is closing.
+    Closed,
+}
+
+/// A bounded queue of `capacity` events: the router's outbox and the writer's inbox.
+pub fn outbox(capacity: usize, stats: Arc<Stats>) -> (Outbox, Inbox) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let mailbox = Arc::new(Mailbox::default());
+    let outbox = Outbox {
+        tx,
+        mailbox: Arc::clone(&mailbox),
+        stats,
+    };
+    (outbox, Inbox { rx, mailbox })
+}
+
+impl Outbox {
+    /// Queues a message without ever blocking; a full queue drops it.
+    pub fn deliver(&self, message: &Arc<Outgoing>) -> Delivery {
+        match self.tx.try_send(Arc::clone(message)) {
+            Ok(()) => Delivery::Queued,
+            Err(TrySendError::Full(_)) => {
+                self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                Delivery::Dropped
+            }
+            Err(TrySendError::Disconnected(_)) => Delivery::Closed,
+        }
+    }
+
+    /// How many messages wait in the queue.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Whether the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// How many messages the queue holds at most.
+    pub fn capacity(&self) -> usize {
+        self.tx.capacity().unwrap_or(usize::MAX)
+    }
+
+    /// Lets go of the client: the writer flushes the queue, sends `reason`
+    /// and hangs up.
+    pub fn close(self, reason: Name) {
+        // Set before the sender is dropped, so the writer sees it once the
+        // channel reports disconnection.
+        let _ = self.mailbox.farewell.set(reason);
+    }
+}

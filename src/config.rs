@@ -1,0 +1,91 @@
+//! Everything a server can be told at start, with the defaults `main` uses.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Server settings. Every field has a command-line flag of the same name
+/// (see README.md); [`Config::default`] gives the documented defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to serve the line protocol on; port 0 picks a free port.
+    pub line_listen: Vec<SocketAddr>,
+    /// Longest accepted input line in bytes, terminator excluded.
+    pub max_line: usize,
+    /// Capacity of each client's outbox, in messages.
+    pub sendq: usize,
+    /// A slow client is disconnected once this many messages in a row were
+    /// dropped for it.
+    pub slow_drops: u64,
+    /// A slow client is disconnected once its outbox has stayed full this long.
+    pub slow_timeout: Duration,
+    /// A write that makes no progress for this long ends the connection.
+    pub write_timeout: Duration,
+    /// Lines per second a client may send on average; 0 turns flood control off.
+    pub rate: f64,
+    /// Lines a client may send at once before `rate` applies.
+    pub burst: u32,
+    /// Most connections served at once; the next one is told and closed.
+    pub max_clients: usize,
+    /// A connection without a nickname after this long is closed.
+    pub register_timeout: Duration,
+    /// Idle time before TCP keepalive probes start looking for a dead peer.
+    pub keepalive: Duration,
+    /// How long shutdown waits for clients to receive their last lines.
+    pub shutdown_timeout: Duration,
+    /// Stack size of each connection thread, in KiB.
+    pub thread_stack_kib: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 7878))],
+            max_line: 4096,
+            sendq: 100,
+            slow_drops: 1000,
+            slow_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            rate: 5.0,
+            burst: 20,
+            max_clients: 10_000,
+            register_timeout: Duration::from_secs(60),
+            keepalive: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(5),
+            thread_stack_kib: 128,
+        }
+    }
+}
+
+impl Config {
+    /// Checks that the settings make sense together.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.line_listen.is_empty() {
+            return Err("nothing to listen on: give at least one --line-listen".into());
+        }
+        if self.max_line < 64 {
+            return Err(format!(
+                "--max-line {} is below the minimum of 64",
+                self.max_line
+            ));
+        }
+        if self.sendq == 0 {
+            return Err("--sendq must be at least 1".into());
+        }
+        if !(self.rate >= 0.0 && self.rate.is_finite()) {
+            return Err(format!(
+                "--rate {} must be 0 or a positive number",
+                self.rate
+            ));
+        }
+        if self.rate > 0.0 && self.burst == 0 {
+            return Err("--burst must be at least 1 when --rate is on".into());
+        }
+        if self.max_clients == 0 {
+            return Err("--max-clients must be at least 1".into());
+        }
+        if self.thread_stack_kib < 32 {
+            return Err("--thread-stack-kib must be at least 32".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! switchboard: a chat server with rooms and private messages, built on plain
+//! OS threads and channels.
+//!
+//! # Architecture
+//!
+//! ```text
+//!  accept thread (one per listening address)
+//!     │ socket
+//!     ▼
+//!  reader thread ──Input──► router thread ──Arc<Outgoing>──► writer thread
+//!  (per client)    bounded   (owns all chat    bounded outbox   (per client)
+//!                  inbox      state)           per client,
+//!                                              try_send
+//! ```
+//!
+//! - The **router** ([`router`]) owns every user, room and membership. It
+//!   receives [`router::Input`]s on one bounded channel and answers by
+//!   queueing events on clients' outboxes with `try_send`: it never blocks on
+//!   a client and never does I/O.
+//! - **Codecs** ([`protocol`]) turn lines into [`protocol::Request`]s and
+//!   [`protocol::Event`]s into bytes. They never touch a socket. A broadcast
+//!   is one shared [`protocol::Outgoing`], encoded once per protocol by the
+//!   first writer that needs it.
+//! - The **transport** ([`transport`]) owns the sockets: per connection a
+//!   reader thread (framing, flood control, decoding) and a writer thread
+//!   (batched writes of everything queued).
+//! - A **slow client** fills only its own outbox: further events are dropped
+//!   for it and counted, it is told how many it missed, and one that stays
+//!   behind past `--slow-drops` or `--slow-timeout` is disconnected.
+//!
+//! See ARCHITECTURE.md for who owns what and how shutdown proceeds.
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod config;
+pub mod protocol;
+pub mod router;
+pub mod stats;
+pub mod transport;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+pub use config::Config;
+pub use protocol::Protocol;
+pub use stats::StatsSnapshot;
+
+use router::{INBOX_CAPACITY, Router};
+use stats::Stats;
+use transport::Live;
+use transport::threaded::{self, Listener};
+
+/// A running server. Stop it with [`Server::stop`]; dropping it stops it too.
+#[derive(Debug)]
+pub struct Server {
+    endpoints: Vec<(Protocol, SocketAddr)>,
+    stats: Arc<Stats>,
+    live: Arc<Live>,
+    /// `None` once stopped.
+    running: Option<Running>,
+}
+
+/// The threads to stop, in order.
+#[derive(Debug)]
+struct Running {
+    listeners: Vec<Listener>,
+    stop_router: Sender<()>,
+    router: JoinHandle<()>,
+    config: Arc<Config>,
+}
+
+impl Server {
+    /// Binds every listening address and starts serving.
+    pub fn start(config: Config) -> io::Result<Server> {
+        config
+            .validate()
+            .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let config = Arc::new(config);
+        let stats = Arc::new(Stats::default());
+        let live = Arc::new(Live::default());
+        let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
+        let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
+        let router = Router::new(&config, Arc::clone(&stats));
+        let router = thread::Builder::new()
+            .name("sb-router".into())
+            .spawn(move || router.run(router_rx, stop_rx))?;
+        let mut server = Server {
+            endpoints: Vec::new(),
+            stats: Arc::clone(&stats),
+            live: Arc::clone(&live),
+            running: Some(Running {
+                listeners: Vec::new(),
+                stop_router,
+                router,
+                config: Arc::clone(&config),
+            }),
+        };
+        let shared = threaded::Shared {
+            config: Arc::clone(&config),
+            router: router_tx,
+            live,
+            next_id: Arc::new(AtomicU64::new(1)),
+            stats,
+        };
+        for &addr in &config.line_listen {
+            // On error, dropping `server` stops what already started.
+            let listener = threaded::listen(addr, Protocol::Line, shared.clone())?;
+            server.endpoints.push((Protocol::Line, listener.addr()));
+            if let Some(running) = &mut server.running {
+                running.listeners.push(listener);
+            }
+        }
+        Ok(server)
+    }
+
+    /// Every bound address with the protocol it serves.
+    pub fn endpoints(&self) -> &[(Protocol, SocketAddr)] {
+        &self.endpoints
+    }
+
+    /// The first address serving `protocol`.
+    pub fn addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.endpoints
+            .iter()
+            .find(|(served, _)| *served == protocol)
+            .map(|&(_, addr)| addr)
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Connections currently served.
+    pub fn connections(&self) -> usize {
+        self.live.count()
+    }
+
+    /// Stops accepting, tells every client the server is going down, lets
+    /// their outboxes drain for up to `shutdown_timeout`, closes what is left
+    /// and joins every thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        log::info!("shutting down");
+        let connections: Vec<_> = running
+            .listeners
+            .into_iter()
+            .flat_map(Listener::stop)
+            .collect();
+        // The router tells every client and drops their outboxes; each writer
+        // then sends what is queued and the farewell, and hangs up.
+        let _ = running.stop_router.send(());
+        if running.router.join().is_err() {
+            log::error!("the router thread panicked");
+        }
+        let deadline = Instant::now() + running.config.shutdown_timeout;
+        if !self.live.wait_empty(deadline) {
+            log::warn!(
+                "{} connections still flushing after {:?}; closing them",
+                self.live.count(),
+                running.config.shutdown_timeout
+            );
+            connections
+                .iter()
+                .for_each(threaded::Connection::force_close);
+        }
+        connections.into_iter().for_each(threaded::Connection::join);
+        log::info!("stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,223 @@
+//! The router: one thread that owns all chat state.
+//!
+//! Transports send it [`Input`]s over one bounded channel; it answers by
+//! queueing events on clients' outboxes with `try_send`, so it never blocks
+//! on a client. It does no I/O at all, which is why its tests need no sockets.
+
+mod commands;
+mod state;
+
+pub use state::{NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX};
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, select};
+
+use crate::client::{ClientId, Outbox};
+use crate::config::Config;
+use crate::protocol::{Event, Name, Outgoing, Protocol};
+use crate::stats::Stats;
+use state::{Client, Clients, Room, SlowPolicy};
+
+/// How many inputs the router's inbox holds. A reader that finds it full
+/// blocks, which pushes back on that one client's TCP connection.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// How often the router checks the clocks: registration and lag deadlines.
+const TICK: Duration = Duration::from_millis(250);
+
+/// What transports tell the router.
+#[derive(Debug)]
+pub enum Input {
+    /// A new connection, with the outbox the router will feed.
+    Connected {
+        id: ClientId,
+        outbox: Outbox,
+        peer: SocketAddr,
+        protocol: Protocol,
+    },
+    /// A client's request, decoded from one line.
+    Request(ClientId, crate::protocol::Request),
+    /// The connection ended; the router cleans up the first time it hears it.
+    Disconnected(ClientId, String),
+}
+
+/// The owner of every user, room and membership.
+#[derive(Debug)]
+pub struct Router {
+    clients: Clients,
+    /// Rooms by folded name.
+    rooms: HashMap<Name, Room>,
+    /// Registered clients by folded nickname.
+    nicks: HashMap<Name, ClientId>,
+    register_timeout: Duration,
+}
+
+impl Router {
+    /// A router with no clients, configured from `config`.
+    pub fn new(config: &Config, stats: Arc<Stats>) -> Router {
+        Router {
+            clients: Clients {
+                map: HashMap::new(),
+                doomed: Vec::new(),
+                policy: SlowPolicy {
+                    max_dropped: config.slow_drops,
+                    max_lag: config.slow_timeout,
+                },
+                stats,
+            },
+            rooms: HashMap::new(),
+            nicks: HashMap::new(),
+            register_timeout: config.register_timeout,
+        }
+    }
+
+    /// The router thread's loop: handle inputs and ticks until `stop` fires
+    /// (or every transport is gone), then close every connection.
+    pub fn run(mut self, inbox: Receiver<Input>, stop: Receiver<()>) {
+        let ticker = crossbeam_channel::tick(TICK);
+        loop {
+            select! {
+                recv(inbox) -> input => {
+                    let Ok(input) = input else { break };
+                    let now = Instant::now();
+                    self.handle(input, now);
+                    // Take whatever else is ready in the same turn, so a
+                    // burst costs one trip through `select!`.
+                    for input in inbox.try_iter().take(INBOX_CAPACITY) {
+                        self.handle(input, now);
+                    }
+                }
+                recv(stop) -> _ => break,
+                recv(ticker) -> _ => self.tick(Instant::now()),
+            }
+        }
+        self.shutdown();
+    }
+
+    /// Applies one input.
+    pub fn handle(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Connected {
+                id,
+                outbox,
+                peer,
+                protocol,
+            } => {
+                log::debug!("{id} connected from {peer} ({protocol})");
+                let client = Client {
+                    outbox,
+                    peer,
+                    nick: None,
+                    rooms: Vec::new(),
+                    current: None,
+                    connected_at: now,
+                    lag: None,
+                };
+                self.clients.map.insert(id, client);
+                self.reply(id, Event::Greeting, now);
+            }
+            Input::Request(id, request) => self.request(id, request, now),
+            Input::Disconnected(id, reason) => {
+                let reason: Name = reason.into();
+                self.remove(id, Some(reason.clone()), reason, now);
+            }
+        }
+        self.reap(now);
+    }
+
+    /// Closes connections that stayed unregistered or slow for too long.
+    pub fn tick(&mut self, now: Instant) {
+        let timeout = self.register_timeout;
+        for (&id, client) in &self.clients.map {
+            if client.nick.is_none() && now.duration_since(client.connected_at) >= timeout {
+                let reason = format!("no nickname chosen within {} s", timeout.as_secs());
+                self.clients.doomed.push((id, reason.into()));
+            }
+        }
+        self.clients.check_lag(now);
+        self.reap(now);
+    }
+
+    /// Tells every client the server is going down and lets go of them; their
+    /// writers send what is queued and hang up.
+    pub fn shutdown(&mut self) {
+        let reason: Name = "server shutting down".into();
+        for (_, client) in self.clients.map.drain() {
+            client.outbox.close(reason.clone());
+        }
+        self.rooms.clear();
+        self.nicks.clear();
+    }
+
+    /// How many clients are connected.
+    pub fn client_count(&self) -> usize {
+        self.clients.map.len()
+    }
+
+    /// Removes the clients condemned while handling the last input. Each
+    /// removal announces a quit, which may condemn more.
+    fn reap(&mut self, now: Instant) {
+        while let Some((id, reason)) = self.clients.doomed.pop() {
+            if self.clients.map.contains_key(&id) {
+                log::info!("{id} disconnected: {reason}");
+                self.remove(id, Some(reason.clone()), reason, now);
+            }
+        }
+    }
+
+    /// Forgets a client: its nickname, its rooms (announcing `public` to
+    /// everyone who shared one) and its outbox, whose writer sends `farewell`
+    /// and hangs up. Does nothing if the client is already gone, so a
+    /// disconnect noticed twice is cleaned up once.
+    fn remove(&mut self, id: ClientId, public: Option<Name>, farewell: Name, now: Instant) {
+        let Some(client) = self.clients.map.remove(&id) else {
+            return;
+        };
+        log::debug!("{id} from {} removed: {farewell}", client.peer);
+        if let Some(nick) = &client.nick {
+            self.nicks.remove(&state::fold(nick));
+            let mut peers = HashSet::new();
+            for key in &client.rooms {
+                let Some(room) = self.rooms.get_mut(key) else {
+                    continue;
+                };
+                room.members.remove(&id);
+                if room.members.is_empty() {
+                    self.rooms.remove(key);
+                } else {
+                    peers.extend(room.members.keys().copied());
+                }
+            }
+            let quit = Outgoing::new(Event::Quit {
+                nick: nick.clone(),
+                reason: public,
+            });
+            for peer in peers {
+                self.clients.send(peer, &quit, now);
+            }
+        }
+        client.outbox.close(farewell);
+    }
+
+    /// Queues an event for one client.
+    fn reply(&mut self, id: ClientId, event: Event, now: Instant) {
+        self.clients.send(id, &Outgoing::new(event), now);
+    }
+
+    /// Queues one shared event for every member of a room but `except`.
+    fn to_room(&mut self, key: &Name, event: Event, except: Option<ClientId>, now: Instant) {
+        let Some(room) = self.rooms.get(key) else {
+            return;
+        };
+        let message = Outgoing::new(event);
+        for &member in room.members.keys() {
+            if Some(member) != except {
+                self.clients.send(member, &message, now);
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Counters that every thread bumps and anyone may read.
+//!
+//! Plain relaxed atomics: each is an independent tally, nothing is
+//! synchronised through them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters, shared by `Arc`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted and handed to a transport.
+    pub accepted: AtomicU64,
+    /// Connections turned away because the server was full.
+    pub rejected: AtomicU64,
+    /// Messages dropped because a client's outbox was full.
+    pub dropped: AtomicU64,
+    /// Clients disconnected for reading too slowly.
+    pub slow_disconnects: AtomicU64,
+    /// Events written to sockets.
+    pub written: AtomicU64,
+    /// `write` calls made to flush outboxes (each may carry many events).
+    pub write_calls: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub dropped: u64,
+    pub slow_disconnects: u64,
+    pub written: u64,
+    pub write_calls: u64,
+}
+
+impl Stats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        StatsSnapshot {
+            accepted: read(&self.accepted),
+            rejected: read(&self.rejected),
+            dropped: read(&self.dropped),
+            slow_disconnects: read(&self.slow_disconnects),
+            written: read(&self.written),
+            write_calls: read(&self.write_calls),
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The threaded transport: an accept thread per listening address, and a
+//! reader and a writer thread per connection.
+//!
+//! The three share the connection's one socket through an `Arc<TcpStream>`
+//! (reading and writing a socket from two threads at once is fine), so a
+//! connection costs one file descriptor.
+//!
+//! - The reader frames lines, decodes them, waits out flood control and sends
+//!   them to the router. It blocks in `read`, and on the router's inbox when
+//!   the router is behind, which slows down this one client's TCP connection.
+//! - The writer blocks on the client's outbox and writes everything queued
+//!   with one `write` call. When the router drops the outbox, the writer sends
+//!   what is left and the farewell, then shuts the socket down, which also
+//!   wakes the reader.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use super::{Live, Slot, TokenBucket, configure_socket, describe};
+use crate::client::{self, ClientId, Inbox};
+use crate::config::Config;
+use crate::protocol::framing::{Frame, LineFramer};
+use crate::protocol::{Error, Event, Protocol, Request};
+use crate::router::Input;
+use crate::stats::Stats;
+
+/// How many bytes a reader asks the kernel for at once.
+const READ_CHUNK: usize = 4096;
+
+/// A writer keeps at most this much buffer between batches; a rare huge batch
+/// does not pin its memory for the rest of the connection.
+const WRITE_BUFFER_KEEP: usize = 16 * 1024;
+
+/// What every accept thread needs to start connections.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub router: Sender<Input>,
+    pub live: Arc<Live>,
+    pub next_id: Arc<AtomicU64>,
+    pub stats: Arc<Stats>,
+}
+
+/// A listening socket and the thread accepting on it.
+#[derive(Debug)]
+pub struct Listener {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<Connection>>,
+}
+
+/// The threads serving one connection, and a way to force its socket shut.
+#[derive(Debug)]
+pub struct Connection {
+    /// Weak, so a finished connection's socket is closed at once rather than
+    /// when the accept thread next prunes its list.
+    stream: Weak<TcpStream>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Connection {
+    fn is_finished(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Shuts the socket down so its threads' blocking calls return at once.
+    pub fn force_close(&self) {
+        if let Some(stream) = self.stream.upgrade() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Waits for the connection's threads.
+    pub fn join(self) {
+        for thread in self.threads {
+            if thread.join().is_err() {
+                log::error!("a connection thread panicked");
+            }
+        }
+    }
+}
+
+/// Binds `addr` and starts accepting `protocol` connections on it.
+pub fn listen(addr: SocketAddr, protocol: Protocol, shared: Shared) -> io::Result<Listener> {
+    let listener = TcpListener::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let thread = thread::Builder::new()
+        .name(format!("sb-accept-{protocol}"))
+        .spawn({
+            let stopping = Arc::clone(&stopping);
+            move || accept_loop(&listener, protocol, &shared, &stopping)
+        })?;
+    log::info!("serving the {protocol} protocol on {addr}");
+    Ok(Listener {
+        addr,
+        stopping,
+        thread,
+    })
+}
+
+impl Listener {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting and hands back the connections still being served.
+    pub fn stop(self) -> Vec<Connection> {
+        self.stopping.store(true, Ordering::SeqCst);
+        // `accept` cannot be interrupted portably: connect to ourselves so it
+        // returns and the loop sees the flag.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        if let Err(error) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
+            log::warn!("could not wake the accept thread on {wake}: {error}");
+        }
+        self.thread.join().unwrap_or_else(|_| {
+            log::error!("the accept thread on {} panicked", self.addr);
+            Vec::new()
+        })
+    }
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    protocol: Protocol,
+    shared: &Shared,
+    stopping: &AtomicBool,
+) -> Vec<Connection> {
+    let mut connections: Vec<Connection> = Vec::new();
+    // Finished connections are joined when the list doubles, so pruning costs
+    // O(1) per accept however many connections are live.
+    let mut prune_at = 64;
+    for incoming in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        match incoming {
+            Ok(stream) => connections.extend(admit(stream, protocol, shared)),
+            Err(error) => {
+                // Typically out of file descriptors: back off instead of
+                // spinning, and let existing clients carry on.
+                log::warn!("accept failed: {error}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if connections.len() >= prune_at {
+            for done in connections.extract_if(.., |connection| connection.is_finished()) {
+                done.join();
+            }
+            prune_at = (connections.len() * 2).max(64);
+        }
+    }
+    connections
+}
+
+/// Starts serving one accepted socket, or turns it away when the server is full.
+fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Connection> {
+    let config = &shared.config;
+    shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+    let peer = stream.peer_addr().ok()?;
+    let Some(slot) = shared.live.try_acquire(config.max_clients) else {
+        shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        log::warn!("turned away {peer}: server full");
+        reject(stream, protocol, config.max_clients);
+        return None;
+    };
+    if let Err(error) = configure_socket(&stream, config) {
+        log::debug!("dropping {peer}: {error}");
+        return None;
+    }
+    let id = ClientId(shared.next_id.fetch_add(1, Ordering::Relaxed));
+    let stream = Arc::new(stream);
+    let slot = Arc::new(slot);
+    let (outbox, inbox) = client::outbox(config.sendq, Arc::clone(&shared.stats));
+    let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
+        thread::Builder::new()
+            .name(format!("sb-{role}-{}", id.0))
+            .stack_size(config.thread_stack_kib * 1024)
+            .spawn(body)
+            .inspect_err(|error| log::error!("cannot start a {role} thread for {peer}: {error}"))
+    };
+    let writer = spawn(
+        "write",
+        Box::new({
+            let stream = Arc::clone(&stream);
+            let router = shared.router.clone();
+            let stats = Arc::clone(&shared.stats);
+            let slot = Arc::clone(&slot);
+            move || write_thread(&stream, id, &inbox, protocol, &router, &stats, slot)
+        }),
+    )
+    .ok()?;
+    let mut connection = Connection {
+        stream: Arc::downgrade(&stream),
+        threads: vec![writer],
+    };
+    // The router must hear of the client before its first request, so the
+    // reader starts only after this.
+    let connected = Input::Connected {
+        id,
+        outbox,
+        peer,
+        protocol,
+    };
+    if shared.router.send(connected).is_err() {
+        // Shutting down; dropping the outbox ends the writer.
+        return Some(connection);
+    }
+    let reader = spawn(
+        "read",
+        Box::new({
+            let router = shared.router.clone();
+            let config = Arc::clone(config);
+            move || read_thread(&stream, id, protocol, &router, &config, slot)
+        }),
+    );
+    match reader {
+        Ok(reader) => connection.threads.push(reader),
+        Err(error) => {
+            let _ = shared
+                .router
+                .send(Input::Disconnected(id, error.to_string()));
+        }
+    }
+    Some(connection)
+}
+
+/// Tells a client over `--max-clients` why it is being closed.
+fn reject(mut stream: TcpStream, protocol: Protocol, max: usize) {
+    let mut farewell = Vec::new();
+    let reason = format!("server full ({max} clients), try again later");
+    protocol.encode(&Event::Closing(reason.into()), &mut farewell);
+    // A fresh socket's send buffer is empty, so this does not block; the
+    // timeout is only a guard.
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(&farewell);
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+fn read_thread(
+    stream: &TcpStream,
+    id: ClientId,
+    protocol: Protocol,
+    router: &Sender<Input>,
+    config: &Config,
+    _slot: Arc<Slot>,
+) {
+    if let Some(reason) = read_loop(stream, id, protocol, router, config) {
+        // Blocks only while the router's inbox is full; fails only when the
+        // router is gone, and then nobody needs to know.
+        let _ = router.send(Input::Disconnected(id, reason));
+    }
+}
+
+/// Reads lines and sends them to the router until the connection ends; says
+/// why, or `None` when the router is gone.
+fn read_loop(
+    mut stream: &TcpStream,
+    id: ClientId,
+    protocol: Protocol,
+    router: &Sender<Input>,
+    config: &Config,
+) -> Option<String> {
+    let mut framer = LineFramer::new(config.max_line);
+    let mut bucket = TokenBucket::new(config.rate, config.burst, Instant::now());
+    let mut chunk = vec![0; READ_CHUNK];
+    loop {
+        let read = match stream.read(&mut chunk) {
+            Ok(0) => return Some("connection closed".into()),
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Some(describe(&error)),
+        };
+        framer.push(&chunk[..read]);
+        while let Some(frame) = framer.next_frame() {
+            let request = match frame {
+                Frame::Line(line) => protocol.decode(line),
+                Frame::TooLong => Request::Invalid(Error::LineTooLong(config.max_line)),
+            };
+            // Flood control: an over-eager client waits here. Reading stops
+            // meanwhile, so its TCP window fills and its lines queue on its
+            // side, not in our memory.
+            let wait = bucket.take(Instant::now());
+            if !wait.is_zero() {
+                thread::sleep(wait);
+            }
+            // Blocks while the router's inbox is full: backpressure on this
+            // client only.
+            router.send(Input::Request(id, request)).ok()?;
+        }
+    }
+}
+
+fn write_thread(
+    stream: &TcpStream,
+    id: ClientId,
+    inbox: &Inbox,
+    protocol: Protocol,
+    router: &Sender<Input>,
+    stats: &Stats,
+    _slot: Arc<Slot>,
+) {
+    let mut out = stream;
+    if let Err(error) = write_loop(&mut out, inbox, protocol, stats) {
+        // Usually the reader notices too; the router acts on whichever
+        // report arrives first.
+        let _ = router.send(Input::Disconnected(id, describe(&error)));
+    }
+    // Ends the reader's `read` as well.
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// Writes the client's events until the router drops its outbox, then the
+/// farewell. Everything queued when the writer wakes goes out in one `write`,
+/// followed by how many messages were dropped meanwhile, if any.
+pub fn write_loop<W: Write>(
+    out: &mut W,
+    inbox: &Inbox,
+    protocol: Protocol,
+    stats: &Stats,
+) -> io::Result<()> {
+    let most = inbox.rx.capacity().unwrap_or(1024);
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    // Blocks until the router queues something or drops the outbox.
+    while let Ok(first) = inbox.rx.recv() {
+        buf.extend_from_slice(first.encoded(protocol));
+        let mut events = 1;
+        // At most one queue's worth, so a fast router cannot grow the buffer
+        // without bound while we drain.
+        for next in inbox.rx.try_iter().take(most) {
+            buf.extend_from_slice(next.encoded(protocol));
+            events += 1;
+        }
+        let missed = inbox.mailbox.take_missed();
+        if missed > 0 {
+            protocol.encode(&Event::Missed(missed), &mut buf);
+        }
+        out.write_all(&buf)?;
+        stats.write_calls.fetch_add(1, Ordering::Relaxed);
+        stats.written.fetch_add(events, Ordering::Relaxed);
+        buf.clear();
+        buf.shrink_to(WRITE_BUFFER_KEEP);
+    }
+    let missed = inbox.mailbox.take_missed();
+    if missed > 0 {
+        protocol.encode(&Event::Missed(missed), &mut buf);
+    }
+    if let Some(reason) = inbox.mailbox.farewell() {
+        protocol.encode(&Event::Closing(reason.clone()), &mut buf);
+    }
+    out.write_all(&buf)?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Destination, MessageKind, Outgoing};
+
+    /// Records each `write` call.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn message(n: usize) -> std::sync::Arc<Outgoing> {
+        Outgoing::new(Event::Message {
+            from: "alice".into(),
+            to: Destination::Room("#r".into()),
+            text: n.to_string().into(),
+            kind: MessageKind::Say,
+        })
+    }
+
+    #[test]
+    fn everything_queued_goes_out_in_one_write() {
+        let stats = Arc::new(Stats::default());
+        let (outbox, inbox) = client::outbox(100, Arc::clone(&stats));
+        for n in 0..50 {
+            outbox.deliver(&message(n));
+        }
+        outbox.close("bye".into());
+        let mut out = Recorder::default();
+        write_loop(&mut out, &inbox, Protocol::Line, &stats).unwrap();
+        assert_eq!(out.writes.len(), 2, "one batch, then the farewell");
+        let batch = String::from_utf8(out.writes[0].clone()).unwrap();
+        assert_eq!(batch.lines().count(), 50);
+        assert!(batch.starts_with("[#r] <alice> 0\n"));
+        assert_eq!(out.writes[1], b"! closing: bye\n");
+        assert_eq!(stats.snapshot().write_calls, 1);
+        assert_eq!(stats.snapshot().written, 50);
+    }
+
+    #[test]
+    fn dropped_messages_are_reported_after_the_queue_drains() {
+        let stats = Arc::new(Stats::default());
+        let (outbox, inbox) = client::outbox(3, Arc::clone(&stats));
+        for n in 0..10 {
+            outbox.deliver(&message(n));
+        }
+        drop(outbox);
+        let mut out = Recorder::default();
+        write_loop(&mut out, &inbox, Protocol::Line, &stats).unwrap();
+        let text = String::from_utf8(out.writes.concat()).unwrap();
+        assert_eq!(
+            text,
+            "[#r] <alice> 0\n[#r] <alice> 1\n[#r] <alice> 2\n\
+             ! missed 7 messages: your connection was too slow\n"
+        );
+        assert_eq!(stats.snapshot().dropped, 7);
+    }
+}
