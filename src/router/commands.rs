@@ -132,7 +132,7 @@ impl Router {
         let client = self.clients.map.get_mut(&id).expect("caller checked");
         client.rooms.push(folded.clone());
         client.current = Some(folded.clone());
-        self.to_room(
+        self.broadcast(
             &folded,
             Event::Joined {
                 room: name.clone(),
@@ -172,7 +172,7 @@ impl Router {
         let key = self.member_room(id, room.as_deref())?;
         let nick = self.clients.nick(id).cloned().expect("registered");
         let name = self.rooms[&key].name.clone();
-        self.to_room(
+        self.broadcast(
             &key,
             Event::Left {
                 room: name,
@@ -214,7 +214,7 @@ impl Router {
                 topic: room.topic.as_ref().map(|topic| topic.text.clone()),
             })
             .collect();
-        rooms.sort_by(|a, b| state::fold(&a.name).cmp(&state::fold(&b.name)));
+        rooms.sort_by_cached_key(|room| state::fold(&room.name));
         self.reply(id, Event::Rooms(rooms), now);
     }
 
@@ -265,7 +265,7 @@ impl Router {
             nick,
             text,
         };
-        self.to_room(&key, event, None, now);
+        self.broadcast(&key, event, None, now);
         Ok(())
     }
 
@@ -320,7 +320,7 @@ impl Router {
             text: text.into(),
             kind,
         };
-        self.to_room(key, event, Some(id), now);
+        self.broadcast(key, event, Some(id), now);
     }
 
     /// The folded name of a room the client is in: `room`, or its current
@@ -378,6 +378,6 @@ fn members_of(room: &Room, clients: &super::Clients) -> Vec<Member> {
             })
         })
         .collect();
-    members.sort_by(|a, b| state::fold(&a.nick).cmp(&state::fold(&b.nick)));
+    members.sort_by_cached_key(|member| state::fold(&member.nick));
     members
 }

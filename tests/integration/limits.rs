@@ -1,0 +1,95 @@
+//! Connection caps, registration deadline, flood control and write batching.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{Client, line_addr, server_with, wait_until};
+
+#[test]
+fn the_client_over_max_clients_is_told_and_closed() {
+    let server = server_with(|config| config.max_clients = 2);
+    let addr = line_addr(&server);
+    let _alice = Client::register(addr, "alice");
+    let bob = Client::register(addr, "bob");
+    let mut third = Client::connect_quietly(addr);
+    assert_eq!(
+        third.read_to_end(),
+        ["! closing: server full (2 clients), try again later"]
+    );
+    // A freed place is usable again.
+    drop(bob);
+    wait_until("bob's place to be freed", || server.connections() == 1);
+    let _carol = Client::register(addr, "carol");
+    assert_eq!(server.stats().rejected, 1);
+}
+
+#[test]
+fn a_connection_without_a_nickname_is_closed_after_the_register_timeout() {
+    let server = server_with(|config| config.register_timeout = Duration::from_secs(1));
+    let addr = line_addr(&server);
+    let mut idle = Client::connect(addr);
+    let mut alice = Client::register(addr, "alice");
+    assert_eq!(
+        idle.read_to_end(),
+        ["! closing: no nickname chosen within 1 s"]
+    );
+    // Registered clients are not affected.
+    alice.send("/msg alice still here");
+    alice.expect_next("[pm] <alice> still here");
+}
+
+#[test]
+fn flood_control_delays_lines_without_dropping_them() {
+    // 5 lines at once, then 20 per second: 25 lines need at least a second.
+    let server = server_with(|config| {
+        config.rate = 20.0;
+        config.burst = 5;
+    });
+    let addr = line_addr(&server);
+    let mut flooder = Client::in_room(addr, "flooder", "#room");
+    let mut reader = Client::in_room(addr, "reader", "#room");
+    let start = Instant::now();
+    let burst: String = (0..25).map(|n| format!("line {n}\n")).collect();
+    flooder.send_raw(burst.as_bytes());
+    for n in 0..25 {
+        reader.expect_next(&format!("[#room] <flooder> line {n}"));
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "25 lines at 20/s after a burst of 5 arrived in {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_writer_that_fell_behind_catches_up_in_few_writes() {
+    // A queue big enough for everything, so nothing is dropped: the sleeper
+    // does not read while 9 MB pile up (more than loopback sockets buffer),
+    // then reads them all.
+    const MESSAGES: usize = 3000;
+    let server = server_with(|config| config.sendq = MESSAGES + 10);
+    let addr = line_addr(&server);
+    let mut talker = Client::in_room(addr, "talker", "#room");
+    let mut sleeper = Client::in_room(addr, "sleeper", "#room");
+    talker.expect_next("* sleeper joined #room");
+    let before = server.stats();
+    let text = "z".repeat(3000);
+    for n in 0..MESSAGES {
+        talker.send(&format!("{n} {text}"));
+    }
+    // The router handles a client's lines in order: once this comes back,
+    // every message above is queued or written.
+    talker.send("/msg talker done");
+    talker.expect_next("[pm] <talker> done");
+    for n in 0..MESSAGES {
+        sleeper.expect_next(&format!("[#room] <talker> {n} {text}"));
+    }
+    let after = server.stats();
+    let writes = after.write_calls - before.write_calls;
+    let written = after.written - before.written;
+    eprintln!("{written} messages in {writes} writes");
+    assert!(written >= MESSAGES as u64);
+    assert!(
+        writes * 2 < written,
+        "{written} messages took {writes} writes"
+    );
+}

@@ -1,0 +1,10 @@
+//! Integration tests over real sockets on 127.0.0.1, one module per topic.
+
+mod chat;
+mod disconnect;
+mod input;
+mod limits;
+mod scale;
+mod shutdown;
+mod slow;
+mod util;

@@ -1,0 +1,29 @@
+//! Many clients at once.
+
+use crate::util::{Client, line_addr, server};
+
+#[test]
+fn five_hundred_simultaneous_clients_share_a_room() {
+    const CLIENTS: usize = 500;
+    let server = server();
+    let addr = line_addr(&server);
+    // All connect before any registers, so all 500 are open at once.
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| Client::connect(addr)).collect();
+    assert_eq!(server.connections(), CLIENTS);
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.send(&format!("/nick user{n}"));
+        client.send("/join #crowd");
+    }
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.expect(&format!("- hello user{n}!"));
+        client.expect("- members of #crowd");
+    }
+    clients[0].send("/who #crowd");
+    let members = clients[0].expect("- members of #crowd (500):");
+    assert_eq!(members.split(' ').count(), 5 + CLIENTS);
+
+    clients[CLIENTS - 1].send("hello, everyone");
+    for client in &mut clients[..CLIENTS - 1] {
+        client.expect("[#crowd] <user499> hello, everyone");
+    }
+}

@@ -1,0 +1,157 @@
+//! Servers on port 0 and line-protocol clients that wait for what they expect.
+
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use switchboard::{Config, Protocol, Server};
+
+/// How long a test waits for a line it expects before failing.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A config for tests: loopback, port 0, no flood control.
+pub fn config() -> Config {
+    Config {
+        line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        rate: 0.0,
+        ..Config::default()
+    }
+}
+
+/// Starts a server with [`config`] changed by `tweak`.
+pub fn server_with(tweak: impl FnOnce(&mut Config)) -> Server {
+    let mut config = config();
+    tweak(&mut config);
+    Server::start(config).expect("server starts")
+}
+
+/// Starts a server with the test defaults.
+pub fn server() -> Server {
+    server_with(|_| {})
+}
+
+/// The address of the server's line protocol.
+pub fn line_addr(server: &Server) -> SocketAddr {
+    server.addr(Protocol::Line).expect("a line listener")
+}
+
+/// Waits until `condition` holds, failing the test after [`PATIENCE`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A line-protocol client.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// For failure messages: whose lines these are.
+    name: String,
+}
+
+impl Client {
+    /// Connects and reads the greeting.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let mut client = Client::connect_quietly(addr);
+        client.expect("- welcome to switchboard!");
+        client
+    }
+
+    /// Connects without reading anything.
+    pub fn connect_quietly(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            name: "anonymous".into(),
+        }
+    }
+
+    /// Connects, picks `nick` and waits for the welcome.
+    pub fn register(addr: SocketAddr, nick: &str) -> Client {
+        let mut client = Client::connect(addr);
+        client.name = nick.into();
+        client.send(&format!("/nick {nick}"));
+        client.expect(&format!("- hello {nick}!"));
+        client
+    }
+
+    /// Registers and joins `room`, waiting until the member list arrives.
+    pub fn in_room(addr: SocketAddr, nick: &str, room: &str) -> Client {
+        let mut client = Client::register(addr, nick);
+        client.join(room);
+        client
+    }
+
+    /// Joins `room` and waits for the member list.
+    pub fn join(&mut self, room: &str) {
+        self.send(&format!("/join {room}"));
+        self.expect(&format!("- members of {room} "));
+    }
+
+    /// A second handle on the socket, for sending from another thread.
+    pub fn sender(&self) -> TcpStream {
+        self.writer.try_clone().expect("clone socket")
+    }
+
+    /// The socket, for tests that need to shape how it closes.
+    pub fn stream(&self) -> &TcpStream {
+        &self.writer
+    }
+
+    /// Sends one line.
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// The next line, or `None` at end of stream. Fails after [`PATIENCE`].
+    pub fn next_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(line.trim_end_matches('\n').to_owned()),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => None,
+            Err(error) => panic!("{}: reading: {error}", self.name),
+        }
+    }
+
+    /// Reads until a line starts with `prefix` and returns it; lines before
+    /// it are skipped.
+    pub fn expect(&mut self, prefix: &str) -> String {
+        let mut skipped = Vec::new();
+        loop {
+            match self.next_line() {
+                Some(line) if line.starts_with(prefix) => return line,
+                Some(line) => skipped.push(line),
+                None => panic!(
+                    "{}: connection ended before {prefix:?}; saw {skipped:?}",
+                    self.name
+                ),
+            }
+        }
+    }
+
+    /// The next line must be exactly `expected`.
+    pub fn expect_next(&mut self, expected: &str) {
+        assert_eq!(
+            self.next_line().as_deref(),
+            Some(expected),
+            "{}: unexpected line",
+            self.name
+        );
+    }
+
+    /// Reads to the end of the stream and returns everything read.
+    pub fn read_to_end(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.next_line()).collect()
+    }
+}
