@@ -72,8 +72,9 @@ fn sigterm_stops_the_binary_cleanly() {
         .expect("the listening address in the log");
     let mut alice = Client::in_room(addr, "alice", "#room");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's own `kill`, so no extra package is needed.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
