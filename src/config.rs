@@ -13,8 +13,8 @@ pub struct Config {
     pub max_line: usize,
     /// Capacity of each client's outbox, in messages.
     pub sendq: usize,
-    /// A slow client is disconnected once this many messages in a row were
-    /// dropped for it.
+    /// A slow client is disconnected once this many messages were dropped for
+    /// it without its outbox draining to half.
     pub slow_drops: u64,
     /// A slow client is disconnected once its outbox has stayed full this long.
     pub slow_timeout: Duration,
@@ -70,6 +70,9 @@ impl Config {
         }
         if self.sendq == 0 {
             return Err("--sendq must be at least 1".into());
+        }
+        if self.slow_drops == 0 {
+            return Err("--slow-drops must be at least 1".into());
         }
         if !(self.rate >= 0.0 && self.rate.is_finite()) {
             return Err(format!(

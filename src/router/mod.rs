@@ -6,6 +6,8 @@
 
 mod commands;
 mod state;
+#[cfg(test)]
+mod tests;
 
 pub use state::{NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX};
 
@@ -209,7 +211,7 @@ impl Router {
     }
 
     /// Queues one shared event for every member of a room but `except`.
-    fn to_room(&mut self, key: &Name, event: Event, except: Option<ClientId>, now: Instant) {
+    fn broadcast(&mut self, key: &Name, event: Event, except: Option<ClientId>, now: Instant) {
         let Some(room) = self.rooms.get(key) else {
             return;
         };

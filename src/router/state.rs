@@ -68,6 +68,13 @@ pub struct Client {
     pub lag: Option<Lag>,
 }
 
+impl Client {
+    /// Whether its outbox has drained to half, which ends a lag.
+    fn caught_up(&self) -> bool {
+        self.outbox.len() <= self.outbox.capacity() / 2
+    }
+}
+
 /// A spell of a client's outbox overflowing.
 #[derive(Clone, Copy, Debug)]
 pub struct Lag {
@@ -121,9 +128,12 @@ impl Clients {
         let Some(client) = self.map.get_mut(&id) else {
             return;
         };
+        // Whether a lagging client caught up is judged by what waited before
+        // this message; only lagging clients pay for the look.
+        let caught_up = client.lag.is_some() && client.caught_up();
         match client.outbox.deliver(message) {
             Delivery::Queued => {
-                if client.lag.is_some() && client.outbox.len() <= client.outbox.capacity() / 2 {
+                if caught_up {
                     client.lag = None;
                 }
             }
@@ -143,20 +153,21 @@ impl Clients {
         }
     }
 
-    /// Cuts off clients whose outbox stayed full too long.
+    /// Cuts off clients whose outbox stayed full too long, and ends the lag
+    /// of clients that caught up since their last delivery (in a quiet room
+    /// no delivery would notice).
     pub fn check_lag(&mut self, now: Instant) {
         let max_lag = self.policy.max_lag;
-        let lagging: Vec<ClientId> = self
-            .map
-            .iter()
-            .filter(|(_, client)| {
-                client.lag.is_some_and(|lag| {
-                    lag.dropped < self.policy.max_dropped
-                        && now.duration_since(lag.since) >= max_lag
-                })
-            })
-            .map(|(&id, _)| id)
-            .collect();
+        let max_dropped = self.policy.max_dropped;
+        let mut lagging = Vec::new();
+        for (&id, client) in &mut self.map {
+            let Some(lag) = client.lag else { continue };
+            if client.caught_up() {
+                client.lag = None;
+            } else if lag.dropped < max_dropped && now.duration_since(lag.since) >= max_lag {
+                lagging.push(id);
+            }
+        }
         for id in lagging {
             self.cut_off(
                 id,
