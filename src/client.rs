@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::protocol::{Name, Outgoing};
+use crate::protocol::{Caps, Name, Outgoing};
 use crate::stats::Stats;
 
 /// Identifies one connection for its whole life; never reused.
@@ -48,15 +48,25 @@ impl Mailbox {
 /// connection: the writer sends what is queued, then the farewell, then hangs up.
 #[derive(Debug)]
 pub struct Outbox {
-    tx: Sender<Arc<Outgoing>>,
+    tx: Sender<Queued>,
+    /// The client's IRC capabilities, sent along with each event so the
+    /// writer encodes it as the client asked at the time it was queued.
+    caps: Caps,
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
+}
+
+/// One event in an outbox.
+#[derive(Debug)]
+pub struct Queued {
+    pub message: Arc<Outgoing>,
+    pub caps: Caps,
 }
 
 /// The writer's side of an [`Outbox`].
 #[derive(Debug)]
 pub struct Inbox {
-    pub rx: Receiver<Arc<Outgoing>>,
+    pub rx: Receiver<Queued>,
     pub mailbox: Arc<Mailbox>,
 }
 
@@ -76,6 +86,7 @@ pub fn outbox(capacity: usize, stats: Arc<Stats>) -> (Outbox, Inbox) {
     let mailbox = Arc::new(Mailbox::default());
     let outbox = Outbox {
         tx,
+        caps: Caps::default(),
         mailbox: Arc::clone(&mailbox),
         stats,
     };
@@ -85,7 +96,11 @@ pub fn outbox(capacity: usize, stats: Arc<Stats>) -> (Outbox, Inbox) {
 impl Outbox {
     /// Queues a message without ever blocking; a full queue drops it.
     pub fn deliver(&self, message: &Arc<Outgoing>) -> Delivery {
-        match self.tx.try_send(Arc::clone(message)) {
+        let queued = Queued {
+            message: Arc::clone(message),
+            caps: self.caps,
+        };
+        match self.tx.try_send(queued) {
             Ok(()) => Delivery::Queued,
             Err(TrySendError::Full(_)) => {
                 self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
@@ -94,6 +109,16 @@ impl Outbox {
             }
             Err(TrySendError::Disconnected(_)) => Delivery::Closed,
         }
+    }
+
+    /// The capabilities events are encoded for from now on.
+    pub fn caps(&self) -> Caps {
+        self.caps
+    }
+
+    /// Changes the capabilities events are encoded for from now on.
+    pub fn set_caps(&mut self, caps: Caps) {
+        self.caps = caps;
     }
 
     /// How many messages wait in the queue.

@@ -3,12 +3,29 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The slowest flood-control rate, in lines per second: one line a minute.
+pub const MIN_RATE: f64 = 1.0 / 60.0;
+
 /// Server settings. Every field has a command-line flag of the same name
 /// (see README.md); [`Config::default`] gives the documented defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Addresses to serve the line protocol on; port 0 picks a free port.
     pub line_listen: Vec<SocketAddr>,
+    /// Addresses to serve IRC on.
+    pub irc_listen: Vec<SocketAddr>,
+    /// The server's name in IRC replies.
+    pub server_name: String,
+    /// The network name IRC clients show.
+    pub network: String,
+    /// The password clients must give (IRC `PASS`, line `/pass`), if any.
+    pub password: Option<String>,
+    /// The message of the day, if any.
+    pub motd: Option<String>,
+    /// An IRC client silent this long is sent a `PING`.
+    pub ping_interval: Duration,
+    /// ... and disconnected if it stays silent this much longer.
+    pub ping_timeout: Duration,
     /// Longest accepted input line in bytes, terminator excluded.
     pub max_line: usize,
     /// Capacity of each client's outbox, in messages.
@@ -40,6 +57,13 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 7878))],
+            irc_listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
+            server_name: "switchboard.local".into(),
+            network: "switchboard".into(),
+            password: None,
+            motd: None,
+            ping_interval: Duration::from_secs(90),
+            ping_timeout: Duration::from_secs(60),
             max_line: 4096,
             sendq: 100,
             slow_drops: 1000,
@@ -59,8 +83,14 @@ impl Default for Config {
 impl Config {
     /// Checks that the settings make sense together.
     pub fn validate(&self) -> Result<(), String> {
-        if self.line_listen.is_empty() {
-            return Err("nothing to listen on: give at least one --line-listen".into());
+        if self.line_listen.is_empty() && self.irc_listen.is_empty() {
+            return Err("nothing to listen on: give a --line-listen or an --irc-listen".into());
+        }
+        if self.server_name.is_empty() || self.server_name.contains([' ', ':', '!', '@']) {
+            return Err(format!(
+                "--server-name {:?} must be one word, like a host name",
+                self.server_name
+            ));
         }
         if self.max_line < 64 {
             return Err(format!(

@@ -109,10 +109,15 @@ impl Server {
             next_id: Arc::new(AtomicU64::new(1)),
             stats,
         };
-        for &addr in &config.line_listen {
+        let line = config
+            .line_listen
+            .iter()
+            .map(|&addr| (Protocol::Line, addr));
+        let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
+        for (protocol, addr) in line.chain(irc) {
             // On error, dropping `server` stops what already started.
-            let listener = threaded::listen(addr, Protocol::Line, shared.clone())?;
-            server.endpoints.push((Protocol::Line, listener.addr()));
+            let listener = threaded::listen(addr, protocol, shared.clone())?;
+            server.endpoints.push((protocol, listener.addr()));
             if let Some(running) = &mut server.running {
                 running.listeners.push(listener);
             }

@@ -1,7 +1,9 @@
 //! The switchboard binary: flags, logging and signals around [`Server`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use argh::FromArgs;
@@ -9,13 +11,42 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use switchboard::{Config, Server};
 
-/// switchboard: a chat server with rooms and private messages for nc, telnet
-/// and friends. Logging is set with RUST_LOG (default: info).
+/// switchboard: a chat server with rooms and private messages for IRC clients,
+/// nc and telnet. Logging is set with RUST_LOG (default: info).
 #[derive(FromArgs)]
 struct Flags {
-    /// address for the line protocol; repeat for several (default 127.0.0.1:7878)
+    /// address for the line protocol; repeat for several, or "off"
+    /// (default 127.0.0.1:7878)
     #[argh(option)]
-    line_listen: Vec<SocketAddr>,
+    line_listen: Vec<Listen>,
+
+    /// address for IRC; repeat for several, or "off" (default 127.0.0.1:6667)
+    #[argh(option)]
+    irc_listen: Vec<Listen>,
+
+    /// the server's name in IRC replies (default switchboard.local)
+    #[argh(option, default = "Config::default().server_name")]
+    server_name: String,
+
+    /// the network name IRC clients show (default switchboard)
+    #[argh(option, default = "Config::default().network")]
+    network: String,
+
+    /// a password clients must give to connect (IRC PASS, line /pass)
+    #[argh(option)]
+    password: Option<String>,
+
+    /// a file whose text is the message of the day
+    #[argh(option)]
+    motd: Option<PathBuf>,
+
+    /// seconds of silence before an IRC client is pinged (default 90)
+    #[argh(option, default = "Config::default().ping_interval.as_secs()")]
+    ping_interval: u64,
+
+    /// seconds an IRC client has to answer a ping (default 60)
+    #[argh(option, default = "Config::default().ping_timeout.as_secs()")]
+    ping_timeout: u64,
 
     /// longest input line in bytes (default 4096)
     #[argh(option, default = "Config::default().max_line")]
@@ -72,15 +103,51 @@ struct Flags {
     thread_stack_kib: usize,
 }
 
+/// A listening address, or "off".
+#[derive(Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Listen, String> {
+        if text == "off" {
+            return Ok(Listen(None));
+        }
+        text.parse()
+            .map(|addr| Listen(Some(addr)))
+            .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:7878, nor \"off\""))
+    }
+}
+
+/// The addresses given, or the default when the flag was not given.
+fn addresses(given: Vec<Listen>, default: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    if given.is_empty() {
+        default
+    } else {
+        given.into_iter().filter_map(|listen| listen.0).collect()
+    }
+}
+
 impl Flags {
-    fn into_config(self) -> Config {
+    fn into_config(self) -> Result<Config, String> {
         let defaults = Config::default();
-        Config {
-            line_listen: if self.line_listen.is_empty() {
-                defaults.line_listen
-            } else {
-                self.line_listen
-            },
+        let motd = match &self.motd {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|error| format!("cannot read --motd {}: {error}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Config {
+            line_listen: addresses(self.line_listen, defaults.line_listen),
+            irc_listen: addresses(self.irc_listen, defaults.irc_listen),
+            server_name: self.server_name,
+            network: self.network,
+            password: self.password,
+            motd,
+            ping_interval: Duration::from_secs(self.ping_interval),
+            ping_timeout: Duration::from_secs(self.ping_timeout),
             max_line: self.max_line,
             sendq: self.sendq,
             slow_drops: self.slow_drops,
@@ -93,13 +160,19 @@ impl Flags {
             keepalive: Duration::from_secs(self.keepalive),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             thread_stack_kib: self.thread_stack_kib,
-        }
+        })
     }
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = argh::from_env::<Flags>().into_config();
+    let config = match argh::from_env::<Flags>().into_config() {
+        Ok(config) => config,
+        Err(error) => {
+            log::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Registered before the server starts, so a signal that arrives during
     // start-up is not lost.
     let mut signals = match Signals::new([SIGINT, SIGTERM]) {

@@ -6,11 +6,16 @@
 //! happened, `-` for replies, `!` for errors and warnings. The full grammar is
 //! in docs/line-protocol.md.
 
-use super::{Destination, Error, Event, MessageKind, Request, Target};
+use std::borrow::Cow;
+
+use super::{
+    Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, render_modes,
+};
 
 /// Parses one line (without its terminator).
 pub fn decode(line: &[u8]) -> Result<Request, Error> {
-    let line = std::str::from_utf8(line).map_err(|_| Error::InvalidUtf8)?;
+    let line = strip_telnet(line);
+    let line = std::str::from_utf8(&line).map_err(|_| Error::InvalidUtf8)?;
     if line.trim().is_empty() {
         return Err(Error::EmptyLine);
     }
@@ -24,51 +29,92 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
     let (name, rest) = split_word(command);
     let name = name.to_ascii_lowercase();
     let request = match name.as_str() {
-        "nick" => Request::Nick(required(rest, "/nick NAME")?.to_owned()),
+        "nick" => Request::Nick(required(rest, "nick", "/nick NAME")?.to_owned()),
+        "pass" => Request::Pass(required(rest, "pass", "/pass PASSWORD")?.to_owned()),
         "join" | "j" => {
-            let (room, key) = split_word(required(rest, "/join #room [key]")?);
-            Request::Join {
-                room: room.to_owned(),
-                key: optional(key),
-            }
+            let (room, key) = split_word(required(rest, "join", "/join #room [key]")?);
+            Request::Join(vec![(room.to_owned(), optional(key))])
         }
         "leave" | "part" => {
-            let (room, reason) = match split_word(rest) {
-                (room, reason) if room.starts_with('#') => (Some(room.to_owned()), reason),
-                _ => (None, rest),
-            };
+            let (room, reason) = room_first(rest);
             Request::Leave {
-                room,
+                rooms: room.into_iter().collect(),
                 reason: optional(reason),
             }
         }
-        "switch" => Request::Switch(required(rest, "/switch #room")?.to_owned()),
-        "rooms" | "list" => Request::Rooms,
-        "who" | "names" => Request::Who(optional(rest)),
+        "switch" => Request::Switch(required(rest, "switch", "/switch #room")?.to_owned()),
+        "rooms" | "list" => Request::List(Vec::new()),
+        "who" | "names" => Request::Names(optional(rest)),
+        "whois" => Request::Whois(required(rest, "whois", "/whois NAME")?.to_owned()),
         "topic" => {
-            let (room, text) = match split_word(rest) {
-                (room, text) if room.starts_with('#') => (Some(room.to_owned()), text),
-                _ => (None, rest),
-            };
-            Request::Topic {
-                room,
-                text: optional(text),
-            }
+            let (room, text) = room_first(rest);
+            // A lone `-` clears the topic.
+            let text = optional(text).map(|text| if text == "-" { String::new() } else { text });
+            Request::Topic { room, text }
         }
         "me" => Request::Message {
-            to: None,
-            text: required(rest, "/me ACTION")?.to_owned(),
+            to: Vec::new(),
+            text: required(rest, "me", "/me ACTION")?.to_owned(),
             kind: MessageKind::Action,
+            tags: None,
         },
         "msg" => {
             let (target, text) = split_word(rest);
             let usage = "/msg #room|NAME TEXT";
             Request::Message {
-                to: Some(Target::parse(required(target, usage)?)),
-                text: required(text, usage)?.to_owned(),
+                to: vec![Target::parse(required(target, "msg", usage)?)],
+                text: required(text, "msg", usage)?.to_owned(),
                 kind: MessageKind::Say,
+                tags: None,
             }
         }
+        "kick" => {
+            let usage = "/kick #room NAME [reason]";
+            let (room, rest) = split_word(required(rest, "kick", usage)?);
+            let (nick, reason) = split_word(rest);
+            Request::Kick {
+                room: room.to_owned(),
+                nicks: vec![required(nick, "kick", usage)?.to_owned()],
+                reason: optional(reason),
+            }
+        }
+        "invite" => {
+            let (nick, room) = split_word(required(rest, "invite", "/invite NAME [#room]")?);
+            Request::Invite {
+                nick: nick.to_owned(),
+                room: optional(room),
+            }
+        }
+        "mode" => {
+            let mut words = rest.split_whitespace();
+            let target = words.next().ok_or(Error::MissingArgument {
+                command: "mode",
+                usage: "/mode #room [+-modes [arguments]]",
+            })?;
+            let modes = words.next().unwrap_or_default();
+            let args: Vec<&str> = words.collect();
+            Request::Mode {
+                target: target.to_owned(),
+                changes: ModeChange::parse(modes, &args),
+            }
+        }
+        "ban" | "unban" => {
+            let usage = if name == "ban" {
+                "/ban #room MASK"
+            } else {
+                "/unban #room MASK"
+            };
+            let (room, mask) = split_word(required(rest, "ban", usage)?);
+            Request::Mode {
+                target: room.to_owned(),
+                changes: vec![ModeChange {
+                    add: name == "ban",
+                    mode: 'b',
+                    arg: Some(required(mask, "ban", usage)?.to_owned()),
+                }],
+            }
+        }
+        "away" => Request::Away(optional(rest)),
         "quit" | "exit" => Request::Quit(optional(rest)),
         "help" => Request::Help,
         _ => return Err(Error::UnknownCommand(name)),
@@ -76,11 +122,59 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
     Ok(request)
 }
 
+/// Telnet's interrupt key and option negotiation arrive as `IAC` (255)
+/// sequences inside the line; they are not text, so they are dropped.
+fn strip_telnet(line: &[u8]) -> Cow<'_, [u8]> {
+    const IAC: u8 = 255;
+    const SB: u8 = 250;
+    const SE: u8 = 240;
+    if !line.contains(&IAC) {
+        return Cow::Borrowed(line);
+    }
+    let mut kept = Vec::with_capacity(line.len());
+    let mut bytes = line.iter().copied();
+    while let Some(byte) = bytes.next() {
+        if byte != IAC {
+            kept.push(byte);
+            continue;
+        }
+        match bytes.next() {
+            // An escaped 255.
+            Some(IAC) => kept.push(IAC),
+            // Subnegotiation runs to IAC SE.
+            Some(SB) => {
+                let mut previous = 0;
+                for byte in bytes.by_ref() {
+                    if previous == IAC && byte == SE {
+                        break;
+                    }
+                    previous = byte;
+                }
+            }
+            // WILL, WONT, DO and DONT name an option; other commands stand alone.
+            Some(251..=254) => {
+                bytes.next();
+            }
+            _ => {}
+        }
+    }
+    Cow::Owned(kept)
+}
+
+/// Splits off a leading `#room`, if there is one.
+fn room_first(text: &str) -> (Option<String>, &str) {
+    match split_word(text) {
+        (room, rest) if room.starts_with('#') => (Some(room.to_owned()), rest),
+        _ => (None, text),
+    }
+}
+
 fn say(text: &str) -> Request {
     Request::Message {
-        to: None,
+        to: Vec::new(),
         text: text.to_owned(),
         kind: MessageKind::Say,
+        tags: None,
     }
 }
 
@@ -94,10 +188,14 @@ fn split_word(text: &str) -> (&str, &str) {
     }
 }
 
-fn required<'a>(text: &'a str, usage: &'static str) -> Result<&'a str, Error> {
+fn required<'a>(
+    text: &'a str,
+    command: &'static str,
+    usage: &'static str,
+) -> Result<&'a str, Error> {
     let text = text.trim();
     if text.is_empty() {
-        Err(Error::MissingArgument { usage })
+        Err(Error::MissingArgument { command, usage })
     } else {
         Ok(text)
     }
@@ -111,21 +209,30 @@ fn optional(text: &str) -> Option<String> {
 /// The help text, one entry per line.
 const HELP: &[&str] = &[
     "commands:",
+    "  /pass PASSWORD        the server password, if it has one (before /nick)",
     "  /nick NAME            pick or change your nickname",
     "  /join #room [key]     join a room (creating it makes you its operator)",
     "  /leave [#room] [why]  leave a room (default: the current one)",
     "  /switch #room         send plain text to this room from now on",
     "  /rooms                list the rooms",
-    "  /who [#room]          list a room's members (@ marks operators)",
-    "  /topic [#room] [text] show or set a room's topic (operators only)",
+    "  /who [#room]          list a room's members (@ operators, + voiced)",
+    "  /whois NAME           who somebody is and where",
+    "  /topic [#room] [text] show or set a room's topic (- clears it)",
     "  /me ACTION            act in the current room",
     "  /msg #room|NAME TEXT  say something to a room or privately to a user",
+    "  /away [message]       mark yourself away, or back without a message",
     "  /quit [reason]        leave the server",
-    "  /help                 this list",
+    "operators:",
+    "  /kick #room NAME [why]   remove somebody from a room",
+    "  /invite NAME [#room]     invite somebody (needed when the room is +i)",
+    "  /ban #room MASK, /unban  keep nick!user@host masks out (* and ? match)",
+    "  /mode #room [+-modes]    show or change modes: i invite-only, k KEY, l LIMIT,",
+    "                           m moderated, n no outside messages, s secret,",
+    "                           t topic by operators, o NAME operator, v NAME voice",
     "plain text goes to the current room; start it with // to send a leading /",
 ];
 
-/// Appends the wire form of `event`: one or more `\n`-terminated lines.
+/// Appends the wire form of `event`: zero or more `\n`-terminated lines.
 pub fn encode(event: &Event, out: &mut Vec<u8>) {
     match event {
         Event::Greeting => line(
@@ -134,45 +241,113 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 "- welcome to switchboard! pick a nickname with /nick NAME (/help lists every command)",
             ],
         ),
-        Event::Welcome { nick } => line(
+        Event::Joined { room, who } => line(out, &["* ", &who.nick, " joined ", room]),
+        Event::Left { room, who, reason } => {
+            line_with_reason(out, &["* ", &who.nick, " left ", room], reason.as_deref())
+        }
+        Event::Kicked {
+            room,
+            by,
+            nick,
+            reason,
+        } => line_with_reason(
+            out,
+            &["* ", nick, " was kicked from ", room, " by ", &by.nick],
+            reason.as_deref(),
+        ),
+        Event::Quit { who, reason } => {
+            line_with_reason(out, &["* ", &who.nick, " quit"], reason.as_deref())
+        }
+        Event::NickChanged { who, new } => line(out, &["* ", &who.nick, " is now known as ", new]),
+        Event::TopicChanged { room, who, text } if text.is_empty() => {
+            line(out, &["* ", &who.nick, " cleared the topic of ", room])
+        }
+        Event::TopicChanged { room, who, text } => line(
+            out,
+            &["* ", &who.nick, " set the topic of ", room, ": ", text],
+        ),
+        Event::ModeChanged {
+            target,
+            by,
+            changes,
+        } => line(
             out,
             &[
-                "- hello ",
-                nick,
-                "! /join #room to enter a room, /rooms to see them all",
+                "* ",
+                &by.nick,
+                " set mode ",
+                &render_modes(changes),
+                " on ",
+                target,
             ],
         ),
-        Event::Joined { room, nick } => line(out, &["* ", nick, " joined ", room]),
-        Event::Left { room, nick, reason } => {
-            line_with_reason(out, &["* ", nick, " left ", room], reason.as_deref())
-        }
-        Event::Quit { nick, reason } => {
-            line_with_reason(out, &["* ", nick, " quit"], reason.as_deref())
-        }
-        Event::NickChanged { old, new } => line(out, &["* ", old, " is now known as ", new]),
-        Event::TopicChanged { room, nick, text } if text.is_empty() => {
-            line(out, &["* ", nick, " cleared the topic of ", room])
-        }
-        Event::TopicChanged { room, nick, text } => {
-            line(out, &["* ", nick, " set the topic of ", room, ": ", text])
-        }
         Event::Message {
             from,
             to,
             text,
             kind,
+            ..
         } => {
             let place = match to {
                 Destination::Room(room) => room,
                 Destination::User(_) => "pm",
             };
             match kind {
-                MessageKind::Say => line(out, &["[", place, "] <", from, "> ", text]),
-                MessageKind::Action => line(out, &["[", place, "] * ", from, " ", text]),
+                MessageKind::Say => line(out, &["[", place, "] <", &from.nick, "> ", text]),
+                MessageKind::Action => line(out, &["[", place, "] * ", &from.nick, " ", text]),
+                MessageKind::Notice => line(out, &["[", place, "] -", &from.nick, "- ", text]),
             }
         }
-        Event::Topic { room, topic: None } => line(out, &["- ", room, " has no topic"]),
-        Event::Topic {
+        Event::Away {
+            who,
+            message: Some(message),
+        } => line(out, &["* ", &who.nick, " is away: ", message]),
+        Event::Away { who, message: None } => line(out, &["* ", &who.nick, " is back"]),
+        Event::Invited { by, nick, room } => line(
+            out,
+            &[
+                "* ",
+                &by.nick,
+                " invited ",
+                nick,
+                " to ",
+                room,
+                " (/join ",
+                room,
+                ")",
+            ],
+        ),
+        Event::RealnameChanged { who, realname } => line(
+            out,
+            &["* ", &who.nick, " changed their real name to ", realname],
+        ),
+        // Tags and pings are for IRC clients.
+        Event::TagMessage { .. } | Event::Ping(_) => {}
+        Event::Missed(count) => line(
+            out,
+            &[
+                "! missed ",
+                &count.to_string(),
+                " messages: your connection was too slow",
+            ],
+        ),
+        Event::Closing(reason) => line(out, &["! closing: ", reason]),
+        Event::Reply { reply, .. } => encode_reply(reply, out),
+    }
+}
+
+fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Welcome(welcome) => line(
+            out,
+            &[
+                "- hello ",
+                &welcome.mask.nick,
+                "! /join #room to enter a room, /rooms to see them all",
+            ],
+        ),
+        Reply::Topic { room, topic: None } => line(out, &["- ", room, " has no topic"]),
+        Reply::Topic {
             room,
             topic: Some(topic),
         } => line(
@@ -187,18 +362,20 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 ")",
             ],
         ),
-        Event::Members { room, members } => {
+        Reply::Names { room, members, .. } => {
             let count = members.len().to_string();
             text(out, &["- members of ", room, " (", &count, "):"]);
             for member in members {
-                text(
-                    out,
-                    &[" ", if member.operator { "@" } else { "" }, &member.nick],
-                );
+                let prefix = match (member.operator, member.voice) {
+                    (true, _) => "@",
+                    (false, true) => "+",
+                    (false, false) => "",
+                };
+                text(out, &[" ", prefix, &member.mask.nick]);
             }
             out.push(b'\n');
         }
-        Event::Rooms(rooms) => {
+        Reply::Rooms(rooms) => {
             for room in rooms {
                 let count = room.members.to_string();
                 text(out, &["- ", &room.name, " (", &count, ")"]);
@@ -214,22 +391,98 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 _ => line(out, &["- ", &count, " rooms"]),
             }
         }
-        Event::Switched { room } => line(out, &["- now talking in ", room]),
-        Event::Help => {
+        Reply::Who { rows, .. } => {
+            for row in rows {
+                let mask = row.mask.to_string();
+                line(
+                    out,
+                    &[
+                        "- ",
+                        row.prefixes,
+                        &mask,
+                        " in ",
+                        &row.room,
+                        ": ",
+                        &row.realname,
+                    ],
+                );
+            }
+        }
+        Reply::Whois(whois) => {
+            let nick = &whois.mask.nick;
+            let mask = whois.mask.to_string();
+            line(
+                out,
+                &["- ", nick, " is ", &mask, " (", &whois.realname, ")"],
+            );
+            if !whois.rooms.is_empty() {
+                line(out, &["- ", nick, " is in ", &whois.rooms.join(" ")]);
+            }
+            if let Some(away) = &whois.away {
+                line(out, &["- ", nick, " is away: ", away]);
+            }
+            let idle = whois.idle_secs.to_string();
+            line(out, &["- ", nick, " has been idle for ", &idle, " s"]);
+        }
+        Reply::Ison(nicks) => {
+            let nicks: Vec<&str> = nicks.iter().map(|nick| &**nick).collect();
+            line(out, &["- online: ", &nicks.join(" ")]);
+        }
+        Reply::Userhost(users) => {
+            for (mask, away) in users {
+                let mask = mask.to_string();
+                line(out, &["- ", &mask, if *away { " (away)" } else { "" }]);
+            }
+        }
+        Reply::Version(info) => line(out, &["- ", &info.version, " on ", &info.name]),
+        Reply::Time(time) => line(out, &["- server time: ", time]),
+        Reply::Lusers(lusers) => {
+            let users = lusers.users.to_string();
+            let rooms = lusers.rooms.to_string();
+            line(out, &["- ", &users, " users in ", &rooms, " rooms"]);
+        }
+        Reply::Motd(info) => match &info.motd {
+            Some(motd) => {
+                for entry in motd {
+                    line(out, &["- ", entry]);
+                }
+            }
+            None => line(out, &["- there is no message of the day"]),
+        },
+        Reply::RoomModes { room, modes, .. } => line(out, &["- modes of ", room, ": ", modes]),
+        Reply::BanList { room, bans } if bans.is_empty() => {
+            line(out, &["- nobody is banned from ", room])
+        }
+        Reply::BanList { room, bans } => {
+            for ban in bans {
+                line(
+                    out,
+                    &[
+                        "- ",
+                        room,
+                        " bans ",
+                        &ban.mask,
+                        " (set by ",
+                        &ban.set_by,
+                        ")",
+                    ],
+                );
+            }
+        }
+        Reply::UserModes(modes) => line(out, &["- your modes: ", modes]),
+        Reply::Inviting { nick, room } => line(out, &["- invited ", nick, " to ", room]),
+        Reply::Away(true) => line(out, &["- you are marked as away"]),
+        Reply::Away(false) => line(out, &["- you are back"]),
+        Reply::IsAway { nick, message } => line(out, &["- ", nick, " is away: ", message]),
+        Reply::Switched(room) => line(out, &["- now talking in ", room]),
+        Reply::Help => {
             for entry in HELP {
                 line(out, &["- ", entry]);
             }
         }
-        Event::Missed(count) => line(
-            out,
-            &[
-                "! missed ",
-                &count.to_string(),
-                " messages: your connection was too slow",
-            ],
-        ),
-        Event::Error(error) => line(out, &["! error: ", &error.to_string()]),
-        Event::Closing(reason) => line(out, &["! closing: ", reason]),
+        Reply::Error(error) => line(out, &["! error: ", &error.to_string()]),
+        // IRC plumbing with nothing to show a line user.
+        Reply::Cap { .. } | Reply::Pong(_) | Reply::NoNames(_) | Reply::WhoisEnd(_) => {}
     }
 }
 
@@ -246,24 +499,57 @@ fn line_with_reason(out: &mut Vec<u8>, parts: &[&str], reason: Option<&str>) {
     out.push(b'\n');
 }
 
-/// Appends text with control characters replaced by `?`, so nobody can move
-/// another user's terminal cursor or fake a line with a stray `\r`.
+/// Appends text as a terminal should show it: IRC formatting codes (bold,
+/// colours, ...) are dropped, and control characters and bidirectional
+/// overrides become `?`, so nobody can move another user's cursor, fake a
+/// line with a stray `\r` or flip the direction of text.
 fn text(out: &mut Vec<u8>, parts: &[&str]) {
     for part in parts {
-        out.extend(part.bytes().map(|b| {
-            if b.is_ascii_control() && b != b'\t' {
-                b'?'
-            } else {
-                b
+        if !part.chars().any(needs_care) {
+            out.extend_from_slice(part.as_bytes());
+            continue;
+        }
+        let mut chars = part.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                // Colour: up to two digits, optionally a comma and two more.
+                '\u{3}' => {
+                    skip_digits(&mut chars);
+                    if chars.peek() == Some(&',') {
+                        chars.next();
+                        skip_digits(&mut chars);
+                    }
+                }
+                '\u{2}' | '\u{f}' | '\u{11}' | '\u{16}' | '\u{1d}' | '\u{1e}' | '\u{1f}' => {}
+                c if needs_care(c) => out.push(b'?'),
+                c => {
+                    let mut utf8 = [0; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                }
             }
-        }));
+        }
+    }
+}
+
+/// Control characters (but tab) and the Unicode bidirectional controls.
+fn needs_care(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn skip_digits(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    for _ in 0..2 {
+        if chars.next_if(char::is_ascii_digit).is_none() {
+            break;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::protocol::{Member, RoomSummary, Topic};
+    use crate::protocol::{Mask, Member, Name, RoomSummary, Topic};
 
     fn ok(line: &str) -> Request {
         decode(line.as_bytes()).unwrap()
@@ -279,24 +565,41 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    fn mask(nick: &str) -> Arc<Mask> {
+        Arc::new(Mask {
+            nick: nick.into(),
+            user: format!("~{nick}").into(),
+            host: "127.0.0.1".into(),
+        })
+    }
+
+    fn name(text: &str) -> Name {
+        text.into()
+    }
+
+    fn said(to: Option<Target>, text: &str, kind: MessageKind) -> Request {
+        Request::Message {
+            to: to.into_iter().collect(),
+            text: text.into(),
+            kind,
+            tags: None,
+        }
+    }
+
+    fn reply(reply: Reply) -> Event {
+        Event::Reply {
+            me: name("alice"),
+            reply,
+        }
+    }
+
     #[test]
     fn plain_text_goes_to_the_current_room() {
         assert_eq!(
             ok("hello there"),
-            Request::Message {
-                to: None,
-                text: "hello there".into(),
-                kind: MessageKind::Say
-            }
+            said(None, "hello there", MessageKind::Say)
         );
-        assert_eq!(
-            ok("//shrug"),
-            Request::Message {
-                to: None,
-                text: "/shrug".into(),
-                kind: MessageKind::Say
-            }
-        );
+        assert_eq!(ok("//shrug"), said(None, "/shrug", MessageKind::Say));
     }
 
     #[test]
@@ -305,22 +608,19 @@ mod tests {
         assert_eq!(ok("/NICK  alice "), Request::Nick("alice".into()));
         assert_eq!(
             ok("/join #rust hunter2"),
-            Request::Join {
-                room: "#rust".into(),
-                key: Some("hunter2".into())
-            }
+            Request::Join(vec![("#rust".into(), Some("hunter2".into()))])
         );
         assert_eq!(
             ok("/leave #rust off to lunch"),
             Request::Leave {
-                room: Some("#rust".into()),
+                rooms: vec!["#rust".into()],
                 reason: Some("off to lunch".into())
             }
         );
         assert_eq!(
-            ok("/leave lunch"),
+            ok("/part lunch"),
             Request::Leave {
-                room: None,
+                rooms: vec![],
                 reason: Some("lunch".into())
             }
         );
@@ -332,6 +632,13 @@ mod tests {
             }
         );
         assert_eq!(
+            ok("/topic #rust -"),
+            Request::Topic {
+                room: Some("#rust".into()),
+                text: Some(String::new())
+            }
+        );
+        assert_eq!(
             ok("/topic"),
             Request::Topic {
                 room: None,
@@ -340,31 +647,72 @@ mod tests {
         );
         assert_eq!(
             ok("/msg bob hi  there"),
-            Request::Message {
-                to: Some(Target::User("bob".into())),
-                text: "hi  there".into(),
-                kind: MessageKind::Say
-            }
+            said(
+                Some(Target::User("bob".into())),
+                "hi  there",
+                MessageKind::Say
+            )
         );
         assert_eq!(
             ok("/msg #rust hi"),
-            Request::Message {
-                to: Some(Target::Room("#rust".into())),
-                text: "hi".into(),
-                kind: MessageKind::Say
+            said(Some(Target::Room("#rust".into())), "hi", MessageKind::Say)
+        );
+        assert_eq!(ok("/me waves"), said(None, "waves", MessageKind::Action));
+        assert_eq!(ok("/who"), Request::Names(None));
+        assert_eq!(ok("/rooms"), Request::List(vec![]));
+        assert_eq!(ok("/switch #a"), Request::Switch("#a".into()));
+        assert_eq!(ok("/whois bob"), Request::Whois("bob".into()));
+        assert_eq!(ok("/away lunch"), Request::Away(Some("lunch".into())));
+        assert_eq!(ok("/away"), Request::Away(None));
+        assert_eq!(
+            ok("/kick #a bob spamming"),
+            Request::Kick {
+                room: "#a".into(),
+                nicks: vec!["bob".into()],
+                reason: Some("spamming".into())
             }
         );
         assert_eq!(
-            ok("/me waves"),
-            Request::Message {
-                to: None,
-                text: "waves".into(),
-                kind: MessageKind::Action
+            ok("/invite bob #a"),
+            Request::Invite {
+                nick: "bob".into(),
+                room: Some("#a".into())
             }
         );
-        assert_eq!(ok("/who"), Request::Who(None));
-        assert_eq!(ok("/rooms"), Request::Rooms);
-        assert_eq!(ok("/switch #a"), Request::Switch("#a".into()));
+        assert_eq!(
+            ok("/mode #a +kl-m secret 10"),
+            Request::Mode {
+                target: "#a".into(),
+                changes: vec![
+                    ModeChange {
+                        add: true,
+                        mode: 'k',
+                        arg: Some("secret".into())
+                    },
+                    ModeChange {
+                        add: true,
+                        mode: 'l',
+                        arg: Some("10".into())
+                    },
+                    ModeChange {
+                        add: false,
+                        mode: 'm',
+                        arg: None
+                    },
+                ]
+            }
+        );
+        assert_eq!(
+            ok("/ban #a eve"),
+            Request::Mode {
+                target: "#a".into(),
+                changes: vec![ModeChange {
+                    add: true,
+                    mode: 'b',
+                    arg: Some("eve".into())
+                }]
+            }
+        );
         assert_eq!(ok("/quit bye all"), Request::Quit(Some("bye all".into())));
         assert_eq!(ok("/help"), Request::Help);
     }
@@ -378,132 +726,176 @@ mod tests {
         assert_eq!(
             err(b"/nick"),
             Error::MissingArgument {
+                command: "nick",
                 usage: "/nick NAME"
             }
         );
-        assert!(matches!(err(b"/msg bob"), Error::MissingArgument { .. }));
-        assert!(matches!(err(b"/msg"), Error::MissingArgument { .. }));
-        assert!(matches!(err(b"/join  "), Error::MissingArgument { .. }));
+        for line in [&b"/msg bob"[..], b"/msg", b"/join  ", b"/kick #a", b"/mode"] {
+            assert!(matches!(err(line), Error::MissingArgument { .. }));
+        }
         assert_eq!(err(b"caf\xc3"), Error::InvalidUtf8);
-        assert_eq!(err(b"\xff\xfe"), Error::InvalidUtf8);
+        assert_eq!(err(b"\xfe\xfd"), Error::InvalidUtf8);
         assert_eq!(err(b""), Error::EmptyLine);
         assert_eq!(err(b"   "), Error::EmptyLine);
         assert_eq!(err(b"/"), Error::UnknownCommand("".into()));
     }
 
     #[test]
-    fn events_encode_as_documented() {
-        let name = |s: &str| -> crate::protocol::Name { s.into() };
+    fn telnet_commands_are_not_text() {
+        // Interrupt (IAC IP), a WILL negotiation and an escaped 255 byte.
         assert_eq!(
-            encoded(Event::Message {
-                from: name("alice"),
-                to: Destination::Room(name("#room")),
-                text: name("hi"),
-                kind: MessageKind::Say
-            }),
-            "[#room] <alice> hi\n"
+            decode(b"\xff\xf4hi\xff\xfb\x01 there").unwrap(),
+            said(None, "hi there", MessageKind::Say)
         );
+        assert_eq!(decode(b"\xff\xff").unwrap_err(), Error::InvalidUtf8);
         assert_eq!(
-            encoded(Event::Message {
-                from: name("bob"),
-                to: Destination::User(name("alice")),
-                text: name("hello"),
-                kind: MessageKind::Say
-            }),
-            "[pm] <bob> hello\n"
-        );
-        assert_eq!(
-            encoded(Event::Message {
-                from: name("bob"),
-                to: Destination::Room(name("#r")),
-                text: name("waves"),
-                kind: MessageKind::Action
-            }),
-            "[#r] * bob waves\n"
-        );
-        assert_eq!(
-            encoded(Event::Joined {
-                room: name("#room"),
-                nick: name("alice")
-            }),
-            "* alice joined #room\n"
-        );
-        assert_eq!(
-            encoded(Event::Left {
-                room: name("#room"),
-                nick: name("bob"),
-                reason: Some(name("lunch"))
-            }),
-            "* bob left #room (lunch)\n"
-        );
-        assert_eq!(
-            encoded(Event::Quit {
-                nick: name("carol"),
-                reason: Some(name("connection reset"))
-            }),
-            "* carol quit (connection reset)\n"
-        );
-        assert_eq!(
-            encoded(Event::NickChanged {
-                old: name("dave"),
-                new: name("dan")
-            }),
-            "* dave is now known as dan\n"
-        );
-        assert_eq!(
-            encoded(Event::Error(Error::NoSuchUser("erin".into()))),
-            "! error: no such user: erin\n"
-        );
-        assert_eq!(
-            encoded(Event::Members {
-                room: name("#r"),
-                members: vec![
-                    Member {
-                        nick: name("alice"),
-                        operator: true
-                    },
-                    Member {
-                        nick: name("bob"),
-                        operator: false
-                    }
-                ]
-            }),
-            "- members of #r (2): @alice bob\n"
-        );
-        assert_eq!(
-            encoded(Event::Rooms(vec![RoomSummary {
-                name: name("#r"),
-                members: 2,
-                topic: Some(name("fun"))
-            }])),
-            "- #r (2): fun\n- 1 room\n"
-        );
-        assert_eq!(
-            encoded(Event::Topic {
-                room: name("#r"),
-                topic: Some(Topic {
-                    text: name("fun"),
-                    set_by: name("alice")
-                })
-            }),
-            "- topic of #r: fun (set by alice)\n"
-        );
-        assert_eq!(
-            encoded(Event::Missed(3)),
-            "! missed 3 messages: your connection was too slow\n"
+            decode(b"\xff\xfa\x18\x01\xff\xf0/help").unwrap(),
+            Request::Help
         );
     }
 
     #[test]
-    fn control_characters_cannot_reach_a_terminal() {
+    fn events_encode_as_documented() {
+        let message = |to: Destination, kind: MessageKind| Event::Message {
+            from: mask("bob"),
+            to,
+            text: name("hello"),
+            kind,
+            tags: None,
+        };
+        let cases = [
+            (
+                message(Destination::Room(name("#room")), MessageKind::Say),
+                "[#room] <bob> hello\n",
+            ),
+            (
+                message(Destination::User(name("alice")), MessageKind::Say),
+                "[pm] <bob> hello\n",
+            ),
+            (
+                message(Destination::Room(name("#r")), MessageKind::Action),
+                "[#r] * bob hello\n",
+            ),
+            (
+                message(Destination::Room(name("#r")), MessageKind::Notice),
+                "[#r] -bob- hello\n",
+            ),
+            (
+                Event::Joined {
+                    room: name("#room"),
+                    who: mask("alice"),
+                },
+                "* alice joined #room\n",
+            ),
+            (
+                Event::Left {
+                    room: name("#room"),
+                    who: mask("bob"),
+                    reason: Some(name("lunch")),
+                },
+                "* bob left #room (lunch)\n",
+            ),
+            (
+                Event::Quit {
+                    who: mask("carol"),
+                    reason: Some(name("connection reset")),
+                },
+                "* carol quit (connection reset)\n",
+            ),
+            (
+                Event::NickChanged {
+                    who: mask("dave"),
+                    new: name("dan"),
+                },
+                "* dave is now known as dan\n",
+            ),
+            (
+                Event::Kicked {
+                    room: name("#r"),
+                    by: mask("alice"),
+                    nick: name("eve"),
+                    reason: Some(name("spam")),
+                },
+                "* eve was kicked from #r by alice (spam)\n",
+            ),
+            (
+                Event::ModeChanged {
+                    target: name("#r"),
+                    by: mask("alice"),
+                    changes: ModeChange::parse("+ov", &["bob", "carol"]),
+                },
+                "* alice set mode +ov bob carol on #r\n",
+            ),
+            (
+                reply(Reply::Error(Error::NoSuchUser("erin".into()))),
+                "! error: no such user: erin\n",
+            ),
+            (
+                reply(Reply::Names {
+                    room: name("#r"),
+                    secret: false,
+                    members: vec![
+                        Member {
+                            mask: mask("alice"),
+                            operator: true,
+                            voice: true,
+                        },
+                        Member {
+                            mask: mask("bob"),
+                            operator: false,
+                            voice: false,
+                        },
+                    ],
+                }),
+                "- members of #r (2): @alice bob\n",
+            ),
+            (
+                reply(Reply::Rooms(vec![RoomSummary {
+                    name: name("#r"),
+                    members: 2,
+                    topic: Some(name("fun")),
+                }])),
+                "- #r (2): fun\n- 1 room\n",
+            ),
+            (
+                reply(Reply::Topic {
+                    room: name("#r"),
+                    topic: Some(Topic {
+                        text: name("fun"),
+                        set_by: name("alice"),
+                        set_at: 0,
+                    }),
+                }),
+                "- topic of #r: fun (set by alice)\n",
+            ),
+            (
+                Event::Missed(3),
+                "! missed 3 messages: your connection was too slow\n",
+            ),
+            (Event::Ping(name("server")), ""),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(encoded(event), expected);
+        }
+    }
+
+    #[test]
+    fn nothing_can_reach_a_terminal_but_text() {
+        let event = |text: &str| Event::Message {
+            from: mask("eve"),
+            to: Destination::Room(name("#r")),
+            text: name(text),
+            kind: MessageKind::Say,
+            tags: None,
+        };
         assert_eq!(
-            encoded(Event::Message {
-                from: "eve".into(),
-                to: Destination::Room("#r".into()),
-                text: "a\rb\x1b[2Jc\td".into(),
-                kind: MessageKind::Say
-            }),
-            "[#r] <eve> a?b?[2Jc\td\n"
+            encoded(event("a\rb\x1b[2Jc\td\u{9b}e\u{202e}f")),
+            "[#r] <eve> a?b?[2Jc\td?e?f\n"
+        );
+        // IRC formatting is dropped, colour numbers included.
+        assert_eq!(
+            encoded(event("\x02bold\x02 \x0304,12red\x03 \x1fu\x0f 3")),
+            "[#r] <eve> bold red u 3\n"
         );
     }
 }

@@ -8,12 +8,13 @@
 //! byte slices.
 
 pub mod framing;
+pub mod irc;
 pub mod line;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-/// A nickname or room name as users see it, shared cheaply between events.
+/// A nickname, room name or other text shared cheaply between events.
 pub type Name = Arc<str>;
 
 /// The wire protocol a listener speaks.
@@ -21,6 +22,8 @@ pub type Name = Arc<str>;
 pub enum Protocol {
     /// The human line protocol for `nc` and `telnet`, see docs/line-protocol.md.
     Line,
+    /// IRC as modern clients speak it, with IRCv3 capabilities.
+    Irc,
 }
 
 impl Protocol {
@@ -28,18 +31,22 @@ impl Protocol {
     ///
     /// A line that cannot be understood becomes [`Request::Invalid`], so the
     /// error reaches the client through the router, in order with the replies
-    /// to the lines before it.
-    pub fn decode(self, line: &[u8]) -> Request {
-        let decoded = match self {
-            Protocol::Line => line::decode(line),
-        };
-        decoded.unwrap_or_else(Request::Invalid)
+    /// to the lines before it. `None` means there is nothing to do (IRC
+    /// ignores empty lines).
+    pub fn decode(self, line: &[u8]) -> Option<Request> {
+        match self {
+            Protocol::Line => Some(line::decode(line).unwrap_or_else(Request::Invalid)),
+            Protocol::Irc => {
+                irc::decode(line).map(|decoded| decoded.unwrap_or_else(Request::Invalid))
+            }
+        }
     }
 
-    /// Appends the wire form of `event` to `out`.
-    pub fn encode(self, event: &Event, out: &mut Vec<u8>) {
+    /// The longest line a client may send, terminator excluded.
+    pub fn max_line(self, configured: usize) -> usize {
         match self {
-            Protocol::Line => line::encode(event, out),
+            Protocol::Line => configured,
+            Protocol::Irc => irc::MAX_LINE,
         }
     }
 }
@@ -48,45 +55,196 @@ impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Protocol::Line => "line",
+            Protocol::Irc => "IRC",
         })
+    }
+}
+
+/// The IRCv3 capabilities a client enabled, as bits. Line clients have none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Caps(u16);
+
+impl Caps {
+    pub const CAP_NOTIFY: Caps = Caps(1);
+    pub const MULTI_PREFIX: Caps = Caps(1 << 1);
+    pub const SERVER_TIME: Caps = Caps(1 << 2);
+    pub const MESSAGE_TAGS: Caps = Caps(1 << 3);
+    pub const AWAY_NOTIFY: Caps = Caps(1 << 4);
+    pub const USERHOST_IN_NAMES: Caps = Caps(1 << 5);
+    pub const ECHO_MESSAGE: Caps = Caps(1 << 6);
+    pub const INVITE_NOTIFY: Caps = Caps(1 << 7);
+    pub const SETNAME: Caps = Caps(1 << 8);
+
+    /// Every capability the server offers, by name, in the order `CAP LS` lists them.
+    pub const OFFERED: [(&'static str, Caps); 9] = [
+        ("cap-notify", Caps::CAP_NOTIFY),
+        ("multi-prefix", Caps::MULTI_PREFIX),
+        ("server-time", Caps::SERVER_TIME),
+        ("message-tags", Caps::MESSAGE_TAGS),
+        ("away-notify", Caps::AWAY_NOTIFY),
+        ("userhost-in-names", Caps::USERHOST_IN_NAMES),
+        ("echo-message", Caps::ECHO_MESSAGE),
+        ("invite-notify", Caps::INVITE_NOTIFY),
+        ("setname", Caps::SETNAME),
+    ];
+
+    /// The capability called `name`, if offered.
+    pub fn named(name: &str) -> Option<Caps> {
+        Caps::OFFERED
+            .iter()
+            .find(|(offered, _)| offered.eq_ignore_ascii_case(name))
+            .map(|&(_, cap)| cap)
+    }
+
+    pub fn contains(self, other: Caps) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn with(self, other: Caps) -> Caps {
+        Caps(self.0 | other.0)
+    }
+
+    pub fn without(self, other: Caps) -> Caps {
+        Caps(self.0 & !other.0)
+    }
+
+    /// Space-separated names, for `CAP LIST`.
+    pub fn names(self) -> String {
+        let names: Vec<&str> = Caps::OFFERED
+            .iter()
+            .filter(|&&(_, cap)| self.contains(cap))
+            .map(|&(name, _)| name)
+            .collect();
+        names.join(" ")
+    }
+}
+
+/// Who a user is, as IRC shows it: `nick!user@host`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mask {
+    pub nick: Name,
+    pub user: Name,
+    pub host: Name,
+}
+
+impl fmt::Display for Mask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}!{}@{}", self.nick, self.user, self.host)
     }
 }
 
 /// Something a client asks the server to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
+    /// The server password (IRC `PASS`).
+    Pass(String),
     /// Pick or change the nickname.
     Nick(String),
-    /// Join a room, creating it if nobody is in it; a room's key if it has one.
-    Join { room: String, key: Option<String> },
-    /// Leave a room (the current one when `None`).
+    /// IRC `USER`: the user name and real name, needed to register.
+    User {
+        user: String,
+        realname: String,
+    },
+    /// IRC capability negotiation.
+    Cap(CapCommand),
+    /// The client checks the connection; answered with a pong.
+    Ping(String),
+    /// The client answers our ping.
+    Pong,
+    /// Join rooms, creating those nobody is in; each with its key, if any.
+    Join(Vec<(String, Option<String>)>),
+    /// Leave every room (IRC `JOIN 0`).
+    LeaveAll,
+    /// Leave rooms (the current one when the list is empty).
     Leave {
-        room: Option<String>,
+        rooms: Vec<String>,
         reason: Option<String>,
     },
     /// Make a room the current one, where plain text goes.
     Switch(String),
-    /// List the rooms.
-    Rooms,
-    /// List the members of a room (the current one when `None`).
-    Who(Option<String>),
+    /// List rooms: all of them, or those named.
+    List(Vec<String>),
+    /// A room's members (the current room when `None`).
+    Names(Option<String>),
+    /// Details of the users matching a mask or in a room (IRC `WHO`).
+    Who {
+        mask: String,
+        whox: Option<Whox>,
+    },
+    /// Details of one user.
+    Whois(String),
     /// Ask for a room's topic (`text: None`) or set it (empty text clears it).
     Topic {
         room: Option<String>,
         text: Option<String>,
     },
-    /// Say something to a room or a user (the current room when `to` is `None`).
+    /// Say something to rooms or users (the current room when `to` is empty).
     Message {
-        to: Option<Target>,
+        to: Vec<Target>,
         text: String,
         kind: MessageKind,
+        /// Client-only message tags (`+key=value`), escaped as received.
+        tags: Option<String>,
     },
+    /// Only message tags, no text (IRC `TAGMSG`).
+    TagMessage {
+        to: Vec<Target>,
+        tags: String,
+    },
+    /// Remove users from a room.
+    Kick {
+        room: String,
+        nicks: Vec<String>,
+        reason: Option<String>,
+    },
+    /// Invite a user to a room (the current one when `None`).
+    Invite {
+        nick: String,
+        room: Option<String>,
+    },
+    /// Show (no changes) or change the modes of a room or of oneself.
+    Mode {
+        target: String,
+        changes: Vec<ModeChange>,
+    },
+    /// Mark oneself away with a message, or back with `None`.
+    Away(Option<String>),
+    /// Which of these nicknames are online.
+    Ison(Vec<String>),
+    /// `nick=user@host` for up to five nicknames.
+    Userhost(Vec<String>),
+    Version,
+    Time,
+    Lusers,
+    Motd,
+    /// Change one's real name (IRCv3 `setname`).
+    SetName(String),
     /// Leave the server.
     Quit(Option<String>),
     /// Ask for the list of commands.
     Help,
     /// A line the codec could not make sense of; the client gets the error.
     Invalid(Error),
+}
+
+/// `CAP` subcommands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CapCommand {
+    /// List what is offered; 302 or more means values and multi-line replies.
+    Ls(u32),
+    /// List what is enabled.
+    List,
+    /// Enable (or with `-`, disable) capabilities, all or none.
+    Req(String),
+    /// Negotiation is over; registration may complete.
+    End,
+}
+
+/// The fields a WHOX query (`WHO mask %fields,token`) asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Whox {
+    pub fields: String,
+    pub token: Option<String>,
 }
 
 /// Where a message is addressed.
@@ -107,97 +265,259 @@ impl Target {
     }
 }
 
-/// Plain speech or an action (`/me waves`).
+/// Plain speech, an action (`/me waves`) or an IRC notice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
     Say,
     Action,
+    /// Never answered automatically: no errors, no away replies.
+    Notice,
+}
+
+/// One mode letter to set or unset, with its argument if it takes one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModeChange {
+    pub add: bool,
+    pub mode: char,
+    pub arg: Option<String>,
+}
+
+impl ModeChange {
+    /// Parses `+o-v+k nick nick key`: mode letters take arguments from the
+    /// words after them as IRC's `CHANMODES` says (`b`, `k`, `o`, `v` always;
+    /// `l` only when set). A letter whose argument is missing gets `None`.
+    pub fn parse(modes: &str, args: &[&str]) -> Vec<ModeChange> {
+        let mut args = args.iter();
+        let mut add = true;
+        let mut changes = Vec::new();
+        for mode in modes.chars() {
+            match mode {
+                '+' => add = true,
+                '-' => add = false,
+                _ => {
+                    let takes_arg = matches!(mode, 'b' | 'k' | 'o' | 'v') || (mode == 'l' && add);
+                    let arg = takes_arg
+                        .then(|| args.next().map(|arg| (*arg).to_owned()))
+                        .flatten();
+                    changes.push(ModeChange { add, mode, arg });
+                }
+            }
+        }
+        changes
+    }
+}
+
+/// Writes mode changes as IRC does: `+ok-v bob key carol`.
+pub fn render_modes(changes: &[ModeChange]) -> String {
+    let mut letters = String::new();
+    let mut args = String::new();
+    let mut sign = None;
+    for change in changes {
+        if sign != Some(change.add) {
+            letters.push(if change.add { '+' } else { '-' });
+            sign = Some(change.add);
+        }
+        letters.push(change.mode);
+        if let Some(arg) = &change.arg {
+            args.push(' ');
+            args.push_str(arg);
+        }
+    }
+    letters + &args
 }
 
 /// Something a client is told. Broadcasts are built once and shared by every
 /// recipient through an [`Outgoing`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The first thing a new connection sees.
+    /// The first thing a new line-protocol connection sees.
     Greeting,
-    /// The client picked its first nickname.
-    Welcome {
-        nick: Name,
-    },
     Joined {
         room: Name,
-        nick: Name,
+        who: Arc<Mask>,
     },
     Left {
         room: Name,
+        who: Arc<Mask>,
+        reason: Option<Name>,
+    },
+    Kicked {
+        room: Name,
+        by: Arc<Mask>,
         nick: Name,
         reason: Option<Name>,
     },
     Quit {
-        nick: Name,
+        who: Arc<Mask>,
         reason: Option<Name>,
     },
+    /// `who` is the mask under the old nickname.
     NickChanged {
-        old: Name,
+        who: Arc<Mask>,
         new: Name,
     },
     /// Somebody set (or, with empty text, cleared) a room's topic.
     TopicChanged {
         room: Name,
-        nick: Name,
+        who: Arc<Mask>,
         text: Name,
     },
+    /// Modes of a room (or of the user named by `target`) changed.
+    ModeChanged {
+        target: Name,
+        by: Arc<Mask>,
+        changes: Vec<ModeChange>,
+    },
     Message {
-        from: Name,
+        from: Arc<Mask>,
         to: Destination,
         text: Name,
         kind: MessageKind,
+        /// Client-only tags, relayed to clients with `message-tags`.
+        tags: Option<Name>,
     },
-    /// Reply: a room's topic.
+    TagMessage {
+        from: Arc<Mask>,
+        to: Destination,
+        tags: Name,
+    },
+    /// Somebody went away (with a message) or came back (`None`).
+    Away {
+        who: Arc<Mask>,
+        message: Option<Name>,
+    },
+    /// `by` invited `nick` to `room`.
+    Invited {
+        by: Arc<Mask>,
+        nick: Name,
+        room: Name,
+    },
+    RealnameChanged {
+        who: Arc<Mask>,
+        realname: Name,
+    },
+    /// The server checks that the client is alive.
+    Ping(Name),
+    /// This many messages were dropped because the client read too slowly.
+    Missed(u64),
+    /// The server is closing the connection, and why.
+    Closing(Name),
+    /// An answer to one client; `me` is its nickname (`*` before it has one).
+    Reply {
+        me: Name,
+        reply: Reply,
+    },
+}
+
+/// Answers that go to one client only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Registration is complete.
+    Welcome(Box<Welcome>),
+    Cap {
+        subcommand: &'static str,
+        caps: String,
+    },
+    Pong(Name),
     Topic {
         room: Name,
         topic: Option<Topic>,
     },
-    /// Reply: a room's members, sorted by nickname.
-    Members {
+    /// A room's members, sorted by nickname.
+    Names {
         room: Name,
+        secret: bool,
         members: Vec<Member>,
     },
-    /// Reply: every room, sorted by name.
+    /// The end of a `NAMES` for which there is nothing to list.
+    NoNames(Name),
+    /// Rooms, sorted by name.
     Rooms(Vec<RoomSummary>),
-    /// Reply: plain text now goes to this room.
-    Switched {
+    Who {
+        mask: Name,
+        rows: Vec<WhoRow>,
+        whox: Option<Whox>,
+    },
+    Whois(Box<Whois>),
+    /// The end of a `WHOIS` for someone who is not here.
+    WhoisEnd(Name),
+    Ison(Vec<Name>),
+    Userhost(Vec<(Mask, bool)>),
+    Version(Arc<ServerInfo>),
+    /// The server's local time, as people read it.
+    Time(Name),
+    Lusers(Lusers),
+    Motd(Arc<ServerInfo>),
+    RoomModes {
+        room: Name,
+        modes: String,
+        created: i64,
+    },
+    BanList {
+        room: Name,
+        bans: Vec<Ban>,
+    },
+    UserModes(&'static str),
+    Inviting {
+        nick: Name,
         room: Name,
     },
-    /// Reply: the list of commands.
+    /// You are now away (`true`) or back.
+    Away(bool),
+    /// The user you messaged is away.
+    IsAway {
+        nick: Name,
+        message: Name,
+    },
+    /// Plain text now goes to this room.
+    Switched(Name),
     Help,
-    /// This many messages were dropped because the client read too slowly.
-    Missed(u64),
     Error(Error),
-    /// The server is closing the connection, and why.
-    Closing(Name),
 }
 
-/// Where a delivered message was said: in a room, or privately to its reader.
+/// What the welcome burst says about the server and the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Destination {
-    Room(Name),
-    /// A private message; the name is its recipient.
-    User(Name),
+pub struct Welcome {
+    pub mask: Arc<Mask>,
+    pub info: Arc<ServerInfo>,
+    pub lusers: Lusers,
 }
 
-/// A room's topic and who set it.
+/// Fixed facts about the server, shared by every welcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub name: Name,
+    pub network: Name,
+    pub version: Name,
+    /// When it started, as people read it.
+    pub created: Name,
+    /// The message of the day, if there is one.
+    pub motd: Option<Vec<String>>,
+}
+
+/// Counts for `LUSERS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lusers {
+    pub users: usize,
+    pub unregistered: usize,
+    pub rooms: usize,
+    pub max_users: usize,
+}
+
+/// A room's topic: its text, who set it and when (Unix seconds).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topic {
     pub text: Name,
     pub set_by: Name,
+    pub set_at: i64,
 }
 
-/// A member of a room as listed by `/who`.
+/// A member of a room as listed by `NAMES`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
-    pub nick: Name,
+    pub mask: Arc<Mask>,
     pub operator: bool,
+    pub voice: bool,
 }
 
 /// One line of the room list.
@@ -208,24 +528,91 @@ pub struct RoomSummary {
     pub topic: Option<Name>,
 }
 
-/// Why a request was refused. `Display` gives the text users read.
+/// One user in a `WHO` reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhoRow {
+    /// The room the row is about, or `*`.
+    pub room: Name,
+    pub mask: Arc<Mask>,
+    pub realname: Name,
+    pub away: bool,
+    /// `@`, `+` or both (multi-prefix), highest first; empty for none.
+    pub prefixes: &'static str,
+}
+
+/// Everything `WHOIS` tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Whois {
+    pub mask: Arc<Mask>,
+    pub realname: Name,
+    /// Rooms with the user's prefix, e.g. `@#rust`.
+    pub rooms: Vec<String>,
+    pub away: Option<Name>,
+    pub idle_secs: u64,
+    pub signon: i64,
+    pub server: Name,
+}
+
+/// A ban mask and who set it when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ban {
+    pub mask: Name,
+    pub set_by: Name,
+    pub set_at: i64,
+}
+
+/// Where a delivered message was said: in a room, or privately to its reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    Room(Name),
+    /// A private message; the name is its recipient.
+    User(Name),
+}
+
+/// Why a request was refused. `Display` gives the text users read; the IRC
+/// codec maps each to its numeric.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     NeedNick,
+    NotRegistered,
+    AlreadyRegistered,
     AlreadyNamed,
     NickInUse(String),
     BadNick(String),
+    NoNickGiven,
     BadRoomName(String),
     NoSuchUser(String),
     NoSuchRoom(String),
     NotInRoom(String),
+    UserNotInRoom {
+        nick: String,
+        room: String,
+    },
+    AlreadyInRoom {
+        nick: String,
+        room: String,
+    },
     NoCurrentRoom,
     BadKey(String),
+    InviteOnly(String),
+    RoomFull(String),
+    Banned(String),
+    CannotSend(String),
     TooManyRooms(usize),
     NotOperator(String),
     TopicTooLong(usize),
+    UnknownMode(char),
+    BanListFull(String),
+    UsersDontMatch,
+    PasswordMismatch,
+    NoText,
+    NoRecipient,
     UnknownCommand(String),
-    MissingArgument { usage: &'static str },
+    InvalidCapCommand(String),
+    MissingArgument {
+        command: &'static str,
+        usage: &'static str,
+    },
     LineTooLong(usize),
     InvalidUtf8,
     EmptyLine,
@@ -235,6 +622,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::NeedNick => write!(f, "pick a nickname first: /nick NAME"),
+            Error::NotRegistered => write!(f, "You have not registered"),
+            Error::AlreadyRegistered => write!(f, "You may not reregister"),
             Error::AlreadyNamed => write!(f, "you already have that nickname"),
             Error::NickInUse(nick) => write!(f, "nickname in use: {nick}"),
             Error::BadNick(nick) => write!(
@@ -242,6 +631,7 @@ impl fmt::Display for Error {
                 "invalid nickname: {nick} (1-{} letters, digits or -[]\\`^_{{|}}, not starting with a digit or -)",
                 crate::router::NICK_MAX
             ),
+            Error::NoNickGiven => write!(f, "no nickname given"),
             Error::BadRoomName(room) => write!(
                 f,
                 "invalid room name: {room} (# then up to {} bytes, no spaces, commas or control characters)",
@@ -250,13 +640,28 @@ impl fmt::Display for Error {
             Error::NoSuchUser(nick) => write!(f, "no such user: {nick}"),
             Error::NoSuchRoom(room) => write!(f, "no such room: {room}"),
             Error::NotInRoom(room) => write!(f, "you are not in {room}"),
+            Error::UserNotInRoom { nick, room } => write!(f, "{nick} is not in {room}"),
+            Error::AlreadyInRoom { nick, room } => write!(f, "{nick} is already in {room}"),
             Error::NoCurrentRoom => write!(f, "you are not in a room: /join #room first"),
             Error::BadKey(room) => write!(f, "wrong or missing key for {room}"),
+            Error::InviteOnly(room) => {
+                write!(f, "{room} is invite-only: ask an operator for an invite")
+            }
+            Error::RoomFull(room) => write!(f, "{room} is full"),
+            Error::Banned(room) => write!(f, "you are banned from {room}"),
+            Error::CannotSend(room) => write!(f, "you cannot send to {room}"),
             Error::TooManyRooms(max) => write!(f, "you are in too many rooms (at most {max})"),
             Error::NotOperator(room) => write!(f, "you are not an operator of {room}"),
             Error::TopicTooLong(max) => write!(f, "topic too long (at most {max} bytes)"),
+            Error::UnknownMode(mode) => write!(f, "unknown mode: {mode}"),
+            Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
+            Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
+            Error::PasswordMismatch => write!(f, "wrong server password"),
+            Error::NoText => write!(f, "no text to send"),
+            Error::NoRecipient => write!(f, "no recipient given"),
             Error::UnknownCommand(command) => write!(f, "unknown command: /{command} (try /help)"),
-            Error::MissingArgument { usage } => write!(f, "missing argument: {usage}"),
+            Error::InvalidCapCommand(command) => write!(f, "invalid CAP subcommand: {command}"),
+            Error::MissingArgument { usage, .. } => write!(f, "missing argument: {usage}"),
             Error::LineTooLong(max) => {
                 write!(f, "line too long (at most {max} bytes), ignored")
             }
@@ -272,19 +677,28 @@ impl fmt::Display for Error {
 /// `Arc`. Each protocol's bytes are produced by the first writer that needs
 /// them and shared by the rest, so a broadcast to a thousand clients is
 /// formatted once per protocol, never once per recipient, and never on the
-/// router thread.
+/// router thread. Only IRC message tags (the time, client tags), which depend
+/// on each recipient's capabilities, are put in front at write time.
 #[derive(Debug)]
 pub struct Outgoing {
     event: Event,
+    /// When the router made it, for IRC's `server-time`.
+    at: jiff::Timestamp,
     line: OnceLock<Box<[u8]>>,
+    irc: OnceLock<Box<[u8]>>,
+    /// The `server-time` tag value, formatted on first use.
+    time: OnceLock<Box<str>>,
 }
 
 impl Outgoing {
-    /// Wraps an event for delivery.
+    /// Wraps an event for delivery, stamped with the current time.
     pub fn new(event: Event) -> Arc<Outgoing> {
         Arc::new(Outgoing {
             event,
+            at: jiff::Timestamp::now(),
             line: OnceLock::new(),
+            irc: OnceLock::new(),
+            time: OnceLock::new(),
         })
     }
 
@@ -293,15 +707,44 @@ impl Outgoing {
         &self.event
     }
 
-    /// The event's bytes in `protocol`, encoded on first use.
-    pub fn encoded(&self, protocol: Protocol) -> &[u8] {
-        let cell = match protocol {
-            Protocol::Line => &self.line,
-        };
-        cell.get_or_init(|| {
-            let mut out = Vec::new();
-            protocol.encode(&self.event, &mut out);
-            out.into_boxed_slice()
-        })
+    /// Appends the event's bytes for a client of `codec` with `caps`.
+    pub fn write_to(&self, codec: &Codec, caps: Caps, out: &mut Vec<u8>) {
+        match codec.protocol {
+            Protocol::Line => out.extend_from_slice(self.line.get_or_init(|| {
+                let mut bytes = Vec::new();
+                line::encode(&self.event, &mut bytes);
+                bytes.into_boxed_slice()
+            })),
+            Protocol::Irc => {
+                let time = || &**self.time.get_or_init(|| format!("{:.3}", self.at).into());
+                irc::write_tags(&self.event, caps, time, out);
+                if let Event::Reply { .. } = self.event {
+                    // Replies have one reader and may depend on its
+                    // capabilities: nothing to share, nothing to cache.
+                    irc::encode(&self.event, &codec.server, caps, out);
+                } else {
+                    out.extend_from_slice(self.irc.get_or_init(|| {
+                        let mut bytes = Vec::new();
+                        irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
+                        bytes.into_boxed_slice()
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// How one connection's writer encodes: its protocol and the server's name,
+/// which prefixes IRC numerics.
+#[derive(Clone, Debug)]
+pub struct Codec {
+    pub protocol: Protocol,
+    pub server: Name,
+}
+
+impl Codec {
+    /// Appends the bytes of an event that only this client sees.
+    pub fn encode(&self, event: Event, caps: Caps, out: &mut Vec<u8>) {
+        Outgoing::new(event).write_to(self, caps, out);
     }
 }

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::client::{ClientId, Outbox};
 use crate::config::Config;
-use crate::protocol::{Event, Name, Outgoing, Protocol};
+use crate::protocol::{Event, Name, Outgoing, Protocol, Reply, ServerInfo};
 use crate::stats::Stats;
 use state::{Client, Clients, Room, SlowPolicy};
 
@@ -28,8 +28,11 @@ use state::{Client, Clients, Room, SlowPolicy};
 /// blocks, which pushes back on that one client's TCP connection.
 pub const INBOX_CAPACITY: usize = 4096;
 
-/// How often the router checks the clocks: registration and lag deadlines.
+/// How often the router checks the clocks: registration, ping and lag deadlines.
 const TICK: Duration = Duration::from_millis(250);
+
+/// The farewell every client gets when the server stops.
+const SHUTTING_DOWN: &str = "server shutting down";
 
 /// What transports tell the router.
 #[derive(Debug)]
@@ -53,14 +56,22 @@ pub struct Router {
     clients: Clients,
     /// Rooms by folded name.
     rooms: HashMap<Name, Room>,
-    /// Registered clients by folded nickname.
+    /// Nicknames in use (registered or not) by folded name.
     nicks: HashMap<Name, ClientId>,
+    /// How many clients completed registration, and the most there ever were.
+    registered: usize,
+    max_registered: usize,
+    info: Arc<ServerInfo>,
+    password: Option<String>,
     register_timeout: Duration,
+    ping_interval: Duration,
+    ping_timeout: Duration,
 }
 
 impl Router {
     /// A router with no clients, configured from `config`.
     pub fn new(config: &Config, stats: Arc<Stats>) -> Router {
+        let created = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
         Router {
             clients: Clients {
                 map: HashMap::new(),
@@ -73,7 +84,22 @@ impl Router {
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),
+            registered: 0,
+            max_registered: 0,
+            info: Arc::new(ServerInfo {
+                name: config.server_name.as_str().into(),
+                network: config.network.as_str().into(),
+                version: concat!("switchboard-", env!("CARGO_PKG_VERSION")).into(),
+                created: created.to_string().into(),
+                motd: config
+                    .motd
+                    .as_ref()
+                    .map(|motd| motd.lines().map(str::to_owned).collect()),
+            }),
+            password: config.password.clone(),
             register_timeout: config.register_timeout,
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
         }
     }
 
@@ -98,6 +124,13 @@ impl Router {
             }
         }
         self.shutdown();
+        // Connections accepted just before the stop are still in the inbox;
+        // they hear the news too.
+        for input in inbox.try_iter() {
+            if let Input::Connected { outbox, .. } = input {
+                outbox.close(SHUTTING_DOWN.into());
+            }
+        }
     }
 
     /// Applies one input.
@@ -113,14 +146,29 @@ impl Router {
                 let client = Client {
                     outbox,
                     peer,
+                    protocol,
                     nick: None,
+                    user: None,
+                    realname: "".into(),
+                    registered: false,
+                    negotiating: false,
+                    password: None,
+                    mask: None,
+                    away: None,
+                    invisible: false,
                     rooms: Vec::new(),
                     current: None,
                     connected_at: now,
+                    signon: 0,
+                    last_spoke: now,
+                    last_seen: now,
+                    ping_sent: false,
                     lag: None,
                 };
                 self.clients.map.insert(id, client);
-                self.reply(id, Event::Greeting, now);
+                if protocol == Protocol::Line {
+                    self.send(id, Event::Greeting, now);
+                }
             }
             Input::Request(id, request) => self.request(id, request, now),
             Input::Disconnected(id, reason) => {
@@ -131,13 +179,37 @@ impl Router {
         self.reap(now);
     }
 
-    /// Closes connections that stayed unregistered or slow for too long.
+    /// Closes connections that stayed unregistered, silent or slow for too
+    /// long, and pings quiet IRC clients.
     pub fn tick(&mut self, now: Instant) {
-        let timeout = self.register_timeout;
-        for (&id, client) in &self.clients.map {
-            if client.nick.is_none() && now.duration_since(client.connected_at) >= timeout {
-                let reason = format!("no nickname chosen within {} s", timeout.as_secs());
+        let mut pings = Vec::new();
+        for (&id, client) in &mut self.clients.map {
+            let quiet = now.duration_since(client.last_seen);
+            if !client.registered
+                && now.duration_since(client.connected_at) >= self.register_timeout
+            {
+                let reason = match client.protocol {
+                    Protocol::Line => format!(
+                        "no nickname chosen within {} s",
+                        self.register_timeout.as_secs()
+                    ),
+                    Protocol::Irc => "Registration timeout".to_owned(),
+                };
                 self.clients.doomed.push((id, reason.into()));
+            } else if client.protocol == Protocol::Irc && quiet >= self.ping_interval {
+                if quiet >= self.ping_interval + self.ping_timeout {
+                    let reason = format!("Ping timeout: {} seconds", quiet.as_secs());
+                    self.clients.doomed.push((id, reason.into()));
+                } else if !client.ping_sent {
+                    client.ping_sent = true;
+                    pings.push(id);
+                }
+            }
+        }
+        if !pings.is_empty() {
+            let ping = Outgoing::new(Event::Ping(self.info.name.clone()));
+            for id in pings {
+                self.clients.send(id, &ping, now);
             }
         }
         self.clients.check_lag(now);
@@ -147,12 +219,13 @@ impl Router {
     /// Tells every client the server is going down and lets go of them; their
     /// writers send what is queued and hang up.
     pub fn shutdown(&mut self) {
-        let reason: Name = "server shutting down".into();
+        let reason: Name = SHUTTING_DOWN.into();
         for (_, client) in self.clients.map.drain() {
             client.outbox.close(reason.clone());
         }
         self.rooms.clear();
         self.nicks.clear();
+        self.registered = 0;
     }
 
     /// How many clients are connected.
@@ -182,20 +255,25 @@ impl Router {
         log::debug!("{id} from {} removed: {farewell}", client.peer);
         if let Some(nick) = &client.nick {
             self.nicks.remove(&state::fold(nick));
-            let mut peers = HashSet::new();
-            for key in &client.rooms {
-                let Some(room) = self.rooms.get_mut(key) else {
-                    continue;
-                };
-                room.members.remove(&id);
-                if room.members.is_empty() {
-                    self.rooms.remove(key);
-                } else {
-                    peers.extend(room.members.keys().copied());
-                }
+        }
+        if client.registered {
+            self.registered -= 1;
+        }
+        let mut peers = HashSet::new();
+        for key in &client.rooms {
+            let Some(room) = self.rooms.get_mut(key) else {
+                continue;
+            };
+            room.members.remove(&id);
+            if room.members.is_empty() {
+                self.rooms.remove(key);
+            } else {
+                peers.extend(room.members.keys().copied());
             }
+        }
+        if let Some(who) = client.mask {
             let quit = Outgoing::new(Event::Quit {
-                nick: nick.clone(),
+                who,
                 reason: public,
             });
             for peer in peers {
@@ -206,8 +284,17 @@ impl Router {
     }
 
     /// Queues an event for one client.
-    fn reply(&mut self, id: ClientId, event: Event, now: Instant) {
+    fn send(&mut self, id: ClientId, event: Event, now: Instant) {
         self.clients.send(id, &Outgoing::new(event), now);
+    }
+
+    /// Queues a reply for one client, addressed to its nickname.
+    fn reply(&mut self, id: ClientId, reply: Reply, now: Instant) {
+        let Some(client) = self.clients.map.get(&id) else {
+            return;
+        };
+        let me = client.me();
+        self.send(id, Event::Reply { me, reply }, now);
     }
 
     /// Queues one shared event for every member of a room but `except`.

@@ -1,14 +1,15 @@
 //! The chat state the router owns: clients, rooms and the rules for names.
 //! Plain data, no I/O, no locks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::client::{ClientId, Delivery, Outbox};
-use crate::protocol::{Name, Outgoing, Topic};
+use crate::protocol::irc::message::mask_matches;
+use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Topic};
 use crate::stats::Stats;
 
 /// Longest nickname, in bytes.
@@ -19,6 +20,12 @@ pub const ROOM_MAX: usize = 50;
 pub const TOPIC_MAX: usize = 390;
 /// Most rooms one client can be in at once.
 pub const ROOMS_PER_CLIENT: usize = 50;
+/// Most bans one room keeps.
+pub const BANS_PER_ROOM: usize = 100;
+/// Longest user name (IRC `USER`), in bytes.
+pub const USER_MAX: usize = 10;
+/// Longest real name, in bytes.
+pub const REALNAME_MAX: usize = 100;
 
 /// The key under which a nickname or room name is unique: ASCII
 /// case-insensitive, like IRC's `CASEMAPPING=ascii`.
@@ -55,15 +62,39 @@ pub fn valid_room(name: &str) -> bool {
 #[derive(Debug)]
 pub struct Client {
     pub outbox: Outbox,
-    /// Where it connected from, for the log.
     pub peer: SocketAddr,
-    /// `None` until the client picks a nickname; nothing else works before.
+    pub protocol: Protocol,
+    /// The nickname it asked for and holds, registered or not.
     pub nick: Option<Name>,
+    /// IRC `USER`: its user name, given before registration.
+    pub user: Option<Name>,
+    pub realname: Name,
+    /// Whether registration is complete: the client has a nickname (and for
+    /// IRC a user name), has finished capability negotiation and gave the
+    /// password if one is needed. Nothing else works before.
+    pub registered: bool,
+    /// IRC: a `CAP LS` or `CAP REQ` before registration holds it until `CAP END`.
+    pub negotiating: bool,
+    /// The server password it gave, if any.
+    pub password: Option<String>,
+    /// `nick!user@host`, once registered.
+    pub mask: Option<Arc<Mask>>,
+    pub away: Option<Name>,
+    /// User mode `+i`: hidden from `WHO` by those who share no room with it.
+    pub invisible: bool,
     /// Folded names of the rooms it is in, in the order it joined them.
     pub rooms: Vec<Name>,
-    /// Folded name of the room plain text goes to.
+    /// Folded name of the room plain text goes to (line protocol).
     pub current: Option<Name>,
     pub connected_at: Instant,
+    /// Unix time of registration, for `WHOIS`.
+    pub signon: i64,
+    /// When it last said something, for `WHOIS` idle time.
+    pub last_spoke: Instant,
+    /// When it last sent anything at all, for IRC ping timeouts.
+    pub last_seen: Instant,
+    /// Whether an IRC `PING` is waiting for an answer.
+    pub ping_sent: bool,
     /// Set while its outbox overflows; cleared once the outbox drains to half.
     pub lag: Option<Lag>,
 }
@@ -72,6 +103,18 @@ impl Client {
     /// Whether its outbox has drained to half, which ends a lag.
     fn caught_up(&self) -> bool {
         self.outbox.len() <= self.outbox.capacity() / 2
+    }
+
+    /// Its nickname in replies: `*` until it is registered.
+    pub fn me(&self) -> Name {
+        match &self.nick {
+            Some(nick) if self.registered => nick.clone(),
+            _ => "*".into(),
+        }
+    }
+
+    pub fn caps(&self) -> Caps {
+        self.outbox.caps()
     }
 }
 
@@ -89,16 +132,128 @@ pub struct Room {
     pub name: Name,
     pub members: HashMap<ClientId, Membership>,
     pub topic: Option<Topic>,
-    /// Only operators may set the topic (IRC's `+t`, on for every new room).
+    /// Unix time it was created, for IRC's `RPL_CREATIONTIME`.
+    pub created: i64,
+    pub modes: RoomModes,
+    pub bans: Vec<Ban>,
+    /// Clients invited since they last joined: they pass `+i`, and bans.
+    pub invited: HashSet<ClientId>,
+}
+
+impl Room {
+    /// A room with `creator` as its operator and the usual `+nt`.
+    pub fn new(name: Name, creator: ClientId, now: i64) -> Room {
+        Room {
+            name,
+            members: HashMap::from([(
+                creator,
+                Membership {
+                    operator: true,
+                    voice: false,
+                },
+            )]),
+            topic: None,
+            created: now,
+            modes: RoomModes {
+                no_external: true,
+                topic_locked: true,
+                ..RoomModes::default()
+            },
+            bans: Vec::new(),
+            invited: HashSet::new(),
+        }
+    }
+
+    pub fn is_operator(&self, id: ClientId) -> bool {
+        self.members.get(&id).is_some_and(|member| member.operator)
+    }
+
+    /// Whether `mask` matches one of the bans.
+    pub fn bans_mask(&self, mask: &Mask) -> bool {
+        let subject = mask.to_string();
+        self.bans
+            .iter()
+            .any(|ban| mask_matches(&ban.mask, &subject))
+    }
+
+    /// Whether `id` may speak here: operators and voiced members always;
+    /// others if not banned, unless the room is moderated, and only members
+    /// when it takes no outside messages.
+    pub fn may_speak(&self, id: ClientId, mask: &Mask) -> bool {
+        match self.members.get(&id) {
+            Some(member) if member.operator || member.voice => true,
+            Some(_) => !self.modes.moderated && !self.bans_mask(mask),
+            None => !self.modes.no_external && !self.modes.moderated && !self.bans_mask(mask),
+        }
+    }
+
+    /// The modes as IRC shows them, e.g. `+ntk key` (arguments only for members).
+    pub fn mode_string(&self, show_args: bool) -> String {
+        let modes = &self.modes;
+        let mut letters = String::from("+");
+        let mut args = Vec::new();
+        for (on, letter) in [
+            (modes.invite_only, 'i'),
+            (modes.moderated, 'm'),
+            (modes.no_external, 'n'),
+            (modes.secret, 's'),
+            (modes.topic_locked, 't'),
+        ] {
+            if on {
+                letters.push(letter);
+            }
+        }
+        if let Some(key) = &modes.key {
+            letters.push('k');
+            args.push(if show_args { key.clone() } else { "*".into() });
+        }
+        if let Some(limit) = modes.limit {
+            letters.push('l');
+            args.push(limit.to_string());
+        }
+        std::iter::once(letters)
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A room's settings, IRC's channel modes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoomModes {
+    /// `+i`: only invited clients may join.
+    pub invite_only: bool,
+    /// `+m`: only operators and voiced members may speak.
+    pub moderated: bool,
+    /// `+n`: only members may send to the room.
+    pub no_external: bool,
+    /// `+s`: hidden from the room list and from `WHOIS` of others.
+    pub secret: bool,
+    /// `+t`: only operators set the topic.
     pub topic_locked: bool,
-    /// The key `/join` must give, if the room has one.
+    /// `+k`: the key `/join` must give.
     pub key: Option<String>,
+    /// `+l`: most members at once.
+    pub limit: Option<usize>,
 }
 
 /// A client's standing in a room.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Membership {
     pub operator: bool,
+    pub voice: bool,
+}
+
+impl Membership {
+    /// IRC prefixes, highest first: all of them for `multi-prefix`, else the highest.
+    pub fn prefixes(self, all: bool) -> &'static str {
+        match (self.operator, self.voice, all) {
+            (true, true, true) => "@+",
+            (true, _, _) => "@",
+            (false, true, _) => "+",
+            (false, false, _) => "",
+        }
+    }
 }
 
 /// When a slow client is cut off.
@@ -144,7 +299,10 @@ impl Clients {
                 });
                 lag.dropped += 1;
                 if lag.dropped == self.policy.max_dropped {
-                    let reason = format!("slow client: {} messages dropped", lag.dropped);
+                    let reason = match client.protocol {
+                        Protocol::Line => format!("slow client: {} messages dropped", lag.dropped),
+                        Protocol::Irc => "SendQ exceeded".to_owned(),
+                    };
                     self.cut_off(id, reason);
                 }
             }
@@ -165,14 +323,15 @@ impl Clients {
             if client.caught_up() {
                 client.lag = None;
             } else if lag.dropped < max_dropped && now.duration_since(lag.since) >= max_lag {
-                lagging.push(id);
+                lagging.push((id, client.protocol));
             }
         }
-        for id in lagging {
-            self.cut_off(
-                id,
-                format!("slow client: outbox full for {} s", max_lag.as_secs()),
-            );
+        for (id, protocol) in lagging {
+            let reason = match protocol {
+                Protocol::Line => format!("slow client: outbox full for {} s", max_lag.as_secs()),
+                Protocol::Irc => "SendQ exceeded".to_owned(),
+            };
+            self.cut_off(id, reason);
         }
     }
 
@@ -182,9 +341,14 @@ impl Clients {
         self.doomed.push((id, reason.into()));
     }
 
-    /// The nickname of a registered client.
-    pub fn nick(&self, id: ClientId) -> Option<&Name> {
-        self.map.get(&id)?.nick.as_ref()
+    /// The mask of a registered client.
+    pub fn mask(&self, id: ClientId) -> Option<&Arc<Mask>> {
+        self.map.get(&id)?.mask.as_ref()
+    }
+
+    /// The capabilities of a client (none if it is gone).
+    pub fn caps(&self, id: ClientId) -> Caps {
+        self.map.get(&id).map(Client::caps).unwrap_or_default()
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod threaded;
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use parking_lot::{Condvar, Mutex};
 use socket2::{SockRef, TcpKeepalive};
 
 use crate::config::Config;
+use crate::protocol::framing::{Frame, LineFramer};
+use crate::protocol::{Error, Protocol, Request};
 
 /// Sets what every client socket needs: no Nagle delay for small chat lines,
 /// keepalive probes to find dead peers that never send a FIN or RST, and a
@@ -95,13 +98,11 @@ impl Drop for Slot {
 }
 
 /// Flood control: a token bucket that holds up to `burst` lines and refills
-/// at `rate` lines per second. An over-eager client is made to wait rather
-/// than losing lines.
+/// at `rate` lines per second.
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: f64,
     burst: f64,
-    /// May go negative: a debt the client pays off by waiting.
     tokens: f64,
     updated: Instant,
 }
@@ -117,19 +118,107 @@ impl TokenBucket {
         }
     }
 
-    /// Spends one line's token and says how long to wait before acting on the
-    /// line (zero when the client is within its allowance).
-    pub fn take(&mut self, now: Instant) -> Duration {
+    /// Spends a token if there is one; otherwise says how long until there is.
+    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
         if self.rate == 0.0 {
-            return Duration::ZERO;
+            return Ok(());
         }
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.updated = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst) - 1.0;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
         } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
+            // `rate` is validated to be at least `MIN_RATE`, so this is at
+            // most a few minutes; never zero, so a caller's timer always advances.
+            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.rate);
+            Err(wait.max(Duration::from_millis(1)))
+        }
+    }
+}
+
+/// Most bytes of complete lines a client may have waiting for flood control
+/// before it is disconnected for flooding.
+pub const FLOOD_BYTES: usize = 64 * 1024;
+
+/// What a connection has read but the router has not yet been given:
+/// framing, decoding and flood control, the same for every transport.
+///
+/// Lines over the client's allowance wait here, decoded, until the token
+/// bucket lets them through; reading goes on meanwhile, so a client that
+/// closes is noticed at once and a flood far over the limit is cut off.
+#[derive(Debug)]
+pub struct Intake {
+    protocol: Protocol,
+    max_line: usize,
+    framer: LineFramer,
+    bucket: TokenBucket,
+    /// Requests waiting for a token, with the size of the line each came from.
+    pending: VecDeque<(Request, usize)>,
+    pending_bytes: usize,
+}
+
+/// The client sent far more than flood control lets through.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Flooded;
+
+/// What [`Intake::next`] has for the router.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// A request to pass on now.
+    Ready(Request),
+    /// Requests are waiting; the next may go after this long.
+    Wait(Duration),
+    /// Nothing is waiting.
+    Empty,
+}
+
+impl Intake {
+    pub fn new(protocol: Protocol, config: &Config, now: Instant) -> Intake {
+        let max_line = protocol.max_line(config.max_line);
+        Intake {
+            protocol,
+            max_line,
+            framer: LineFramer::new(max_line),
+            bucket: TokenBucket::new(config.rate, config.burst, now),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+        }
+    }
+
+    /// Takes bytes read from the peer and decodes the lines they complete.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), Flooded> {
+        self.framer.push(bytes);
+        while let Some(frame) = self.framer.next_frame() {
+            let (request, size) = match frame {
+                Frame::Line(line) => match self.protocol.decode(line) {
+                    Some(request) => (request, line.len()),
+                    None => continue,
+                },
+                Frame::TooLong => (Request::Invalid(Error::LineTooLong(self.max_line)), 0),
+            };
+            self.pending.push_back((request, size));
+            self.pending_bytes += size;
+        }
+        if self.pending_bytes > FLOOD_BYTES {
+            return Err(Flooded);
+        }
+        Ok(())
+    }
+
+    /// The next request that flood control lets through at `now`.
+    pub fn next(&mut self, now: Instant) -> Next {
+        if self.pending.is_empty() {
+            return Next::Empty;
+        }
+        match self.bucket.try_take(now) {
+            Ok(()) => {
+                let (request, size) = self.pending.pop_front().expect("not empty");
+                self.pending_bytes -= size;
+                Next::Ready(request)
+            }
+            Err(wait) => Next::Wait(wait),
         }
     }
 }
@@ -143,19 +232,18 @@ mod tests {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(10.0, 3, start);
         for _ in 0..3 {
-            assert_eq!(bucket.take(start), Duration::ZERO);
+            assert_eq!(bucket.try_take(start), Ok(()));
         }
-        assert_eq!(bucket.take(start), Duration::from_millis(100));
-        assert_eq!(bucket.take(start), Duration::from_millis(200));
-        // Waiting pays the debt back.
-        let later = start + Duration::from_millis(200);
-        assert_eq!(bucket.take(later), Duration::from_millis(100));
+        assert_eq!(bucket.try_take(start), Err(Duration::from_millis(100)));
+        let later = start + Duration::from_millis(100);
+        assert_eq!(bucket.try_take(later), Ok(()));
+        assert!(bucket.try_take(later).is_err());
         // A long pause refills no more than the burst.
         let much_later = later + Duration::from_secs(60);
         for _ in 0..3 {
-            assert_eq!(bucket.take(much_later), Duration::ZERO);
+            assert_eq!(bucket.try_take(much_later), Ok(()));
         }
-        assert!(bucket.take(much_later) > Duration::ZERO);
+        assert!(bucket.try_take(much_later).is_err());
     }
 
     #[test]
@@ -163,8 +251,62 @@ mod tests {
         let now = Instant::now();
         let mut bucket = TokenBucket::new(0.0, 0, now);
         for _ in 0..10_000 {
-            assert_eq!(bucket.take(now), Duration::ZERO);
+            assert_eq!(bucket.try_take(now), Ok(()));
         }
+    }
+
+    fn intake(rate: f64, burst: u32) -> Intake {
+        let config = Config {
+            rate,
+            burst,
+            ..Config::default()
+        };
+        Intake::new(Protocol::Line, &config, Instant::now())
+    }
+
+    #[test]
+    fn intake_holds_lines_over_the_allowance() {
+        let mut intake = intake(1.0, 2);
+        intake.push(b"/help\n/help\n/help\n/ro").unwrap();
+        let now = Instant::now();
+        assert_eq!(intake.next(now), Next::Ready(Request::Help));
+        assert_eq!(intake.next(now), Next::Ready(Request::Help));
+        assert!(matches!(intake.next(now), Next::Wait(wait) if wait > Duration::from_millis(900)));
+        assert_eq!(
+            intake.next(now + Duration::from_secs(1)),
+            Next::Ready(Request::Help)
+        );
+        assert_eq!(intake.next(now + Duration::from_secs(1)), Next::Empty);
+        intake.push(b"oms\n").unwrap();
+        assert!(matches!(
+            intake.next(now + Duration::from_secs(1)),
+            Next::Wait(_)
+        ));
+    }
+
+    #[test]
+    fn intake_cuts_off_a_flood_far_over_the_limit() {
+        let mut intake = intake(1.0, 2);
+        let line = [b"x".repeat(1000), b"\n".to_vec()].concat();
+        let mut pushed = 0;
+        while intake.push(&line).is_ok() {
+            pushed += 1;
+            assert!(pushed < 1000, "never cut off");
+        }
+        assert!(pushed * 1000 >= FLOOD_BYTES - 1000);
+    }
+
+    #[test]
+    fn without_flood_control_nothing_waits() {
+        let mut intake = intake(0.0, 0);
+        for _ in 0..1000 {
+            intake.push(b"hello\n").unwrap();
+        }
+        let now = Instant::now();
+        for _ in 0..1000 {
+            assert!(matches!(intake.next(now), Next::Ready(_)));
+        }
+        assert_eq!(intake.next(now), Next::Empty);
     }
 
     #[test]

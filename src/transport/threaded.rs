@@ -5,16 +5,18 @@
 //! (reading and writing a socket from two threads at once is fine), so a
 //! connection costs one file descriptor.
 //!
-//! - The reader frames lines, decodes them, waits out flood control and sends
-//!   them to the router. It blocks in `read`, and on the router's inbox when
-//!   the router is behind, which slows down this one client's TCP connection.
+//! - The reader frames lines, decodes them, holds them for flood control and
+//!   sends them to the router. It blocks in `read` (with a timeout while
+//!   lines wait for flood control), and on the router's inbox when the router
+//!   is behind, which slows down this one client's TCP connection.
 //! - The writer blocks on the client's outbox and writes everything queued
-//!   with one `write` call. When the router drops the outbox, the writer sends
+//!   with one `write_all`. When the router drops the outbox, the writer sends
 //!   what is left and the farewell, then shuts the socket down, which also
 //!   wakes the reader.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
@@ -22,11 +24,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::{Live, Slot, TokenBucket, configure_socket, describe};
+use super::{Intake, Live, Next, Slot, configure_socket, describe};
 use crate::client::{self, ClientId, Inbox};
 use crate::config::Config;
-use crate::protocol::framing::{Frame, LineFramer};
-use crate::protocol::{Error, Event, Protocol, Request};
+use crate::protocol::{Caps, Codec, Event, Protocol};
 use crate::router::Input;
 use crate::stats::Stats;
 
@@ -174,7 +175,7 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
     let Some(slot) = shared.live.try_acquire(config.max_clients) else {
         shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
         log::warn!("turned away {peer}: server full");
-        reject(stream, protocol, config.max_clients);
+        reject(stream, &codec(protocol, config), config.max_clients);
         return None;
     };
     if let Err(error) = configure_socket(&stream, config) {
@@ -192,14 +193,20 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
             .spawn(body)
             .inspect_err(|error| log::error!("cannot start a {role} thread for {peer}: {error}"))
     };
+    let writer = Writer {
+        id,
+        inbox,
+        codec: codec(protocol, config),
+        router: shared.router.clone(),
+        stats: Arc::clone(&shared.stats),
+        timeout: config.write_timeout,
+        _slot: Arc::clone(&slot),
+    };
     let writer = spawn(
         "write",
         Box::new({
             let stream = Arc::clone(&stream);
-            let router = shared.router.clone();
-            let stats = Arc::clone(&shared.stats);
-            let slot = Arc::clone(&slot);
-            move || write_thread(&stream, id, &inbox, protocol, &router, &stats, slot)
+            move || writer.run(&stream)
         }),
     )
     .ok()?;
@@ -238,11 +245,23 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
     Some(connection)
 }
 
+/// How a writer for `protocol` encodes.
+fn codec(protocol: Protocol, config: &Config) -> Codec {
+    Codec {
+        protocol,
+        server: config.server_name.as_str().into(),
+    }
+}
+
 /// Tells a client over `--max-clients` why it is being closed.
-fn reject(mut stream: TcpStream, protocol: Protocol, max: usize) {
+fn reject(mut stream: TcpStream, codec: &Codec, max: usize) {
     let mut farewell = Vec::new();
     let reason = format!("server full ({max} clients), try again later");
-    protocol.encode(&Event::Closing(reason.into()), &mut farewell);
+    codec.encode(
+        Event::Closing(reason.into()),
+        Caps::default(),
+        &mut farewell,
+    );
     // A fresh socket's send buffer is empty, so this does not block; the
     // timeout is only a guard.
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
@@ -258,7 +277,12 @@ fn read_thread(
     config: &Config,
     _slot: Arc<Slot>,
 ) {
-    if let Some(reason) = read_loop(stream, id, protocol, router, config) {
+    // A bug must not leave a ghost user behind: a panic counts as a disconnect.
+    let ended = panic::catch_unwind(AssertUnwindSafe(|| {
+        read_loop(stream, id, protocol, router, config)
+    }))
+    .unwrap_or_else(|_| Some("internal error".into()));
+    if let Some(reason) = ended {
         // Blocks only while the router's inbox is full; fails only when the
         // router is gone, and then nobody needs to know.
         let _ = router.send(Input::Disconnected(id, reason));
@@ -274,101 +298,153 @@ fn read_loop(
     router: &Sender<Input>,
     config: &Config,
 ) -> Option<String> {
-    let mut framer = LineFramer::new(config.max_line);
-    let mut bucket = TokenBucket::new(config.rate, config.burst, Instant::now());
+    let mut intake = Intake::new(protocol, config, Instant::now());
     let mut chunk = vec![0; READ_CHUNK];
+    let mut timeout = None;
     loop {
-        let read = match stream.read(&mut chunk) {
-            Ok(0) => return Some("connection closed".into()),
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Some(describe(&error)),
-        };
-        framer.push(&chunk[..read]);
-        while let Some(frame) = framer.next_frame() {
-            let request = match frame {
-                Frame::Line(line) => protocol.decode(line),
-                Frame::TooLong => Request::Invalid(Error::LineTooLong(config.max_line)),
-            };
-            // Flood control: an over-eager client waits here. Reading stops
-            // meanwhile, so its TCP window fills and its lines queue on its
-            // side, not in our memory.
-            let wait = bucket.take(Instant::now());
-            if !wait.is_zero() {
-                thread::sleep(wait);
+        let wait = loop {
+            match intake.next(Instant::now()) {
+                // Blocks while the router's inbox is full: backpressure on
+                // this client only.
+                Next::Ready(request) => router.send(Input::Request(id, request)).ok()?,
+                Next::Wait(wait) => break Some(wait),
+                Next::Empty => break None,
             }
-            // Blocks while the router's inbox is full: backpressure on this
-            // client only.
-            router.send(Input::Request(id, request)).ok()?;
+        };
+        // While lines wait for flood control, read only until the next one
+        // may go; otherwise block until the client sends something.
+        if wait != timeout {
+            if let Err(error) = stream.set_read_timeout(wait) {
+                return Some(describe(&error));
+            }
+            timeout = wait;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Some("connection closed".into()),
+            Ok(read) => {
+                if intake.push(&chunk[..read]).is_err() {
+                    return Some("excess flood".into());
+                }
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(error) => return Some(describe(&error)),
         }
     }
 }
 
-fn write_thread(
-    stream: &TcpStream,
+/// What a writer thread owns.
+struct Writer {
     id: ClientId,
-    inbox: &Inbox,
-    protocol: Protocol,
-    router: &Sender<Input>,
-    stats: &Stats,
+    inbox: Inbox,
+    codec: Codec,
+    router: Sender<Input>,
+    stats: Arc<Stats>,
+    timeout: Duration,
+    /// Held for the thread's life: the connection counts until both its
+    /// threads are gone.
     _slot: Arc<Slot>,
-) {
-    let mut out = stream;
-    if let Err(error) = write_loop(&mut out, inbox, protocol, stats) {
-        // Usually the reader notices too; the router acts on whichever
-        // report arrives first.
-        let _ = router.send(Input::Disconnected(id, describe(&error)));
+}
+
+impl Writer {
+    fn run(self, stream: &TcpStream) {
+        let mut out = stream;
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            write_loop(
+                &mut out,
+                &self.inbox,
+                &self.codec,
+                &self.stats,
+                self.timeout,
+            )
+        }))
+        .unwrap_or_else(|_| Err(io::Error::other("internal error")));
+        if let Err(error) = written {
+            // Usually the reader notices too; the router acts on whichever
+            // report arrives first.
+            let _ = self
+                .router
+                .send(Input::Disconnected(self.id, describe(&error)));
+        }
+        // Ends the reader's `read` as well.
+        let _ = stream.shutdown(Shutdown::Both);
     }
-    // Ends the reader's `read` as well.
-    let _ = stream.shutdown(Shutdown::Both);
 }
 
 /// Writes the client's events until the router drops its outbox, then the
-/// farewell. Everything queued when the writer wakes goes out in one `write`,
-/// followed by how many messages were dropped meanwhile, if any.
+/// farewell. Everything queued when the writer wakes goes out in one
+/// `write_all`, followed by how many messages were dropped meanwhile, if any.
+/// A batch that takes longer than `timeout` in all ends the connection, so a
+/// peer taking a byte at a time cannot keep a writer forever.
 pub fn write_loop<W: Write>(
     out: &mut W,
     inbox: &Inbox,
-    protocol: Protocol,
+    codec: &Codec,
     stats: &Stats,
+    timeout: Duration,
 ) -> io::Result<()> {
     let most = inbox.rx.capacity().unwrap_or(1024);
     let mut buf = Vec::with_capacity(READ_CHUNK);
     // Blocks until the router queues something or drops the outbox.
     while let Ok(first) = inbox.rx.recv() {
-        buf.extend_from_slice(first.encoded(protocol));
+        first.message.write_to(codec, first.caps, &mut buf);
         let mut events = 1;
         // At most one queue's worth, so a fast router cannot grow the buffer
         // without bound while we drain.
         for next in inbox.rx.try_iter().take(most) {
-            buf.extend_from_slice(next.encoded(protocol));
+            next.message.write_to(codec, next.caps, &mut buf);
             events += 1;
         }
-        let missed = inbox.mailbox.take_missed();
-        if missed > 0 {
-            protocol.encode(&Event::Missed(missed), &mut buf);
-        }
-        out.write_all(&buf)?;
+        report_missed(inbox, codec, &mut buf);
+        write_within(out, &buf, timeout)?;
         stats.write_calls.fetch_add(1, Ordering::Relaxed);
         stats.written.fetch_add(events, Ordering::Relaxed);
         buf.clear();
         buf.shrink_to(WRITE_BUFFER_KEEP);
     }
+    report_missed(inbox, codec, &mut buf);
+    if let Some(reason) = inbox.mailbox.farewell() {
+        codec.encode(Event::Closing(reason.clone()), Caps::default(), &mut buf);
+    }
+    write_within(out, &buf, timeout)?;
+    out.flush()
+}
+
+/// Appends how many messages were dropped since the last report, if any.
+fn report_missed(inbox: &Inbox, codec: &Codec, buf: &mut Vec<u8>) {
     let missed = inbox.mailbox.take_missed();
     if missed > 0 {
-        protocol.encode(&Event::Missed(missed), &mut buf);
+        codec.encode(Event::Missed(missed), Caps::default(), buf);
     }
-    if let Some(reason) = inbox.mailbox.farewell() {
-        protocol.encode(&Event::Closing(reason.clone()), &mut buf);
+}
+
+/// `write_all` that gives up once `timeout` has passed in all. Each `write`
+/// also gives up on its own after the socket's write timeout.
+fn write_within<W: Write>(out: &mut W, mut buf: &[u8], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !buf.is_empty() {
+        if Instant::now() > deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match out.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => buf = &buf[written..],
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
     }
-    out.write_all(&buf)?;
-    out.flush()
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Destination, MessageKind, Outgoing};
+    use crate::protocol::{Destination, Mask, MessageKind, Outgoing};
 
     /// Records each `write` call.
     #[derive(Default)]
@@ -387,12 +463,25 @@ mod tests {
     }
 
     fn message(n: usize) -> std::sync::Arc<Outgoing> {
+        let from = Arc::new(Mask {
+            nick: "alice".into(),
+            user: "~alice".into(),
+            host: "127.0.0.1".into(),
+        });
         Outgoing::new(Event::Message {
-            from: "alice".into(),
+            from,
             to: Destination::Room("#r".into()),
             text: n.to_string().into(),
             kind: MessageKind::Say,
+            tags: None,
         })
+    }
+
+    fn line_codec() -> Codec {
+        Codec {
+            protocol: Protocol::Line,
+            server: "test".into(),
+        }
     }
 
     #[test]
@@ -404,7 +493,14 @@ mod tests {
         }
         outbox.close("bye".into());
         let mut out = Recorder::default();
-        write_loop(&mut out, &inbox, Protocol::Line, &stats).unwrap();
+        write_loop(
+            &mut out,
+            &inbox,
+            &line_codec(),
+            &stats,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(out.writes.len(), 2, "one batch, then the farewell");
         let batch = String::from_utf8(out.writes[0].clone()).unwrap();
         assert_eq!(batch.lines().count(), 50);
@@ -423,7 +519,14 @@ mod tests {
         }
         drop(outbox);
         let mut out = Recorder::default();
-        write_loop(&mut out, &inbox, Protocol::Line, &stats).unwrap();
+        write_loop(
+            &mut out,
+            &inbox,
+            &line_codec(),
+            &stats,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let text = String::from_utf8(out.writes.concat()).unwrap();
         assert_eq!(
             text,

@@ -3,6 +3,7 @@
 mod chat;
 mod disconnect;
 mod input;
+mod irc;
 mod limits;
 mod scale;
 mod shutdown;

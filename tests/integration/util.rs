@@ -9,10 +9,13 @@ use switchboard::{Config, Protocol, Server};
 /// How long a test waits for a line it expects before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
-/// A config for tests: loopback, port 0, no flood control.
+/// A config for tests: loopback, port 0 for both protocols, no flood control.
 pub fn config() -> Config {
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     Config {
-        line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        line_listen: vec![any_port],
+        irc_listen: vec![any_port],
+        server_name: "test.server".into(),
         rate: 0.0,
         ..Config::default()
     }
@@ -35,6 +38,11 @@ pub fn line_addr(server: &Server) -> SocketAddr {
     server.addr(Protocol::Line).expect("a line listener")
 }
 
+/// The address of the server's IRC listener.
+pub fn irc_addr(server: &Server) -> SocketAddr {
+    server.addr(Protocol::Irc).expect("an IRC listener")
+}
+
 /// Waits until `condition` holds, failing the test after [`PATIENCE`].
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -44,7 +52,20 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// A line-protocol client.
+/// The command or numeric of an IRC line, after its tags and source.
+pub fn numeric(line: &str) -> Option<&str> {
+    let mut words = line.split(' ');
+    let mut word = words.next()?;
+    if word.starts_with('@') {
+        word = words.next()?;
+    }
+    if word.starts_with(':') {
+        word = words.next()?;
+    }
+    Some(word)
+}
+
+/// A line-protocol or IRC client.
 pub struct Client {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
@@ -69,6 +90,20 @@ impl Client {
             writer: stream,
             name: "anonymous".into(),
         }
+    }
+
+    /// Connects to IRC and registers as `nick` (user `nick`, real name
+    /// "Real nick"), reading the welcome burst up to the end of the MOTD.
+    pub fn irc(addr: SocketAddr, nick: &str) -> Client {
+        let mut client = Client::connect_quietly(addr);
+        client.name = nick.into();
+        client.send(&format!("NICK {nick}"));
+        client.send(&format!("USER {nick} 0 * :Real {nick}"));
+        client.expect_numeric("001");
+        client.expect_with("the end of the MOTD", |line| {
+            numeric(line) == Some("376") || numeric(line) == Some("422")
+        });
+        client
     }
 
     /// Connects, picks `nick` and waits for the welcome.
@@ -118,7 +153,7 @@ impl Client {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(0) => None,
-            Ok(_) => Some(line.trim_end_matches('\n').to_owned()),
+            Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_owned()),
             Err(error) if error.kind() == ErrorKind::ConnectionReset => None,
             Err(error) => panic!("{}: reading: {error}", self.name),
         }
@@ -127,13 +162,24 @@ impl Client {
     /// Reads until a line starts with `prefix` and returns it; lines before
     /// it are skipped.
     pub fn expect(&mut self, prefix: &str) -> String {
+        self.expect_with(prefix, |line| line.starts_with(prefix))
+    }
+
+    /// Reads until an IRC line with this numeric (or command) and returns it.
+    pub fn expect_numeric(&mut self, code: &str) -> String {
+        self.expect_with(code, |line| numeric(line) == Some(code))
+    }
+
+    /// Reads until a line satisfies `wanted` and returns it; lines before it
+    /// are skipped.
+    pub fn expect_with(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let mut skipped = Vec::new();
         loop {
             match self.next_line() {
-                Some(line) if line.starts_with(prefix) => return line,
+                Some(line) if wanted(&line) => return line,
                 Some(line) => skipped.push(line),
                 None => panic!(
-                    "{}: connection ended before {prefix:?}; saw {skipped:?}",
+                    "{}: connection ended before {what:?}; saw {skipped:?}",
                     self.name
                 ),
             }

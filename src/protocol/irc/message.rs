@@ -1,0 +1,362 @@
+//! The IRC message syntax: `[@tags] [:source] COMMAND [params] [:trailing]`.
+//!
+//! Parsing borrows from the line and allocates only the parameter list;
+//! serialising appends to a caller's buffer. Nothing here knows what a
+//! command means.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Most parameters a message has; the last one takes the rest of the line.
+pub const MAX_PARAMS: usize = 15;
+
+/// One parsed message, borrowing from its line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The raw tag section, without its `@`, still escaped.
+    pub tags: Option<&'a str>,
+    /// Who sent it, without its `:`.
+    pub source: Option<&'a str>,
+    /// The command or numeric, as sent (callers compare case-insensitively).
+    pub command: &'a str,
+    pub params: Vec<&'a str>,
+}
+
+/// Why a line is not a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Nothing but spaces.
+    Empty,
+    /// Tags or a source, but no command after them.
+    NoCommand,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParseError::Empty => "empty message",
+            ParseError::NoCommand => "message has no command",
+        })
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl<'a> Message<'a> {
+    /// Parses a line without its CR LF. Runs of spaces separate words, as
+    /// real servers accept.
+    pub fn parse(line: &'a str) -> Result<Message<'a>, ParseError> {
+        let mut rest = line.trim_start_matches(' ');
+        if rest.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let tags = match rest.strip_prefix('@') {
+            Some(tagged) => {
+                let (tags, after) = split_word(tagged);
+                rest = after;
+                Some(tags)
+            }
+            None => None,
+        };
+        let source = match rest.strip_prefix(':') {
+            Some(sourced) => {
+                let (source, after) = split_word(sourced);
+                rest = after;
+                Some(source)
+            }
+            None => None,
+        };
+        let (command, mut rest) = split_word(rest);
+        if command.is_empty() {
+            return Err(ParseError::NoCommand);
+        }
+        let mut params = Vec::new();
+        while !rest.is_empty() {
+            if let Some(trailing) = rest.strip_prefix(':') {
+                params.push(trailing);
+                break;
+            }
+            if params.len() == MAX_PARAMS - 1 {
+                params.push(rest.trim_end_matches(' '));
+                break;
+            }
+            let (param, after) = split_word(rest);
+            params.push(param);
+            rest = after;
+        }
+        Ok(Message {
+            tags,
+            source,
+            command,
+            params,
+        })
+    }
+
+    /// Every tag as (key, unescaped value); a tag without a value has "".
+    pub fn tags(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
+        self.tags
+            .unwrap_or_default()
+            .split(';')
+            .filter(|tag| !tag.is_empty())
+            .map(|tag| match tag.split_once('=') {
+                Some((key, value)) => (key, unescape_tag_value(value)),
+                None => (tag, Cow::Borrowed("")),
+            })
+    }
+
+    /// The value of the tag `key` (the last one if it is repeated).
+    pub fn tag(&self, key: &str) -> Option<Cow<'a, str>> {
+        self.tags()
+            .filter(|(name, _)| *name == key)
+            .last()
+            .map(|(_, value)| value)
+    }
+
+    /// The parameter at `index`.
+    pub fn param(&self, index: usize) -> Option<&'a str> {
+        self.params.get(index).copied()
+    }
+}
+
+/// `Some` unless empty.
+fn present(part: &str) -> Option<&str> {
+    (!part.is_empty()).then_some(part)
+}
+
+/// Splits at the first space; the rest loses its leading spaces.
+fn split_word(text: &str) -> (&str, &str) {
+    match text.split_once(' ') {
+        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+        None => (text, ""),
+    }
+}
+
+/// Undoes IRCv3 tag escaping: `\:` `\s` `\\` `\r` `\n`; a backslash before
+/// anything else is dropped, and so is a lone one at the end.
+fn unescape_tag_value(value: &str) -> Cow<'_, str> {
+    if !value.contains('\\') {
+        return Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(':') => out.push(';'),
+            Some('s') => out.push(' '),
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Appends a tag value escaped for the wire.
+pub fn escape_tag_value(value: &str, out: &mut Vec<u8>) {
+    for c in value.chars() {
+        match c {
+            ';' => out.extend_from_slice(b"\\:"),
+            ' ' => out.extend_from_slice(b"\\s"),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            c => {
+                let mut utf8 = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+    }
+}
+
+/// Appends `@key=value;key2 ` (nothing for no tags).
+pub fn write_tags(out: &mut Vec<u8>, tags: &[(&str, Option<&str>)]) {
+    for (index, (key, value)) in tags.iter().enumerate() {
+        out.push(if index == 0 { b'@' } else { b';' });
+        out.extend_from_slice(key.as_bytes());
+        if let Some(value) = value {
+            out.push(b'=');
+            escape_tag_value(value, out);
+        }
+    }
+    if !tags.is_empty() {
+        out.push(b' ');
+    }
+}
+
+/// Appends `[:source ]COMMAND params\r\n`. The last parameter is written
+/// as trailing (with `:`) when it must be: it is empty, has a space, or
+/// starts with `:`.
+pub fn write(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&str]) {
+    write_message(out, source, command, params, false);
+}
+
+/// Like [`write`], but the last parameter is always trailing, as servers
+/// write text (a message, a reason) so clients never mistake its first word
+/// for all of it.
+pub fn write_text(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&str]) {
+    write_message(out, source, command, params, true);
+}
+
+fn write_message(
+    out: &mut Vec<u8>,
+    source: Option<&str>,
+    command: &str,
+    params: &[&str],
+    text: bool,
+) {
+    if let Some(source) = source {
+        out.push(b':');
+        out.extend_from_slice(source.as_bytes());
+        out.push(b' ');
+    }
+    out.extend_from_slice(command.as_bytes());
+    if let Some((last, middle)) = params.split_last() {
+        for param in middle {
+            out.push(b' ');
+            out.extend_from_slice(param.as_bytes());
+        }
+        out.push(b' ');
+        if text || last.is_empty() || last.contains(' ') || last.starts_with(':') {
+            out.push(b':');
+        }
+        out.extend_from_slice(last.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether `subject` matches the IRC glob `mask`: `*` is any run, `?` one
+/// character, ASCII case ignored. Linear in practice: the classic greedy
+/// match with one backtrack point.
+pub fn mask_matches(mask: &str, subject: &str) -> bool {
+    let mask: Vec<char> = mask.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let subject: Vec<char> = subject.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut m, mut s) = (0, 0);
+    // Where the last `*` was, and where the subject stood when it was seen.
+    let mut star: Option<(usize, usize)> = None;
+    while s < subject.len() {
+        match mask.get(m) {
+            Some('*') => {
+                star = Some((m, s));
+                m += 1;
+            }
+            Some(&c) if c == '?' || c == subject[s] => {
+                m += 1;
+                s += 1;
+            }
+            _ => match star {
+                // Let the last `*` swallow one more character.
+                Some((star_m, star_s)) => {
+                    m = star_m + 1;
+                    s = star_s + 1;
+                    star = Some((star_m, star_s + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    mask[m..].iter().all(|&c| c == '*')
+}
+
+/// The parts of `nick!user@host`; any may be missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserHost<'a> {
+    pub nick: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+/// Splits a source into nick, user and host.
+pub fn split_userhost(source: &str) -> UserHost<'_> {
+    let (rest, host) = match source.split_once('@') {
+        Some((rest, host)) => (rest, Some(host)),
+        None => (source, None),
+    };
+    let (nick, user) = match rest.split_once('!') {
+        Some((nick, user)) => (nick, Some(user)),
+        None => (rest, None),
+    };
+    UserHost {
+        nick: present(nick),
+        user: user.and_then(present),
+        host: host.and_then(present),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_part() {
+        let message = Message::parse("@a=b\\sc;d :nick!u@h PRIVMSG #chan :hello there").unwrap();
+        assert_eq!(message.tags, Some("a=b\\sc;d"));
+        assert_eq!(message.tag("a").as_deref(), Some("b c"));
+        assert_eq!(message.tag("d").as_deref(), Some(""));
+        assert_eq!(message.tag("e"), None);
+        assert_eq!(message.source, Some("nick!u@h"));
+        assert_eq!(message.command, "PRIVMSG");
+        assert_eq!(message.params, ["#chan", "hello there"]);
+    }
+
+    #[test]
+    fn tolerates_extra_spaces_and_refuses_empty_lines() {
+        let message = Message::parse("  JOIN   #a   key  ").unwrap();
+        assert_eq!(message.command, "JOIN");
+        assert_eq!(message.params, ["#a", "key"]);
+        assert_eq!(Message::parse("   "), Err(ParseError::Empty));
+        assert_eq!(Message::parse("@a=b "), Err(ParseError::NoCommand));
+        assert_eq!(Message::parse(":source"), Err(ParseError::NoCommand));
+    }
+
+    #[test]
+    fn the_fifteenth_parameter_takes_the_rest() {
+        let line = format!(
+            "CMD {}",
+            (1..=20)
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let message = Message::parse(&line).unwrap();
+        assert_eq!(message.params.len(), MAX_PARAMS);
+        assert_eq!(message.params[14], "15 16 17 18 19 20");
+    }
+
+    #[test]
+    fn tag_values_round_trip() {
+        let value = "semi;space \\back\r\nslash";
+        let mut out = Vec::new();
+        write_tags(&mut out, &[("k", Some(value)), ("flag", None)]);
+        let line = format!("{}CMD", String::from_utf8(out).unwrap());
+        assert_eq!(
+            Message::parse(&line).unwrap().tag("k").as_deref(),
+            Some(value)
+        );
+        assert_eq!(unescape_tag_value("a\\b\\"), "ab");
+    }
+
+    #[test]
+    fn writes_trailing_only_when_needed() {
+        let mut out = Vec::new();
+        write(&mut out, Some("src"), "CMD", &["a", "b"]);
+        write(&mut out, None, "CMD", &["a", ":b"]);
+        write(&mut out, None, "CMD", &["a", ""]);
+        write(&mut out, None, "CMD", &[]);
+        assert_eq!(out, b":src CMD a b\r\nCMD a ::b\r\nCMD a :\r\nCMD\r\n");
+    }
+
+    #[test]
+    fn masks_match_like_globs() {
+        assert!(mask_matches("*", ""));
+        assert!(mask_matches("a*b?d", "AxxBcD"));
+        assert!(!mask_matches("a*b?d", "axxbd"));
+        // Pathological masks stay fast.
+        let subject = "a".repeat(10_000);
+        assert!(!mask_matches("*a*a*a*a*a*a*a*b", &subject));
+    }
+}

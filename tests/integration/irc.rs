@@ -1,0 +1,492 @@
+//! IRC over real sockets: registration, commands, numerics in order,
+//! capabilities, and IRC users meeting line users.
+
+use crate::util::{Client, irc_addr, line_addr, numeric, server, server_with};
+
+/// The line with this numeric must be the next one.
+fn next_numeric(client: &mut Client, code: &str) -> String {
+    let line = client.next_line().expect("connection open");
+    assert_eq!(numeric(&line), Some(code), "expected {code}, got {line:?}");
+    line
+}
+
+#[test]
+fn registration_with_capabilities_gives_the_welcome_burst_in_order() {
+    let server = server();
+    let mut client = Client::connect_quietly(irc_addr(&server));
+    client.send("CAP LS 302");
+    client.send("NICK alice");
+    client.send("USER alice 0 * :Alice Liddell");
+    let ls = client.next_line().unwrap();
+    assert!(
+        ls.starts_with(":test.server CAP * LS :cap-notify multi-prefix server-time"),
+        "{ls}"
+    );
+    for cap in [
+        "away-notify",
+        "userhost-in-names",
+        "echo-message",
+        "invite-notify",
+        "setname",
+    ] {
+        assert!(ls.contains(cap), "{cap} in {ls}");
+    }
+    client.send("CAP REQ :multi-prefix sasl");
+    client.expect_next(":test.server CAP * NAK :multi-prefix sasl");
+    client.send("CAP REQ :multi-prefix userhost-in-names");
+    client.expect_next(":test.server CAP * ACK :multi-prefix userhost-in-names");
+    client.send("CAP LIST");
+    client.expect_next(":test.server CAP * LIST :cap-notify multi-prefix userhost-in-names");
+    client.send("CAP END");
+    let welcome = next_numeric(&mut client, "001");
+    assert_eq!(
+        welcome,
+        ":test.server 001 alice :Welcome to the switchboard IRC network, alice!~alice@127.0.0.1"
+    );
+    next_numeric(&mut client, "002");
+    next_numeric(&mut client, "003");
+    assert!(
+        next_numeric(&mut client, "004")
+            .starts_with(":test.server 004 alice test.server switchboard-")
+    );
+    let isupport = [
+        next_numeric(&mut client, "005"),
+        next_numeric(&mut client, "005"),
+    ]
+    .join(" ");
+    for token in [
+        "CASEMAPPING=ascii",
+        "CHANTYPES=#",
+        "PREFIX=(ov)@+",
+        "CHANMODES=b,k,l,imnst",
+        "NICKLEN=24",
+        "CHANNELLEN=50",
+        "TOPICLEN=390",
+        "MODES=4",
+        "TARGMAX=",
+        "WHOX",
+        "NETWORK=switchboard",
+    ] {
+        assert!(isupport.contains(token), "{token} in {isupport}");
+    }
+    for code in ["251", "254", "255", "265", "266", "422"] {
+        next_numeric(&mut client, code);
+    }
+}
+
+#[test]
+fn commands_before_registration_get_451_and_a_taken_nick_433() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let _alice = Client::irc(addr, "alice");
+    let mut client = Client::connect_quietly(addr);
+    client.send("JOIN #a");
+    client.expect_next(":test.server 451 * :You have not registered");
+    client.send("NICK Alice");
+    client.expect_next(":test.server 433 * Alice :Nickname is already in use");
+    client.send("NICK 1bad");
+    client.expect_next(":test.server 432 * 1bad :Erroneous nickname");
+    client.send("USER bob 0 * :Bob");
+    client.send("NICK bob");
+    next_numeric(&mut client, "001");
+    client.expect_numeric("422");
+    client.send("USER bob 0 * :Again");
+    client.expect_next(":test.server 462 bob :You may not reregister");
+}
+
+#[test]
+fn irc_and_line_users_share_a_room() {
+    let server = server();
+    let mut alice = Client::irc(irc_addr(&server), "alice");
+    alice.send("JOIN #mixed");
+    alice.expect_next(":alice!~alice@127.0.0.1 JOIN #mixed");
+    alice.expect_next(":test.server 353 alice = #mixed :@alice");
+    alice.expect_next(":test.server 366 alice #mixed :End of /NAMES list");
+
+    let mut bob = Client::in_room(line_addr(&server), "bob", "#mixed");
+    alice.expect_next(":bob!~bob@127.0.0.1 JOIN #mixed");
+    bob.send("hello irc");
+    alice.expect_next(":bob!~bob@127.0.0.1 PRIVMSG #mixed :hello irc");
+    alice.send("PRIVMSG #mixed :hello line");
+    bob.expect_next("[#mixed] <alice> hello line");
+    alice.send("PRIVMSG #mixed :\u{1}ACTION waves\u{1}");
+    bob.expect_next("[#mixed] * alice waves");
+    alice.send("PRIVMSG bob :psst");
+    bob.expect_next("[pm] <alice> psst");
+    bob.send("/msg alice hi back");
+    alice.expect_next(":bob!~bob@127.0.0.1 PRIVMSG alice :hi back");
+
+    alice.send("TOPIC #mixed :both worlds");
+    alice.expect_next(":alice!~alice@127.0.0.1 TOPIC #mixed :both worlds");
+    bob.expect_next("* alice set the topic of #mixed: both worlds");
+    alice.send("NICK alicia");
+    alice.expect_next(":alice!~alice@127.0.0.1 NICK alicia");
+    bob.expect_next("* alice is now known as alicia");
+    alice.send("MODE #mixed +v bob");
+    alice.expect_next(":alicia!~alice@127.0.0.1 MODE #mixed +v bob");
+    bob.expect_next("* alicia set mode +v bob on #mixed");
+    bob.send("/nick robert");
+    bob.expect_next("* bob is now known as robert");
+    alice.expect_next(":bob!~bob@127.0.0.1 NICK robert");
+    alice.send("KICK #mixed robert :enough");
+    alice.expect_next(":alicia!~alice@127.0.0.1 KICK #mixed robert :enough");
+    bob.expect_next("* robert was kicked from #mixed by alicia (enough)");
+    alice.send("PART #mixed :bye");
+    alice.expect_next(":alicia!~alice@127.0.0.1 PART #mixed :bye");
+    alice.send("QUIT :done");
+    alice.expect_next("ERROR :Closing Link: (you quit (done))");
+}
+
+#[test]
+fn joining_shows_topic_names_and_quits_reach_the_room() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let mut alice = Client::irc(addr, "alice");
+    alice.send("JOIN #a,#b");
+    alice.expect_numeric("366");
+    alice.expect_numeric("366");
+    alice.send("TOPIC #a :the topic");
+    alice.expect_numeric("TOPIC");
+    let mut bob = Client::irc(addr, "bob");
+    bob.send("JOIN #a");
+    bob.expect_next(":bob!~bob@127.0.0.1 JOIN #a");
+    alice.expect_next(":bob!~bob@127.0.0.1 JOIN #a");
+    bob.expect_next(":test.server 332 bob #a :the topic");
+    assert!(next_numeric(&mut bob, "333").starts_with(":test.server 333 bob #a alice "));
+    bob.expect_next(":test.server 353 bob = #a :@alice bob");
+    next_numeric(&mut bob, "366");
+    bob.send("TOPIC #a");
+    next_numeric(&mut bob, "332");
+    next_numeric(&mut bob, "333");
+    bob.send("TOPIC #a :mine");
+    bob.expect_next(":test.server 482 bob #a :You're not channel operator");
+    alice.send("JOIN 0");
+    let parts = [alice.next_line().unwrap(), alice.next_line().unwrap()];
+    assert!(
+        parts.contains(&":alice!~alice@127.0.0.1 PART #a".to_owned()),
+        "{parts:?}"
+    );
+    assert!(
+        parts.contains(&":alice!~alice@127.0.0.1 PART #b".to_owned()),
+        "{parts:?}"
+    );
+    bob.expect_next(":alice!~alice@127.0.0.1 PART #a");
+    alice.send("JOIN #a");
+    bob.expect_next(":alice!~alice@127.0.0.1 JOIN #a");
+    alice.send("QUIT :gone");
+    bob.expect_next(":alice!~alice@127.0.0.1 QUIT :gone");
+}
+
+#[test]
+fn channel_modes_keys_limits_invites_and_bans() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let mut op = Client::irc(addr, "op");
+    op.send("JOIN #club");
+    op.expect_numeric("366");
+    op.send("MODE #club");
+    op.expect_next(":test.server 324 op #club +nt");
+    next_numeric(&mut op, "329");
+    op.send("MODE #club +kl sesame 2");
+    op.expect_next(":op!~op@127.0.0.1 MODE #club +kl sesame 2");
+    let mut guest = Client::irc(addr, "guest");
+    guest.send("JOIN #club");
+    guest.expect_next(":test.server 475 guest #club :Cannot join channel (+k)");
+    guest.send("JOIN #club sesame");
+    guest.expect_next(":guest!~guest@127.0.0.1 JOIN #club");
+    guest.expect_numeric("366");
+    guest.send("MODE #club");
+    guest.expect_next(":test.server 324 guest #club +ntkl sesame 2");
+    next_numeric(&mut guest, "329");
+    let mut third = Client::irc(addr, "third");
+    third.send("JOIN #club sesame");
+    third.expect_next(":test.server 471 third #club :Cannot join channel (+l)");
+    third.send("MODE #club -k");
+    third.expect_next(":test.server 482 third #club :You're not channel operator");
+
+    op.expect_next(":guest!~guest@127.0.0.1 JOIN #club");
+    op.send("MODE #club -l+i");
+    op.expect_next(":op!~op@127.0.0.1 MODE #club -l+i");
+    guest.expect_next(":op!~op@127.0.0.1 MODE #club -l+i");
+    third.send("JOIN #club sesame");
+    third.expect_next(":test.server 473 third #club :Cannot join channel (+i)");
+    op.send("INVITE third #club");
+    op.expect_next(":test.server 341 op third #club");
+    third.expect_next(":op!~op@127.0.0.1 INVITE third #club");
+    third.send("JOIN #club sesame");
+    third.expect_next(":third!~third@127.0.0.1 JOIN #club");
+    third.expect_numeric("366");
+    op.expect_next(":third!~third@127.0.0.1 JOIN #club");
+    guest.expect_next(":third!~third@127.0.0.1 JOIN #club");
+
+    op.send("MODE #club +b guest");
+    op.expect_next(":op!~op@127.0.0.1 MODE #club +b guest!*@*");
+    op.send("MODE #club +b");
+    assert!(next_numeric(&mut op, "367").starts_with(":test.server 367 op #club guest!*@* op "));
+    op.expect_next(":test.server 368 op #club :End of channel ban list");
+    guest.expect_next(":op!~op@127.0.0.1 MODE #club +b guest!*@*");
+    guest.send("PRIVMSG #club :can I talk?");
+    guest.expect_next(":test.server 404 guest #club :Cannot send to channel");
+    op.send("MODE #club +mz");
+    op.expect_next(":test.server 472 op z :is unknown mode char to me");
+    op.expect_next(":op!~op@127.0.0.1 MODE #club +m");
+    op.send("MODE #club +o nobody");
+    op.expect_next(":test.server 441 op nobody #club :They aren't on that channel");
+    third.expect_next(":op!~op@127.0.0.1 MODE #club +b guest!*@*");
+    third.expect_next(":op!~op@127.0.0.1 MODE #club +m");
+    third.send("PRIVMSG #club :quiet?");
+    third.expect_next(":test.server 404 third #club :Cannot send to channel");
+    op.send("MODE #club +v third");
+    third.expect_next(":op!~op@127.0.0.1 MODE #club +v third");
+    third.send("PRIVMSG #club :voiced");
+    op.expect_next(":op!~op@127.0.0.1 MODE #club +v third");
+    op.expect_next(":third!~third@127.0.0.1 PRIVMSG #club :voiced");
+}
+
+#[test]
+fn a_lost_nick_kicks_and_invites_get_the_right_errors() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let mut op = Client::irc(addr, "op");
+    op.send("KICK #none someone");
+    op.expect_next(":test.server 403 op #none :No such channel");
+    op.send("JOIN #room");
+    op.expect_numeric("366");
+    op.send("KICK #room ghost");
+    op.expect_next(":test.server 401 op ghost :No such nick/channel");
+    op.send("INVITE ghost #room");
+    op.expect_next(":test.server 401 op ghost :No such nick/channel");
+    op.send("INVITE op #room");
+    op.expect_next(":test.server 443 op op #room :is already on channel");
+    op.send("KICK");
+    op.expect_next(":test.server 461 op KICK :Not enough parameters");
+    op.send("FROB");
+    op.expect_next(":test.server 421 op FROB :Unknown command");
+    op.send("PRIVMSG");
+    op.expect_next(":test.server 411 op :No recipient given");
+    op.send("PRIVMSG #room");
+    op.expect_next(":test.server 412 op :No text to send");
+    op.send("NOTICE ghost :nobody answers a notice");
+    op.send("PING :still-here");
+    op.expect_next(":test.server PONG test.server :still-here");
+}
+
+#[test]
+fn away_whois_who_names_list_and_small_queries() {
+    let server = server_with(|config| config.motd = Some("be nice\nhave fun".into()));
+    let addr = irc_addr(&server);
+    let mut alice = Client::irc(addr, "alice");
+    let mut bob = Client::irc(addr, "bob");
+    bob.send("CAP REQ :away-notify multi-prefix userhost-in-names");
+    bob.expect_numeric("CAP");
+    for client in [&mut alice, &mut bob] {
+        client.send("JOIN #tea");
+        client.expect_numeric("366");
+    }
+    alice.expect_next(":bob!~bob@127.0.0.1 JOIN #tea");
+    alice.send("MODE #tea +v alice");
+    alice.expect_numeric("MODE");
+    bob.expect_numeric("MODE");
+    bob.send("NAMES #tea");
+    bob.expect_next(":test.server 353 bob = #tea :@+alice!~alice@127.0.0.1 bob!~bob@127.0.0.1");
+    next_numeric(&mut bob, "366");
+
+    alice.send("AWAY :lunch");
+    alice.expect_next(":test.server 306 alice :You have been marked as being away");
+    bob.expect_next(":alice!~alice@127.0.0.1 AWAY :lunch");
+    bob.send("PRIVMSG alice :you there?");
+    bob.expect_next(":test.server 301 bob alice :lunch");
+    alice.expect_next(":bob!~bob@127.0.0.1 PRIVMSG alice :you there?");
+
+    bob.send("WHOIS alice");
+    bob.expect_next(":test.server 311 bob alice ~alice 127.0.0.1 * :Real alice");
+    bob.expect_next(":test.server 319 bob alice :@+#tea");
+    bob.expect_next(":test.server 312 bob alice test.server :switchboard");
+    bob.expect_next(":test.server 301 bob alice :lunch");
+    assert!(next_numeric(&mut bob, "317").contains(":seconds idle, signon time"));
+    bob.expect_next(":test.server 318 bob alice :End of /WHOIS list");
+    bob.send("WHOIS nobody");
+    bob.expect_next(":test.server 401 bob nobody :No such nick/channel");
+    bob.expect_next(":test.server 318 bob nobody :End of /WHOIS list");
+
+    bob.send("WHO #tea");
+    bob.expect_next(
+        ":test.server 352 bob #tea ~alice 127.0.0.1 test.server alice G@+ :0 Real alice",
+    );
+    bob.expect_next(":test.server 352 bob #tea ~bob 127.0.0.1 test.server bob H :0 Real bob");
+    bob.expect_next(":test.server 315 bob #tea :End of /WHO list");
+    bob.send("WHO #tea %tcnf,42");
+    bob.expect_next(":test.server 354 bob 42 #tea alice G@+");
+    bob.expect_next(":test.server 354 bob 42 #tea bob H");
+    next_numeric(&mut bob, "315");
+
+    alice.send("AWAY");
+    alice.expect_next(":test.server 305 alice :You are no longer marked as being away");
+    bob.expect_next(":alice!~alice@127.0.0.1 AWAY");
+
+    bob.send("LIST");
+    bob.expect_next(":test.server 321 bob Channel :Users  Name");
+    bob.expect_next(":test.server 322 bob #tea 2 :");
+    bob.expect_next(":test.server 323 bob :End of /LIST");
+    bob.send("ISON alice carol BOB");
+    bob.expect_next(":test.server 303 bob :alice bob");
+    bob.send("USERHOST alice");
+    bob.expect_next(":test.server 302 bob :alice=+~alice@127.0.0.1");
+    bob.send("VERSION");
+    assert!(next_numeric(&mut bob, "351").starts_with(":test.server 351 bob switchboard-"));
+    bob.send("TIME");
+    next_numeric(&mut bob, "391");
+    bob.send("MOTD");
+    bob.expect_next(":test.server 375 bob :- test.server Message of the day - ");
+    bob.expect_next(":test.server 372 bob :- be nice");
+    bob.expect_next(":test.server 372 bob :- have fun");
+    bob.expect_next(":test.server 376 bob :End of /MOTD command.");
+    bob.send("LUSERS");
+    bob.expect_next(":test.server 251 bob :There are 2 users and 0 invisible on 1 servers");
+    bob.send("MODE bob");
+    bob.expect_numeric("221");
+    bob.send("MODE bob +i");
+    bob.expect_next(":bob!~bob@127.0.0.1 MODE bob +i");
+    bob.send("MODE alice +i");
+    bob.expect_next(":test.server 502 bob :Can't change mode for other users");
+}
+
+#[test]
+fn echo_server_time_message_tags_and_setname() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let mut alice = Client::irc(addr, "alice");
+    alice.send("CAP REQ :echo-message server-time message-tags setname");
+    alice.expect_numeric("CAP");
+    let mut bob = Client::irc(addr, "bob");
+    bob.send("CAP REQ :message-tags");
+    bob.expect_numeric("CAP");
+    for client in [&mut alice, &mut bob] {
+        client.send("JOIN #r");
+        client.expect_numeric("366");
+    }
+    alice.expect_numeric("JOIN");
+    alice.send("@+draft/reply=abc;label=x PRIVMSG #r :tagged");
+    let echo = alice.next_line().unwrap();
+    assert!(echo.starts_with("@time=20"), "{echo}");
+    assert!(
+        echo.ends_with(";+draft/reply=abc :alice!~alice@127.0.0.1 PRIVMSG #r :tagged"),
+        "{echo}"
+    );
+    bob.expect_next("@+draft/reply=abc :alice!~alice@127.0.0.1 PRIVMSG #r :tagged");
+    alice.send("@+typing=active TAGMSG #r");
+    bob.expect_next("@+typing=active :alice!~alice@127.0.0.1 TAGMSG #r");
+    alice.send("SETNAME :Alice L.");
+    let renamed = alice.expect_numeric("SETNAME");
+    assert!(
+        renamed.ends_with(":alice!~alice@127.0.0.1 SETNAME :Alice L."),
+        "{renamed}"
+    );
+    bob.send("WHOIS alice");
+    bob.expect_next(":test.server 311 bob alice ~alice 127.0.0.1 * :Alice L.");
+}
+
+#[test]
+fn overlong_lines_get_417_and_the_connection_goes_on() {
+    let server = server();
+    let mut alice = Client::irc(irc_addr(&server), "alice");
+    alice.send(&format!("PRIVMSG alice :{}", "x".repeat(600)));
+    alice.expect_next(":test.server 417 alice :Input line was too long");
+    alice.send(&"y".repeat(20_000));
+    alice.expect_next(":test.server 417 alice :Input line was too long");
+    alice.send_raw(b"PRIVMSG alice :caf\xe9\r\n");
+    alice.expect_next(
+        ":test.server FAIL * INVALID_UTF8 :Message rejected, your IRC software MUST use UTF-8",
+    );
+    alice.send("PRIVMSG alice :fine");
+    alice.expect_next(":alice!~alice@127.0.0.1 PRIVMSG alice :fine");
+}
+
+#[test]
+fn a_wrong_password_is_refused() {
+    let server = server_with(|config| config.password = Some("letmein".into()));
+    let addr = irc_addr(&server);
+    let mut wrong = Client::connect_quietly(addr);
+    wrong.send("PASS guess");
+    wrong.send("NICK eve");
+    wrong.send("USER eve 0 * :Eve");
+    assert_eq!(
+        wrong.read_to_end(),
+        [
+            ":test.server 464 * :Password incorrect",
+            "ERROR :Closing Link: (Bad password)"
+        ]
+    );
+    let mut right = Client::connect_quietly(addr);
+    right.send("PASS letmein");
+    right.send("NICK alice");
+    right.send("USER alice 0 * :Alice");
+    right.expect_numeric("001");
+}
+
+#[test]
+fn a_silent_client_is_pinged_and_dropped_when_it_does_not_answer() {
+    let server = server_with(|config| {
+        config.ping_interval = std::time::Duration::from_secs(1);
+        config.ping_timeout = std::time::Duration::from_secs(1);
+    });
+    let addr = irc_addr(&server);
+    // Line clients are never pinged: TCP keepalive looks after them.
+    let mut watcher = Client::in_room(line_addr(&server), "watcher", "#r");
+    let mut answers = Client::irc(addr, "answers");
+    let mut silent = Client::irc(addr, "silent");
+    for client in [&mut answers, &mut silent] {
+        client.send("JOIN #r");
+        client.expect_numeric("366");
+    }
+    answers.expect("PING :test.server");
+    answers.send("PONG :test.server");
+    silent.expect("PING :test.server");
+    let quit = watcher.expect("* silent quit");
+    assert!(quit.starts_with("* silent quit (Ping timeout: "), "{quit}");
+    assert!(
+        silent
+            .read_to_end()
+            .last()
+            .unwrap()
+            .starts_with("ERROR :Closing Link: (Ping timeout")
+    );
+    // The one that answered is still here.
+    answers.send("PING :still-here");
+    answers.expect_numeric("PONG");
+}
+
+#[test]
+fn a_slow_irc_client_is_cut_with_sendq_exceeded() {
+    let server = server_with(|config| {
+        config.sendq = 5;
+        config.slow_drops = 50;
+    });
+    let addr = irc_addr(&server);
+    let mut talker = Client::irc(addr, "talker");
+    let _slow = {
+        let mut slow = Client::irc(addr, "slow");
+        slow.send("JOIN #r");
+        slow.expect_numeric("366");
+        slow
+    };
+    talker.send("JOIN #r");
+    talker.expect_numeric("366");
+    let text = "z".repeat(400);
+    let mut sent = 0;
+    let quit = loop {
+        assert!(sent < 50_000, "slow was never cut off");
+        talker.send(&format!("PRIVMSG #r :{text}"));
+        sent += 1;
+        if sent % 100 == 0 {
+            talker.send("PING :sync");
+            let line = talker.expect_with("a pong or a quit", |line| {
+                line.contains("PONG") || line.contains(" QUIT ")
+            });
+            if line.contains(" QUIT ") {
+                break line;
+            }
+        }
+    };
+    assert_eq!(quit, ":slow!~slow@127.0.0.1 QUIT :SendQ exceeded");
+}
