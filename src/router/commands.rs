@@ -46,6 +46,14 @@ impl Router {
                 self.reply(id, Reply::Help, now);
                 Ok(())
             }
+            // Before registration a command gets "register first" however
+            // it is malformed: irssi probes with a bare `JOIN :` and expects
+            // exactly that.
+            Request::Invalid(Error::MissingArgument { command, .. })
+                if !registered && !REGISTRATION.contains(&command) =>
+            {
+                Err(not_registered(protocol))
+            }
             Request::Invalid(error) => Err(error),
             Request::Quit(reason) => {
                 self.quit(id, reason, now);
@@ -63,10 +71,7 @@ impl Router {
             }
             Request::Nick(nick) => self.nick(id, nick, now),
             Request::User { user, realname } => self.user(id, &user, &realname, now),
-            _ if !registered => Err(match protocol {
-                Protocol::Line => Error::NeedNick,
-                Protocol::Irc => Error::NotRegistered,
-            }),
+            _ if !registered => Err(not_registered(protocol)),
             Request::Join(rooms) => {
                 for (room, key) in rooms {
                     if let Err(error) = self.join(id, &room, key, now) {
@@ -1241,6 +1246,17 @@ impl Router {
         peers.sort_unstable();
         peers.dedup();
         peers
+    }
+}
+
+/// Commands that work before registration.
+const REGISTRATION: [&str; 7] = ["CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"];
+
+/// The error for a command sent before registration.
+fn not_registered(protocol: Protocol) -> Error {
+    match protocol {
+        Protocol::Line => Error::NeedNick,
+        Protocol::Irc => Error::NotRegistered,
     }
 }
 

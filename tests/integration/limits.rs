@@ -61,6 +61,55 @@ fn flood_control_delays_lines_without_dropping_them() {
 }
 
 #[test]
+fn a_flooder_that_hangs_up_is_gone_at_once() {
+    // 3,000 lines at 1 per second would take an hour to play out; the
+    // server must notice the hang-up now, not after the backlog.
+    let server = server_with(|config| {
+        config.rate = 1.0;
+        config.burst = 5;
+    });
+    let addr = line_addr(&server);
+    let mut watcher = Client::in_room(addr, "watcher", "#room");
+    let mut flooder = Client::in_room(addr, "flooder", "#room");
+    watcher.expect_next("* flooder joined #room");
+    let flood: String = (0..3000).map(|n| format!("{n}\n")).collect();
+    flooder.send_raw(flood.as_bytes());
+    flooder.stream().shutdown(std::net::Shutdown::Both).unwrap();
+    drop(flooder);
+    // At most the burst gets through before the quit.
+    let quit = watcher.expect("* flooder quit");
+    assert_eq!(quit, "* flooder quit (connection closed)");
+    let mut again = Client::register(addr, "flooder");
+    again.send("/rooms");
+    again.expect_next("- #room (1)");
+}
+
+#[test]
+fn a_flood_far_over_the_limit_is_cut_off() {
+    let server = server_with(|config| {
+        config.rate = 1.0;
+        config.burst = 5;
+    });
+    let addr = line_addr(&server);
+    let mut watcher = Client::in_room(addr, "watcher", "#room");
+    let mut flooder = Client::in_room(addr, "flooder", "#room");
+    watcher.expect_next("* flooder joined #room");
+    // 100 KiB of lines, more than the 64 KiB a client may have waiting.
+    let line = format!("{}\n", "f".repeat(1023));
+    for _ in 0..100 {
+        flooder.send_raw(line.as_bytes());
+    }
+    assert_eq!(
+        watcher.expect("* flooder quit"),
+        "* flooder quit (excess flood)"
+    );
+    assert_eq!(
+        flooder.read_to_end().last().map(String::as_str),
+        Some("! closing: excess flood")
+    );
+}
+
+#[test]
 fn a_writer_that_fell_behind_catches_up_in_few_writes() {
     // A queue big enough for everything, so nothing is dropped: the sleeper
     // does not read while 9 MB pile up (more than loopback sockets buffer),

@@ -243,10 +243,16 @@ pub fn write_tags<'a>(
     time: impl FnOnce() -> &'a str,
     out: &mut Vec<u8>,
 ) {
+    // Replies (numerics, often several lines) are answers, not things that
+    // happened, so only events carry the time.
     let stamped = caps.contains(Caps::SERVER_TIME)
         && !matches!(
             event,
-            Event::Greeting | Event::Ping(_) | Event::Closing(_) | Event::Missed(_)
+            Event::Greeting
+                | Event::Ping(_)
+                | Event::Closing(_)
+                | Event::Missed(_)
+                | Event::Reply { .. }
         );
     let relayed = match event {
         Event::Message { tags, .. } if caps.contains(Caps::MESSAGE_TAGS) => tags.as_deref(),
