@@ -490,3 +490,50 @@ fn a_slow_irc_client_is_cut_with_sendq_exceeded() {
     };
     assert_eq!(quit, ":slow!~slow@127.0.0.1 QUIT :SendQ exceeded");
 }
+
+#[test]
+fn secret_rooms_outside_messages_several_targets_notices_and_invite_notify() {
+    let server = server();
+    let addr = irc_addr(&server);
+    let mut op = Client::irc(addr, "op");
+    op.send("CAP REQ :invite-notify");
+    op.expect_numeric("CAP");
+    let mut outsider = Client::irc(addr, "outsider");
+    let mut friend = Client::irc(addr, "friend");
+    for room in ["#hidden", "#open"] {
+        op.send(&format!("JOIN {room}"));
+        op.expect_numeric("366");
+    }
+    friend.send("JOIN #open");
+    friend.expect_numeric("366");
+    op.expect_next(":friend!~friend@127.0.0.1 JOIN #open");
+
+    op.send("MODE #hidden +s-t");
+    op.expect_next(":op!~op@127.0.0.1 MODE #hidden +s-t");
+    outsider.send("LIST");
+    outsider.expect_next(":test.server 321 outsider Channel :Users  Name");
+    outsider.expect_next(":test.server 322 outsider #open 2 :");
+    outsider.expect_next(":test.server 323 outsider :End of /LIST");
+    outsider.send("NAMES #hidden");
+    outsider.expect_next(":test.server 366 outsider #hidden :End of /NAMES list");
+
+    // +n (the default) keeps outsiders out; -n lets them in.
+    outsider.send("PRIVMSG #open :from outside");
+    outsider.expect_next(":test.server 404 outsider #open :Cannot send to channel");
+    op.send("MODE #open -n");
+    op.expect_next(":op!~op@127.0.0.1 MODE #open -n");
+    friend.expect_next(":op!~op@127.0.0.1 MODE #open -n");
+    outsider.send("PRIVMSG #open,friend,ghost :to all");
+    outsider.expect_next(":test.server 401 outsider ghost :No such nick/channel");
+    op.expect_next(":outsider!~outsider@127.0.0.1 PRIVMSG #open :to all");
+    friend.expect_next(":outsider!~outsider@127.0.0.1 PRIVMSG #open :to all");
+    friend.expect_next(":outsider!~outsider@127.0.0.1 PRIVMSG friend :to all");
+    friend.send("NOTICE #open :a notice");
+    op.expect_next(":friend!~friend@127.0.0.1 NOTICE #open :a notice");
+
+    // Operators with invite-notify see invitations to their room.
+    friend.send("INVITE outsider #open");
+    friend.expect_next(":test.server 341 friend outsider #open");
+    outsider.expect_next(":friend!~friend@127.0.0.1 INVITE outsider #open");
+    op.expect_next(":friend!~friend@127.0.0.1 INVITE outsider #open");
+}
