@@ -42,6 +42,14 @@ impl Mailbox {
     }
 }
 
+/// How whoever writes a client's socket hears that its outbox changed. A
+/// writer thread blocked on the channel is woken by the channel itself and
+/// needs none; an event loop needs a nudge, and coalesces them.
+pub trait Nudge: Send + Sync + fmt::Debug {
+    /// Something was queued, or the outbox was closed.
+    fn nudge(&self);
+}
+
 /// The sending side of a client's bounded queue of outgoing events.
 ///
 /// Only the router holds it. Dropping it is how the router closes a
@@ -54,6 +62,7 @@ pub struct Outbox {
     caps: Caps,
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
+    nudge: Option<Arc<dyn Nudge>>,
 }
 
 /// One event in an outbox.
@@ -80,8 +89,13 @@ pub enum Delivery {
     Closed,
 }
 
-/// A bounded queue of `capacity` events: the router's outbox and the writer's inbox.
-pub fn outbox(capacity: usize, stats: Arc<Stats>) -> (Outbox, Inbox) {
+/// A bounded queue of `capacity` events: the router's outbox and the writer's
+/// inbox. `nudge`, if any, is told of every change.
+pub fn outbox(
+    capacity: usize,
+    stats: Arc<Stats>,
+    nudge: Option<Arc<dyn Nudge>>,
+) -> (Outbox, Inbox) {
     let (tx, rx) = crossbeam_channel::bounded(capacity);
     let mailbox = Arc::new(Mailbox::default());
     let outbox = Outbox {
@@ -89,6 +103,7 @@ pub fn outbox(capacity: usize, stats: Arc<Stats>) -> (Outbox, Inbox) {
         caps: Caps::default(),
         mailbox: Arc::clone(&mailbox),
         stats,
+        nudge,
     };
     (outbox, Inbox { rx, mailbox })
 }
@@ -101,7 +116,12 @@ impl Outbox {
             caps: self.caps,
         };
         match self.tx.try_send(queued) {
-            Ok(()) => Delivery::Queued,
+            Ok(()) => {
+                if let Some(nudge) = &self.nudge {
+                    nudge.nudge();
+                }
+                Delivery::Queued
+            }
             Err(TrySendError::Full(_)) => {
                 self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -122,13 +142,8 @@ impl Outbox {
     }
 
     /// How many messages wait in the queue.
-    pub fn len(&self) -> usize {
+    pub fn queued(&self) -> usize {
         self.tx.len()
-    }
-
-    /// Whether the queue is empty.
-    pub fn is_empty(&self) -> bool {
-        self.tx.is_empty()
     }
 
     /// How many messages the queue holds at most.
@@ -139,8 +154,15 @@ impl Outbox {
     /// Lets go of the client: the writer flushes the queue, sends `reason`
     /// and hangs up.
     pub fn close(self, reason: Name) {
+        let Outbox {
+            tx, mailbox, nudge, ..
+        } = self;
         // Set before the sender is dropped, so the writer sees it once the
-        // channel reports disconnection.
-        let _ = self.mailbox.farewell.set(reason);
+        // channel reports disconnection, and the nudge comes after both.
+        let _ = mailbox.farewell.set(reason);
+        drop(tx);
+        if let Some(nudge) = nudge {
+            nudge.nudge();
+        }
     }
 }

@@ -3,6 +3,37 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// How connections are served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// A reader and a writer thread per connection.
+    #[default]
+    Threaded,
+    /// One mio event loop for every connection.
+    Evented,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Transport, String> {
+        match text {
+            "threaded" => Ok(Transport::Threaded),
+            "evented" => Ok(Transport::Evented),
+            _ => Err(format!("unknown transport {text:?}: threaded or evented")),
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Threaded => "threaded",
+            Transport::Evented => "evented",
+        })
+    }
+}
+
 /// The slowest flood-control rate, in lines per second: one line a minute.
 pub const MIN_RATE: f64 = 1.0 / 60.0;
 
@@ -10,6 +41,8 @@ pub const MIN_RATE: f64 = 1.0 / 60.0;
 /// (see README.md); [`Config::default`] gives the documented defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// Threads per connection, or one event loop.
+    pub transport: Transport,
     /// Addresses to serve the line protocol on; port 0 picks a free port.
     pub line_listen: Vec<SocketAddr>,
     /// Addresses to serve IRC on.
@@ -49,13 +82,14 @@ pub struct Config {
     pub keepalive: Duration,
     /// How long shutdown waits for clients to receive their last lines.
     pub shutdown_timeout: Duration,
-    /// Stack size of each connection thread, in KiB.
+    /// Stack size of each connection thread (threaded transport), in KiB.
     pub thread_stack_kib: usize,
 }
 
 impl Default for Config {
     fn default() -> Config {
         Config {
+            transport: Transport::default(),
             line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 7878))],
             irc_listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
             server_name: "switchboard.local".into(),

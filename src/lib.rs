@@ -48,14 +48,15 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-pub use config::Config;
+pub use config::{Config, Transport};
 pub use protocol::Protocol;
 pub use stats::StatsSnapshot;
 
 use router::{INBOX_CAPACITY, Router};
 use stats::Stats;
-use transport::Live;
+use transport::evented::{self, EventLoop};
 use transport::threaded::{self, Listener};
+use transport::{Context, Live};
 
 /// A running server. Stop it with [`Server::stop`]; dropping it stops it too.
 #[derive(Debug)]
@@ -70,10 +71,19 @@ pub struct Server {
 /// The threads to stop, in order.
 #[derive(Debug)]
 struct Running {
-    listeners: Vec<Listener>,
+    serving: Serving,
     stop_router: Sender<()>,
     router: JoinHandle<()>,
     config: Arc<Config>,
+}
+
+/// What accepts and serves connections.
+#[derive(Debug)]
+enum Serving {
+    /// An accept thread per address, two threads per connection.
+    Threads(Vec<Listener>),
+    /// One event loop for everything.
+    Loop(EventLoop),
 }
 
 impl Server {
@@ -96,13 +106,13 @@ impl Server {
             stats: Arc::clone(&stats),
             live: Arc::clone(&live),
             running: Some(Running {
-                listeners: Vec::new(),
+                serving: Serving::Threads(Vec::new()),
                 stop_router,
                 router,
                 config: Arc::clone(&config),
             }),
         };
-        let shared = threaded::Shared {
+        let context = Context {
             config: Arc::clone(&config),
             router: router_tx,
             live,
@@ -114,12 +124,24 @@ impl Server {
             .iter()
             .map(|&addr| (Protocol::Line, addr));
         let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
-        for (protocol, addr) in line.chain(irc) {
-            // On error, dropping `server` stops what already started.
-            let listener = threaded::listen(addr, protocol, shared.clone())?;
-            server.endpoints.push((protocol, listener.addr()));
-            if let Some(running) = &mut server.running {
-                running.listeners.push(listener);
+        let endpoints: Vec<(Protocol, SocketAddr)> = line.chain(irc).collect();
+        // On error, dropping `server` stops what already started.
+        log::info!("{} transport", config.transport);
+        let running = server.running.as_mut().expect("just started");
+        match config.transport {
+            Transport::Threaded => {
+                let mut listeners = Vec::new();
+                for &(protocol, addr) in &endpoints {
+                    let listener = threaded::listen(addr, protocol, context.clone())?;
+                    server.endpoints.push((protocol, listener.addr()));
+                    listeners.push(listener);
+                }
+                running.serving = Serving::Threads(listeners);
+            }
+            Transport::Evented => {
+                let event_loop = evented::start(&endpoints, context)?;
+                server.endpoints = event_loop.addrs().to_vec();
+                running.serving = Serving::Loop(event_loop);
             }
         }
         Ok(server)
@@ -160,11 +182,16 @@ impl Server {
             return;
         };
         log::info!("shutting down");
-        let connections: Vec<_> = running
-            .listeners
-            .into_iter()
-            .flat_map(Listener::stop)
-            .collect();
+        let (connections, event_loop): (Vec<_>, _) = match running.serving {
+            Serving::Threads(listeners) => (
+                listeners.into_iter().flat_map(Listener::stop).collect(),
+                None,
+            ),
+            Serving::Loop(event_loop) => {
+                event_loop.stop_accepting();
+                (Vec::new(), Some(event_loop))
+            }
+        };
         // The router tells every client and drops their outboxes; each writer
         // then sends what is queued and the farewell, and hangs up.
         let _ = running.stop_router.send(());
@@ -183,6 +210,9 @@ impl Server {
                 .for_each(threaded::Connection::force_close);
         }
         connections.into_iter().for_each(threaded::Connection::join);
+        if let Some(event_loop) = event_loop {
+            event_loop.exit();
+        }
         log::info!("stopped");
     }
 }

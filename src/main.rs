@@ -9,12 +9,17 @@ use std::time::Duration;
 use argh::FromArgs;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use switchboard::{Config, Server};
+use switchboard::{Config, Server, Transport};
 
 /// switchboard: a chat server with rooms and private messages for IRC clients,
 /// nc and telnet. Logging is set with RUST_LOG (default: info).
 #[derive(FromArgs)]
 struct Flags {
+    /// how connections are served: "threaded" (a reader and a writer thread
+    /// each) or "evented" (one event loop) (default threaded)
+    #[argh(option, default = "Transport::default()")]
+    transport: Transport,
+
     /// address for the line protocol; repeat for several, or "off"
     /// (default 127.0.0.1:7878)
     #[argh(option)]
@@ -140,6 +145,7 @@ impl Flags {
             None => None,
         };
         Ok(Config {
+            transport: self.transport,
             line_listen: addresses(self.line_listen, defaults.line_listen),
             irc_listen: addresses(self.irc_listen, defaults.irc_listen),
             server_name: self.server_name,
@@ -164,6 +170,14 @@ impl Flags {
     }
 }
 
+/// Every connection is a file descriptor: allow as many as the hard limit.
+fn raise_descriptor_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::info!("file descriptor limit: {limit}"),
+        Err(error) => log::warn!("cannot raise the file descriptor limit: {error}"),
+    }
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let config = match argh::from_env::<Flags>().into_config() {
@@ -182,6 +196,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    raise_descriptor_limit();
     let server = match Server::start(config) {
         Ok(server) => server,
         Err(error) => {

@@ -102,7 +102,7 @@ pub struct Client {
 impl Client {
     /// Whether its outbox has drained to half, which ends a lag.
     fn caught_up(&self) -> bool {
-        self.outbox.len() <= self.outbox.capacity() / 2
+        self.outbox.queued() <= self.outbox.capacity() / 2
     }
 
     /// Its nickname in replies: `*` until it is registered.

@@ -17,15 +17,15 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::{Intake, Live, Next, Slot, configure_socket, describe};
-use crate::client::{self, ClientId, Inbox};
+use super::{Admitted, Context, Intake, Next, Slot, describe};
+use crate::client::{ClientId, Inbox};
 use crate::config::Config;
 use crate::protocol::{Caps, Codec, Event, Protocol};
 use crate::router::Input;
@@ -37,16 +37,6 @@ const READ_CHUNK: usize = 4096;
 /// A writer keeps at most this much buffer between batches; a rare huge batch
 /// does not pin its memory for the rest of the connection.
 const WRITE_BUFFER_KEEP: usize = 16 * 1024;
-
-/// What every accept thread needs to start connections.
-#[derive(Clone, Debug)]
-pub struct Shared {
-    pub config: Arc<Config>,
-    pub router: Sender<Input>,
-    pub live: Arc<Live>,
-    pub next_id: Arc<AtomicU64>,
-    pub stats: Arc<Stats>,
-}
 
 /// A listening socket and the thread accepting on it.
 #[derive(Debug)]
@@ -88,7 +78,7 @@ impl Connection {
 }
 
 /// Binds `addr` and starts accepting `protocol` connections on it.
-pub fn listen(addr: SocketAddr, protocol: Protocol, shared: Shared) -> io::Result<Listener> {
+pub fn listen(addr: SocketAddr, protocol: Protocol, context: Context) -> io::Result<Listener> {
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     let stopping = Arc::new(AtomicBool::new(false));
@@ -96,7 +86,7 @@ pub fn listen(addr: SocketAddr, protocol: Protocol, shared: Shared) -> io::Resul
         .name(format!("sb-accept-{protocol}"))
         .spawn({
             let stopping = Arc::clone(&stopping);
-            move || accept_loop(&listener, protocol, &shared, &stopping)
+            move || accept_loop(&listener, protocol, &context, &stopping)
         })?;
     log::info!("serving the {protocol} protocol on {addr}");
     Ok(Listener {
@@ -137,7 +127,7 @@ impl Listener {
 fn accept_loop(
     listener: &TcpListener,
     protocol: Protocol,
-    shared: &Shared,
+    context: &Context,
     stopping: &AtomicBool,
 ) -> Vec<Connection> {
     let mut connections: Vec<Connection> = Vec::new();
@@ -149,7 +139,7 @@ fn accept_loop(
             break;
         }
         match incoming {
-            Ok(stream) => connections.extend(admit(stream, protocol, shared)),
+            Ok(stream) => connections.extend(start(stream, protocol, context)),
             Err(error) => {
                 // Typically out of file descriptors: back off instead of
                 // spinning, and let existing clients carry on.
@@ -167,25 +157,24 @@ fn accept_loop(
     connections
 }
 
-/// Starts serving one accepted socket, or turns it away when the server is full.
-fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Connection> {
-    let config = &shared.config;
-    shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+/// Starts serving one accepted socket, unless the server turns it away.
+fn start(stream: TcpStream, protocol: Protocol, context: &Context) -> Option<Connection> {
+    let config = &context.config;
     let peer = stream.peer_addr().ok()?;
-    let Some(slot) = shared.live.try_acquire(config.max_clients) else {
-        shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        log::warn!("turned away {peer}: server full");
-        reject(stream, &codec(protocol, config), config.max_clients);
-        return None;
-    };
-    if let Err(error) = configure_socket(&stream, config) {
+    let admitted = context.admit(&stream, context.next_id(), protocol, peer, None)?;
+    if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
         log::debug!("dropping {peer}: {error}");
         return None;
     }
-    let id = ClientId(shared.next_id.fetch_add(1, Ordering::Relaxed));
+    let Admitted {
+        id,
+        slot,
+        outbox,
+        inbox,
+        codec,
+    } = admitted;
     let stream = Arc::new(stream);
     let slot = Arc::new(slot);
-    let (outbox, inbox) = client::outbox(config.sendq, Arc::clone(&shared.stats));
     let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
         thread::Builder::new()
             .name(format!("sb-{role}-{}", id.0))
@@ -196,9 +185,9 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
     let writer = Writer {
         id,
         inbox,
-        codec: codec(protocol, config),
-        router: shared.router.clone(),
-        stats: Arc::clone(&shared.stats),
+        codec,
+        router: context.router.clone(),
+        stats: Arc::clone(&context.stats),
         timeout: config.write_timeout,
         _slot: Arc::clone(&slot),
     };
@@ -222,14 +211,14 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
         peer,
         protocol,
     };
-    if shared.router.send(connected).is_err() {
+    if context.router.send(connected).is_err() {
         // Shutting down; dropping the outbox ends the writer.
         return Some(connection);
     }
     let reader = spawn(
         "read",
         Box::new({
-            let router = shared.router.clone();
+            let router = context.router.clone();
             let config = Arc::clone(config);
             move || read_thread(&stream, id, protocol, &router, &config, slot)
         }),
@@ -237,36 +226,12 @@ fn admit(stream: TcpStream, protocol: Protocol, shared: &Shared) -> Option<Conne
     match reader {
         Ok(reader) => connection.threads.push(reader),
         Err(error) => {
-            let _ = shared
+            let _ = context
                 .router
                 .send(Input::Disconnected(id, error.to_string()));
         }
     }
     Some(connection)
-}
-
-/// How a writer for `protocol` encodes.
-fn codec(protocol: Protocol, config: &Config) -> Codec {
-    Codec {
-        protocol,
-        server: config.server_name.as_str().into(),
-    }
-}
-
-/// Tells a client over `--max-clients` why it is being closed.
-fn reject(mut stream: TcpStream, codec: &Codec, max: usize) {
-    let mut farewell = Vec::new();
-    let reason = format!("server full ({max} clients), try again later");
-    codec.encode(
-        Event::Closing(reason.into()),
-        Caps::default(),
-        &mut farewell,
-    );
-    // A fresh socket's send buffer is empty, so this does not block; the
-    // timeout is only a guard.
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(&farewell);
-    let _ = stream.shutdown(Shutdown::Both);
 }
 
 fn read_thread(
@@ -311,6 +276,9 @@ fn read_loop(
                 Next::Empty => break None,
             }
         };
+        if intake.flooded() {
+            return Some("excess flood".into());
+        }
         // While lines wait for flood control, read only until the next one
         // may go; otherwise block until the client sends something.
         if wait != timeout {
@@ -321,11 +289,7 @@ fn read_loop(
         }
         match stream.read(&mut chunk) {
             Ok(0) => return Some("connection closed".into()),
-            Ok(read) => {
-                if intake.push(&chunk[..read]).is_err() {
-                    return Some("excess flood".into());
-                }
-            }
+            Ok(read) => intake.push(&chunk[..read]),
             Err(error)
                 if matches!(
                     error.kind(),
@@ -444,6 +408,7 @@ fn write_within<W: Write>(out: &mut W, mut buf: &[u8], timeout: Duration) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client;
     use crate::protocol::{Destination, Mask, MessageKind, Outgoing};
 
     /// Records each `write` call.
@@ -487,7 +452,7 @@ mod tests {
     #[test]
     fn everything_queued_goes_out_in_one_write() {
         let stats = Arc::new(Stats::default());
-        let (outbox, inbox) = client::outbox(100, Arc::clone(&stats));
+        let (outbox, inbox) = client::outbox(100, Arc::clone(&stats), None);
         for n in 0..50 {
             outbox.deliver(&message(n));
         }
@@ -513,7 +478,7 @@ mod tests {
     #[test]
     fn dropped_messages_are_reported_after_the_queue_drains() {
         let stats = Arc::new(Stats::default());
-        let (outbox, inbox) = client::outbox(3, Arc::clone(&stats));
+        let (outbox, inbox) = client::outbox(3, Arc::clone(&stats), None);
         for n in 0..10 {
             outbox.deliver(&message(n));
         }

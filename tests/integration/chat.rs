@@ -1,10 +1,11 @@
 //! Rooms, private messages and what everybody in a room sees.
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server};
 
-#[test]
-fn three_people_in_two_rooms_chat_and_message_privately() {
-    let server = server();
+fn three_people_in_two_rooms_chat_and_message_privately(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut alice = Client::in_room(addr, "alice", "#rust");
     let mut bob = Client::in_room(addr, "bob", "#rust");
@@ -38,9 +39,8 @@ fn three_people_in_two_rooms_chat_and_message_privately() {
     carol.expect_next("[pm] <bob> marker");
 }
 
-#[test]
-fn the_room_sees_joins_leaves_nick_topic_changes_and_quits() {
-    let server = server();
+fn the_room_sees_joins_leaves_nick_topic_changes_and_quits(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut alice = Client::in_room(addr, "alice", "#room");
     let mut bob = Client::in_room(addr, "bob", "#room");
@@ -77,9 +77,8 @@ fn the_room_sees_joins_leaves_nick_topic_changes_and_quits() {
     alice.expect_next("- 1 room");
 }
 
-#[test]
-fn nothing_but_nick_help_and_quit_works_before_a_nickname() {
-    let server = server();
+fn nothing_but_nick_help_and_quit_works_before_a_nickname(transport: Transport) {
+    let server = server(transport);
     let mut client = Client::connect(line_addr(&server));
     for line in ["/join #a", "hello", "/rooms", "/msg bob hi", "/who #a"] {
         client.send(line);
@@ -98,9 +97,8 @@ fn nothing_but_nick_help_and_quit_works_before_a_nickname() {
     client.expect_next("- hello alice! /join #room to enter a room, /rooms to see them all");
 }
 
-#[test]
-fn nicknames_are_unique_ignoring_case() {
-    let server = server();
+fn nicknames_are_unique_ignoring_case(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let _alice = Client::register(addr, "alice");
     let mut other = Client::connect(addr);
@@ -110,9 +108,8 @@ fn nicknames_are_unique_ignoring_case() {
     other.expect_next("- hello alice2! /join #room to enter a room, /rooms to see them all");
 }
 
-#[test]
-fn keyed_rooms_need_their_key() {
-    let server = server();
+fn keyed_rooms_need_their_key(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut alice = Client::register(addr, "alice");
     alice.send("/join #vault sesame");
@@ -123,3 +120,11 @@ fn keyed_rooms_need_their_key() {
     bob.send("/join #vault sesame");
     bob.expect_next("* bob joined #vault");
 }
+
+crate::both_transports!(
+    three_people_in_two_rooms_chat_and_message_privately,
+    the_room_sees_joins_leaves_nick_topic_changes_and_quits,
+    nothing_but_nick_help_and_quit_works_before_a_nickname,
+    nicknames_are_unique_ignoring_case,
+    keyed_rooms_need_their_key,
+);

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use socket2::SockRef;
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server, wait_until};
 
 /// Alice and Bob share two rooms with a third client; returns all three.
@@ -21,9 +23,8 @@ fn trio(addr: std::net::SocketAddr, third: &str) -> (Client, Client, Client) {
     (alice, bob, third_client)
 }
 
-#[test]
-fn a_reset_connection_is_announced_once_and_its_nick_freed() {
-    let server = server();
+fn a_reset_connection_is_announced_once_and_its_nick_freed(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let (mut alice, mut bob, carol) = trio(addr, "carol");
     // Linger 0 makes close send a RST instead of a FIN.
@@ -46,9 +47,8 @@ fn a_reset_connection_is_announced_once_and_its_nick_freed() {
     });
 }
 
-#[test]
-fn a_closed_connection_is_announced_once() {
-    let server = server();
+fn a_closed_connection_is_announced_once(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let (mut alice, mut bob, dave) = trio(addr, "dave");
     dave.stream().shutdown(std::net::Shutdown::Both).unwrap();
@@ -58,9 +58,8 @@ fn a_closed_connection_is_announced_once() {
     alice.expect_next("[#one] <bob> after");
 }
 
-#[test]
-fn a_client_that_vanishes_mid_line_loses_only_that_line() {
-    let server = server();
+fn a_client_that_vanishes_mid_line_loses_only_that_line(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut alice = Client::in_room(addr, "alice", "#room");
     let mut erin = Client::in_room(addr, "erin", "#room");
@@ -70,3 +69,9 @@ fn a_client_that_vanishes_mid_line_loses_only_that_line() {
     drop(erin);
     alice.expect_next("* erin quit (connection closed)");
 }
+
+crate::both_transports!(
+    a_reset_connection_is_announced_once_and_its_nick_freed,
+    a_closed_connection_is_announced_once,
+    a_client_that_vanishes_mid_line_loses_only_that_line,
+);

@@ -1,5 +1,7 @@
 //! Bad input gets a clear error line and the connection stays usable.
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server, server_with};
 
 /// Asserts the client is still served: a private message to itself comes back.
@@ -8,9 +10,8 @@ fn still_usable(client: &mut Client, nick: &str) {
     client.expect_next(&format!("[pm] <{nick}> still here"));
 }
 
-#[test]
-fn unknown_commands_missing_arguments_and_empty_lines_are_errors() {
-    let server = server();
+fn unknown_commands_missing_arguments_and_empty_lines_are_errors(transport: Transport) {
+    let server = server(transport);
     let mut alice = Client::register(line_addr(&server), "alice");
     for (line, error) in [
         ("/dance", "! error: unknown command: /dance (try /help)"),
@@ -38,9 +39,8 @@ fn unknown_commands_missing_arguments_and_empty_lines_are_errors() {
     still_usable(&mut alice, "alice");
 }
 
-#[test]
-fn invalid_utf8_is_rejected_and_the_line_after_it_works() {
-    let server = server();
+fn invalid_utf8_is_rejected_and_the_line_after_it_works(transport: Transport) {
+    let server = server(transport);
     let mut alice = Client::register(line_addr(&server), "alice");
     alice.send_raw(b"caf\xe9 latin-1\n\xfe\xfd\xfc\n");
     alice.expect_next("! error: line is not valid UTF-8, ignored");
@@ -48,9 +48,8 @@ fn invalid_utf8_is_rejected_and_the_line_after_it_works() {
     still_usable(&mut alice, "alice");
 }
 
-#[test]
-fn an_overlong_line_is_refused_whole_and_memory_stays_bounded() {
-    let server = server_with(|config| config.max_line = 100);
+fn an_overlong_line_is_refused_whole_and_memory_stays_bounded(transport: Transport) {
+    let server = server_with(transport, |config| config.max_line = 100);
     let mut alice = Client::register(line_addr(&server), "alice");
     alice.send(&format!("/msg alice {}", "x".repeat(100)));
     alice.expect_next("! error: line too long (at most 100 bytes), ignored");
@@ -69,12 +68,11 @@ fn an_overlong_line_is_refused_whole_and_memory_stays_bounded() {
     still_usable(&mut alice, "alice");
 }
 
-#[test]
-fn garbage_never_takes_the_server_down() {
+fn garbage_never_takes_the_server_down(transport: Transport) {
     // The noise earns thousands of error lines that this test reads only
     // after sending it all: a queue big enough for them keeps the slow-client
     // policy out of this test.
-    let server = server_with(|config| config.sendq = 100_000);
+    let server = server_with(transport, |config| config.sendq = 100_000);
     let addr = line_addr(&server);
     let mut watcher = Client::register(addr, "watcher");
     let mut fuzz = Client::register(addr, "fuzz");
@@ -101,3 +99,10 @@ fn garbage_never_takes_the_server_down() {
     );
     still_usable(&mut watcher, "watcher");
 }
+
+crate::both_transports!(
+    unknown_commands_missing_arguments_and_empty_lines_are_errors,
+    invalid_utf8_is_rejected_and_the_line_after_it_works,
+    an_overlong_line_is_refused_whole_and_memory_stays_bounded,
+    garbage_never_takes_the_server_down,
+);

@@ -1,6 +1,8 @@
 //! IRC over real sockets: registration, commands, numerics in order,
 //! capabilities, and IRC users meeting line users.
 
+use switchboard::Transport;
+
 use crate::util::{Client, irc_addr, line_addr, numeric, server, server_with};
 
 /// The line with this numeric must be the next one.
@@ -10,9 +12,8 @@ fn next_numeric(client: &mut Client, code: &str) -> String {
     line
 }
 
-#[test]
-fn registration_with_capabilities_gives_the_welcome_burst_in_order() {
-    let server = server();
+fn registration_with_capabilities_gives_the_welcome_burst_in_order(transport: Transport) {
+    let server = server(transport);
     let mut client = Client::connect_quietly(irc_addr(&server));
     client.send("CAP LS 302");
     client.send("NICK alice");
@@ -74,9 +75,8 @@ fn registration_with_capabilities_gives_the_welcome_burst_in_order() {
     }
 }
 
-#[test]
-fn commands_before_registration_get_451_and_a_taken_nick_433() {
-    let server = server();
+fn commands_before_registration_get_451_and_a_taken_nick_433(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let _alice = Client::irc(addr, "alice");
     let mut client = Client::connect_quietly(addr);
@@ -94,9 +94,8 @@ fn commands_before_registration_get_451_and_a_taken_nick_433() {
     client.expect_next(":test.server 462 bob :You may not reregister");
 }
 
-#[test]
-fn irc_and_line_users_share_a_room() {
-    let server = server();
+fn irc_and_line_users_share_a_room(transport: Transport) {
+    let server = server(transport);
     let mut alice = Client::irc(irc_addr(&server), "alice");
     alice.send("JOIN #mixed");
     alice.expect_next(":alice!~alice@127.0.0.1 JOIN #mixed");
@@ -137,9 +136,8 @@ fn irc_and_line_users_share_a_room() {
     alice.expect_next("ERROR :Closing Link: (you quit (done))");
 }
 
-#[test]
-fn joining_shows_topic_names_and_quits_reach_the_room() {
-    let server = server();
+fn joining_shows_topic_names_and_quits_reach_the_room(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let mut alice = Client::irc(addr, "alice");
     alice.send("JOIN #a,#b");
@@ -177,9 +175,8 @@ fn joining_shows_topic_names_and_quits_reach_the_room() {
     bob.expect_next(":alice!~alice@127.0.0.1 QUIT :gone");
 }
 
-#[test]
-fn channel_modes_keys_limits_invites_and_bans() {
-    let server = server();
+fn channel_modes_keys_limits_invites_and_bans(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let mut op = Client::irc(addr, "op");
     op.send("JOIN #club");
@@ -243,9 +240,8 @@ fn channel_modes_keys_limits_invites_and_bans() {
     op.expect_next(":third!~third@127.0.0.1 PRIVMSG #club :voiced");
 }
 
-#[test]
-fn a_lost_nick_kicks_and_invites_get_the_right_errors() {
-    let server = server();
+fn a_lost_nick_kicks_and_invites_get_the_right_errors(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let mut op = Client::irc(addr, "op");
     op.send("KICK #none someone");
@@ -271,9 +267,10 @@ fn a_lost_nick_kicks_and_invites_get_the_right_errors() {
     op.expect_next(":test.server PONG test.server :still-here");
 }
 
-#[test]
-fn away_whois_who_names_list_and_small_queries() {
-    let server = server_with(|config| config.motd = Some("be nice\nhave fun".into()));
+fn away_whois_who_names_list_and_small_queries(transport: Transport) {
+    let server = server_with(transport, |config| {
+        config.motd = Some("be nice\nhave fun".into())
+    });
     let addr = irc_addr(&server);
     let mut alice = Client::irc(addr, "alice");
     let mut bob = Client::irc(addr, "bob");
@@ -351,9 +348,8 @@ fn away_whois_who_names_list_and_small_queries() {
     bob.expect_next(":test.server 502 bob :Can't change mode for other users");
 }
 
-#[test]
-fn echo_server_time_message_tags_and_setname() {
-    let server = server();
+fn echo_server_time_message_tags_and_setname(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let mut alice = Client::irc(addr, "alice");
     alice.send("CAP REQ :echo-message server-time message-tags setname");
@@ -386,9 +382,8 @@ fn echo_server_time_message_tags_and_setname() {
     bob.expect_next(":test.server 311 bob alice ~alice 127.0.0.1 * :Alice L.");
 }
 
-#[test]
-fn overlong_lines_get_417_and_the_connection_goes_on() {
-    let server = server();
+fn overlong_lines_get_417_and_the_connection_goes_on(transport: Transport) {
+    let server = server(transport);
     let mut alice = Client::irc(irc_addr(&server), "alice");
     alice.send(&format!("PRIVMSG alice :{}", "x".repeat(600)));
     alice.expect_next(":test.server 417 alice :Input line was too long");
@@ -402,9 +397,8 @@ fn overlong_lines_get_417_and_the_connection_goes_on() {
     alice.expect_next(":alice!~alice@127.0.0.1 PRIVMSG alice :fine");
 }
 
-#[test]
-fn a_wrong_password_is_refused() {
-    let server = server_with(|config| config.password = Some("letmein".into()));
+fn a_wrong_password_is_refused(transport: Transport) {
+    let server = server_with(transport, |config| config.password = Some("letmein".into()));
     let addr = irc_addr(&server);
     let mut wrong = Client::connect_quietly(addr);
     wrong.send("PASS guess");
@@ -424,9 +418,8 @@ fn a_wrong_password_is_refused() {
     right.expect_numeric("001");
 }
 
-#[test]
-fn a_silent_client_is_pinged_and_dropped_when_it_does_not_answer() {
-    let server = server_with(|config| {
+fn a_silent_client_is_pinged_and_dropped_when_it_does_not_answer(transport: Transport) {
+    let server = server_with(transport, |config| {
         config.ping_interval = std::time::Duration::from_secs(1);
         config.ping_timeout = std::time::Duration::from_secs(1);
     });
@@ -456,9 +449,8 @@ fn a_silent_client_is_pinged_and_dropped_when_it_does_not_answer() {
     answers.expect_numeric("PONG");
 }
 
-#[test]
-fn a_slow_irc_client_is_cut_with_sendq_exceeded() {
-    let server = server_with(|config| {
+fn a_slow_irc_client_is_cut_with_sendq_exceeded(transport: Transport) {
+    let server = server_with(transport, |config| {
         config.sendq = 5;
         config.slow_drops = 50;
     });
@@ -491,9 +483,8 @@ fn a_slow_irc_client_is_cut_with_sendq_exceeded() {
     assert_eq!(quit, ":slow!~slow@127.0.0.1 QUIT :SendQ exceeded");
 }
 
-#[test]
-fn secret_rooms_outside_messages_several_targets_notices_and_invite_notify() {
-    let server = server();
+fn secret_rooms_outside_messages_several_targets_notices_and_invite_notify(transport: Transport) {
+    let server = server(transport);
     let addr = irc_addr(&server);
     let mut op = Client::irc(addr, "op");
     op.send("CAP REQ :invite-notify");
@@ -537,3 +528,19 @@ fn secret_rooms_outside_messages_several_targets_notices_and_invite_notify() {
     outsider.expect_next(":friend!~friend@127.0.0.1 INVITE outsider #open");
     op.expect_next(":friend!~friend@127.0.0.1 INVITE outsider #open");
 }
+
+crate::both_transports!(
+    registration_with_capabilities_gives_the_welcome_burst_in_order,
+    commands_before_registration_get_451_and_a_taken_nick_433,
+    irc_and_line_users_share_a_room,
+    joining_shows_topic_names_and_quits_reach_the_room,
+    channel_modes_keys_limits_invites_and_bans,
+    a_lost_nick_kicks_and_invites_get_the_right_errors,
+    away_whois_who_names_list_and_small_queries,
+    echo_server_time_message_tags_and_setname,
+    overlong_lines_get_417_and_the_connection_goes_on,
+    a_wrong_password_is_refused,
+    a_silent_client_is_pinged_and_dropped_when_it_does_not_answer,
+    a_slow_irc_client_is_cut_with_sendq_exceeded,
+    secret_rooms_outside_messages_several_targets_notices_and_invite_notify,
+);

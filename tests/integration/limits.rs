@@ -2,11 +2,12 @@
 
 use std::time::{Duration, Instant};
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server_with, wait_until};
 
-#[test]
-fn the_client_over_max_clients_is_told_and_closed() {
-    let server = server_with(|config| config.max_clients = 2);
+fn the_client_over_max_clients_is_told_and_closed(transport: Transport) {
+    let server = server_with(transport, |config| config.max_clients = 2);
     let addr = line_addr(&server);
     let _alice = Client::register(addr, "alice");
     let bob = Client::register(addr, "bob");
@@ -22,9 +23,10 @@ fn the_client_over_max_clients_is_told_and_closed() {
     assert_eq!(server.stats().rejected, 1);
 }
 
-#[test]
-fn a_connection_without_a_nickname_is_closed_after_the_register_timeout() {
-    let server = server_with(|config| config.register_timeout = Duration::from_secs(1));
+fn a_connection_without_a_nickname_is_closed_after_the_register_timeout(transport: Transport) {
+    let server = server_with(transport, |config| {
+        config.register_timeout = Duration::from_secs(1)
+    });
     let addr = line_addr(&server);
     let mut idle = Client::connect(addr);
     let mut alice = Client::register(addr, "alice");
@@ -37,10 +39,9 @@ fn a_connection_without_a_nickname_is_closed_after_the_register_timeout() {
     alice.expect_next("[pm] <alice> still here");
 }
 
-#[test]
-fn flood_control_delays_lines_without_dropping_them() {
+fn flood_control_delays_lines_without_dropping_them(transport: Transport) {
     // 5 lines at once, then 20 per second: 25 lines need at least a second.
-    let server = server_with(|config| {
+    let server = server_with(transport, |config| {
         config.rate = 20.0;
         config.burst = 5;
     });
@@ -60,11 +61,10 @@ fn flood_control_delays_lines_without_dropping_them() {
     );
 }
 
-#[test]
-fn a_flooder_that_hangs_up_is_gone_at_once() {
+fn a_flooder_that_hangs_up_is_gone_at_once(transport: Transport) {
     // 3,000 lines at 1 per second would take an hour to play out; the
     // server must notice the hang-up now, not after the backlog.
-    let server = server_with(|config| {
+    let server = server_with(transport, |config| {
         config.rate = 1.0;
         config.burst = 5;
     });
@@ -84,9 +84,8 @@ fn a_flooder_that_hangs_up_is_gone_at_once() {
     again.expect_next("- #room (1)");
 }
 
-#[test]
-fn a_flood_far_over_the_limit_is_cut_off() {
-    let server = server_with(|config| {
+fn a_flood_far_over_the_limit_is_cut_off(transport: Transport) {
+    let server = server_with(transport, |config| {
         config.rate = 1.0;
         config.burst = 5;
     });
@@ -109,13 +108,12 @@ fn a_flood_far_over_the_limit_is_cut_off() {
     );
 }
 
-#[test]
-fn a_writer_that_fell_behind_catches_up_in_few_writes() {
+fn a_writer_that_fell_behind_catches_up_in_few_writes(transport: Transport) {
     // A queue big enough for everything, so nothing is dropped: the sleeper
     // does not read while 9 MB pile up (more than loopback sockets buffer),
     // then reads them all.
     const MESSAGES: usize = 3000;
-    let server = server_with(|config| config.sendq = MESSAGES + 10);
+    let server = server_with(transport, |config| config.sendq = MESSAGES + 10);
     let addr = line_addr(&server);
     let mut talker = Client::in_room(addr, "talker", "#room");
     let mut sleeper = Client::in_room(addr, "sleeper", "#room");
@@ -142,3 +140,12 @@ fn a_writer_that_fell_behind_catches_up_in_few_writes() {
         "{written} messages took {writes} writes"
     );
 }
+
+crate::both_transports!(
+    the_client_over_max_clients_is_told_and_closed,
+    a_connection_without_a_nickname_is_closed_after_the_register_timeout,
+    flood_control_delays_lines_without_dropping_them,
+    a_flooder_that_hangs_up_is_gone_at_once,
+    a_flood_far_over_the_limit_is_cut_off,
+    a_writer_that_fell_behind_catches_up_in_few_writes,
+);

@@ -1,11 +1,12 @@
 //! Many clients at once.
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server};
 
-#[test]
-fn five_hundred_simultaneous_clients_share_a_room() {
+fn five_hundred_simultaneous_clients_share_a_room(transport: Transport) {
     const CLIENTS: usize = 500;
-    let server = server();
+    let server = server(transport);
     let addr = line_addr(&server);
     // All connect before any registers, so all 500 are open at once.
     let mut clients: Vec<Client> = (0..CLIENTS).map(|_| Client::connect(addr)).collect();
@@ -27,3 +28,5 @@ fn five_hundred_simultaneous_clients_share_a_room() {
         client.expect("[#crowd] <user499> hello, everyone");
     }
 }
+
+crate::both_transports!(five_hundred_simultaneous_clients_share_a_room,);

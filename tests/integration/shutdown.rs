@@ -1,14 +1,15 @@
 //! Stopping: every client is told, every thread ends, the port closes.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use switchboard::Transport;
 
 use crate::util::{Client, PATIENCE, line_addr, server};
 
-#[test]
-fn stop_tells_every_client_and_joins_every_thread() {
-    let server = server();
+fn stop_tells_every_client_and_joins_every_thread(transport: Transport) {
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut clients: Vec<Client> = (0..5)
         .map(|n| Client::in_room(addr, &format!("user{n}"), "#room"))
@@ -27,9 +28,8 @@ fn stop_tells_every_client_and_joins_every_thread() {
     );
 }
 
-#[test]
-fn stop_does_not_wait_forever_for_a_client_that_never_reads() {
-    let server = crate::util::server_with(|config| {
+fn stop_does_not_wait_forever_for_a_client_that_never_reads(transport: Transport) {
+    let server = crate::util::server_with(transport, |config| {
         config.shutdown_timeout = Duration::from_millis(200);
         config.sendq = 100_000;
     });
@@ -52,14 +52,28 @@ fn stop_does_not_wait_forever_for_a_client_that_never_reads() {
     );
 }
 
-#[test]
-fn sigterm_stops_the_binary_cleanly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["--line-listen", "127.0.0.1:0"])
+/// Kills the child process if the test fails before it exits, so no server
+/// outlives its test (holding the test's output open).
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sigterm_stops_the_binary_cleanly(transport: Transport) {
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
+        .args(["--transport", &transport.to_string()])
         .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the binary");
+    let mut reaper = Reaper(child);
+    let child = &mut reaper.0;
     // The log says where it listens.
     let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = log
@@ -96,3 +110,9 @@ fn sigterm_stops_the_binary_cleanly() {
             .any(|line| line.contains("stopped"))
     );
 }
+
+crate::both_transports!(
+    stop_tells_every_client_and_joins_every_thread,
+    stop_does_not_wait_forever_for_a_client_that_never_reads,
+    sigterm_stops_the_binary_cleanly,
+);

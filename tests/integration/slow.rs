@@ -6,6 +6,8 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
+use switchboard::Transport;
+
 use crate::util::{Client, line_addr, server, server_with};
 
 /// How many messages a talker may have in flight to its healthy peer. Below
@@ -65,13 +67,12 @@ fn talk(
     (sender, reader)
 }
 
-#[test]
-fn a_client_that_never_reads_delays_nobody_and_is_cut_off() {
+fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) {
     // Two talkers exchange 16,000 messages (10 MB) through a room with a
     // client that never reads: more than loopback sockets can buffer for it.
     // Each talker keeps at most WINDOW messages in flight to the other, as a
     // healthy reader keeps up with what it is sent.
-    let server = server();
+    let server = server(transport);
     let addr = line_addr(&server);
     let mut sam = Client::in_room(addr, "sam", "#busy");
     let mut alice = Client::in_room(addr, "alice", "#busy");
@@ -115,9 +116,8 @@ fn a_client_that_never_reads_delays_nobody_and_is_cut_off() {
     );
 }
 
-#[test]
-fn a_client_that_catches_up_is_told_how_many_messages_it_missed() {
-    let server = server_with(|config| {
+fn a_client_that_catches_up_is_told_how_many_messages_it_missed(transport: Transport) {
+    let server = server_with(transport, |config| {
         config.sendq = 10;
         config.slow_drops = u64::MAX;
     });
@@ -159,3 +159,8 @@ fn a_client_that_catches_up_is_told_how_many_messages_it_missed() {
     talker.send("back to normal");
     sleepy.expect_next("[#busy] <talker> back to normal");
 }
+
+crate::both_transports!(
+    a_client_that_never_reads_delays_nobody_and_is_cut_off,
+    a_client_that_catches_up_is_told_how_many_messages_it_missed,
+);

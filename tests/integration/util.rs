@@ -4,15 +4,36 @@ use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use switchboard::{Config, Protocol, Server};
+use switchboard::{Config, Protocol, Server, Transport};
 
 /// How long a test waits for a line it expects before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// Runs each named test function once per transport, as
+/// `module::threaded::name` and `module::evented::name`.
+#[macro_export]
+macro_rules! both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod threaded {
+            $(#[test]
+            fn $name() {
+                super::$name(switchboard::Transport::Threaded)
+            })*
+        }
+        mod evented {
+            $(#[test]
+            fn $name() {
+                super::$name(switchboard::Transport::Evented)
+            })*
+        }
+    };
+}
+
 /// A config for tests: loopback, port 0 for both protocols, no flood control.
-pub fn config() -> Config {
+pub fn config(transport: Transport) -> Config {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     Config {
+        transport,
         line_listen: vec![any_port],
         irc_listen: vec![any_port],
         server_name: "test.server".into(),
@@ -22,15 +43,15 @@ pub fn config() -> Config {
 }
 
 /// Starts a server with [`config`] changed by `tweak`.
-pub fn server_with(tweak: impl FnOnce(&mut Config)) -> Server {
-    let mut config = config();
+pub fn server_with(transport: Transport, tweak: impl FnOnce(&mut Config)) -> Server {
+    let mut config = config(transport);
     tweak(&mut config);
     Server::start(config).expect("server starts")
 }
 
 /// Starts a server with the test defaults.
-pub fn server() -> Server {
-    server_with(|_| {})
+pub fn server(transport: Transport) -> Server {
+    server_with(transport, |_| {})
 }
 
 /// The address of the server's line protocol.

@@ -43,8 +43,11 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 impl<'a> Message<'a> {
-    /// Parses a line without its CR LF. Runs of spaces separate words, as
-    /// real servers accept.
+    /// Parses a line without its CR LF. Runs of spaces separate words, and
+    /// spaces before and after the message are ignored, as real servers
+    /// accept. A parameter starting with `:` is the trailing one and keeps
+    /// its spaces; so does the fifteenth ([`MAX_PARAMS`]), which takes the
+    /// rest of the line, `:` or not, rather than failing the message.
     pub fn parse(line: &'a str) -> Result<Message<'a>, ParseError> {
         let mut rest = line.trim_start_matches(' ');
         if rest.is_empty() {
@@ -93,7 +96,10 @@ impl<'a> Message<'a> {
     }
 
     /// Every tag as (key, unescaped value); a tag without a value has "".
-    pub fn tags(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + 'a {
+    /// Repeated keys come out as often as they were sent, in order.
+    ///
+    /// The iterator borrows the line, not the message, so it may outlive it.
+    pub fn tags(&self) -> impl Iterator<Item = (&'a str, Cow<'a, str>)> + use<'a> {
         self.tags
             .unwrap_or_default()
             .split(';')
@@ -358,5 +364,149 @@ mod tests {
         // Pathological masks stay fast.
         let subject = "a".repeat(10_000);
         assert!(!mask_matches("*a*a*a*a*a*a*a*b", &subject));
+    }
+
+    #[test]
+    fn empty_lines_and_lines_without_a_command_are_errors() {
+        assert_eq!(Message::parse(""), Err(ParseError::Empty));
+        for line in ["@a=b", "@a=b   ", ":nick!u@h", ":nick!u@h  ", "@a :src "] {
+            assert_eq!(Message::parse(line), Err(ParseError::NoCommand), "{line:?}");
+        }
+        assert_eq!(ParseError::Empty.to_string(), "empty message");
+        assert_eq!(ParseError::NoCommand.to_string(), "message has no command");
+    }
+
+    #[test]
+    fn tags_and_source_are_optional_and_the_command_is_kept_as_sent() {
+        let message = Message::parse("@k=v ping").unwrap();
+        assert_eq!(
+            (message.tags, message.source, message.command),
+            (Some("k=v"), None, "ping")
+        );
+        assert!(message.params.is_empty());
+        let message = Message::parse(":irc.example 001 alice :Welcome").unwrap();
+        assert_eq!(message.tags, None);
+        assert_eq!(message.source, Some("irc.example"));
+        assert_eq!(message.command, "001");
+        assert_eq!(message.param(1), Some("Welcome"));
+        assert_eq!(message.param(2), None);
+    }
+
+    #[test]
+    fn the_trailing_parameter_keeps_colons_and_spaces() {
+        let message = Message::parse("PRIVMSG #a ::-) see: here  ").unwrap();
+        assert_eq!(message.params, ["#a", ":-) see: here  "]);
+        let message = Message::parse("TOPIC #a :").unwrap();
+        assert_eq!(message.params, ["#a", ""]);
+        // Only a leading colon makes a parameter trailing.
+        let message = Message::parse("MODE #a b:c :d e").unwrap();
+        assert_eq!(message.params, ["#a", "b:c", "d e"]);
+    }
+
+    #[test]
+    fn a_trailing_fifteenth_parameter_loses_only_its_colon() {
+        let middle: Vec<String> = (1..=14).map(|n| n.to_string()).collect();
+        let line = format!("CMD {} :a b ", middle.join(" "));
+        let message = Message::parse(&line).unwrap();
+        assert_eq!(message.params.len(), MAX_PARAMS);
+        assert_eq!(message.params[14], "a b ");
+        // Fewer than fifteen: nothing is merged.
+        let message = Message::parse("CMD 1 2 3").unwrap();
+        assert_eq!(message.params, ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn tag_values_unescape_as_ircv3_says() {
+        let cases = [
+            ("plain", "plain"),
+            (r"a\:b", "a;b"),
+            (r"a\sb", "a b"),
+            (r"a\\b", r"a\b"),
+            (r"a\rb\nc", "a\rb\nc"),
+            // An unknown escape drops the backslash.
+            (r"\a\b\c", "abc"),
+            (r"\\\s", r"\ "),
+            // A lone backslash at the end is dropped.
+            ("end\\", "end"),
+            ("\\", ""),
+            ("é\\sü", "é ü"),
+        ];
+        for (escaped, value) in cases {
+            assert_eq!(unescape_tag_value(escaped), value, "{escaped:?}");
+        }
+        assert!(matches!(unescape_tag_value("no-escapes"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_last_repeated_tag_wins() {
+        let message = Message::parse("@a=1;b;a=2;;a=3\\s CMD").unwrap();
+        assert_eq!(message.tag("a").as_deref(), Some("3 "));
+        assert_eq!(message.tag("b").as_deref(), Some(""));
+        let keys: Vec<&str> = message.tags().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["a", "b", "a", "a"]);
+        // An empty value and no value read the same.
+        let message = Message::parse("@a=;b CMD").unwrap();
+        assert_eq!(message.tag("a").as_deref(), Some(""));
+        assert_eq!(message.tag("b").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn writes_tags_escaped_and_nothing_for_none() {
+        let mut out = Vec::new();
+        write_tags(&mut out, &[]);
+        assert!(out.is_empty());
+        write_tags(&mut out, &[("time", Some("a;b c\\")), ("+draft/x", None)]);
+        assert_eq!(out, br"@time=a\:b\sc\\;+draft/x ");
+        let mut out = Vec::new();
+        escape_tag_value("\r\n", &mut out);
+        assert_eq!(out, br"\r\n");
+    }
+
+    #[test]
+    fn writes_text_always_trailing() {
+        let mut out = Vec::new();
+        write_text(&mut out, Some("srv"), "NOTICE", &["alice", "hi"]);
+        assert_eq!(out, b":srv NOTICE alice :hi\r\n");
+    }
+
+    #[test]
+    fn masks_match_one_character_per_question_mark() {
+        assert!(mask_matches("", ""));
+        assert!(!mask_matches("", "a"));
+        assert!(!mask_matches("?", ""));
+        assert!(mask_matches("?", "é"));
+        assert!(mask_matches("*!*@*", "Nick!~u@h"));
+        assert!(mask_matches("NICK!*", "nick!u@h"));
+        // Only ASCII letters fold.
+        assert!(!mask_matches("É", "é"));
+        assert!(mask_matches("**a**", "bab"));
+        assert!(!mask_matches("a*", "ba"));
+    }
+
+    #[test]
+    fn pathological_masks_stay_fast() {
+        let subject = "a".repeat(20_000);
+        let start = std::time::Instant::now();
+        assert!(!mask_matches("*a*a*a*a*b", &subject));
+        assert!(!mask_matches(&"*a".repeat(100), &"a".repeat(99)));
+        assert!(mask_matches(&"*?".repeat(1000), &subject));
+        assert!(!mask_matches(&format!("{}b", "?*".repeat(1000)), &subject));
+        // A recursive matcher would take ages here, and one without memory
+        // of its last star would be wrong.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn splits_user_and_host_with_parts_missing() {
+        fn split(source: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+            let UserHost { nick, user, host } = split_userhost(source);
+            (nick, user, host)
+        }
+        assert_eq!(split("n!u@h"), (Some("n"), Some("u"), Some("h")));
+        assert_eq!(split("irc.example"), (Some("irc.example"), None, None));
+        assert_eq!(split("n@h"), (Some("n"), None, Some("h")));
+        assert_eq!(split("n!u"), (Some("n"), Some("u"), None));
+        assert_eq!(split("!@"), (None, None, None));
+        assert_eq!(split(""), (None, None, None));
     }
 }

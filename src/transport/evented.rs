@@ -1,0 +1,622 @@
+//! The evented transport: one thread, one mio event loop, every socket.
+//!
+//! The loop accepts, reads, frames and decodes exactly as the threaded
+//! transport does (the same [`Intake`]), and writes each client's outbox when
+//! its socket can take bytes. Flood control holds lines in the intake and
+//! sets a timer instead of sleeping.
+//!
+//! The router cannot block on the loop and the loop must not block on the
+//! router's clients, so they meet through the outboxes: the router queues
+//! with `try_send` and nudges the loop ([`LoopNudge`]). A nudge marks the
+//! client ready and wakes the loop through its `mio::Waker`, but only when
+//! the loop is not already awake: a burst of deliveries costs one wake-up.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::{Admitted, Context, Intake, Next, Slot, describe};
+use crate::client::{ClientId, Inbox, Nudge};
+use crate::protocol::{Caps, Codec, Event, Protocol};
+use crate::router::Input;
+use crate::stats::Stats;
+
+/// The waker's token; listeners follow it, then connections.
+const WAKER: Token = Token(0);
+
+/// Connections' tokens start here, above any listener's.
+const FIRST_CONNECTION: usize = 1 << 20;
+
+/// How many bytes one read asks for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// At most this many reads per connection per loop turn, so one busy client
+/// cannot keep the loop from the others; the rest waits for the next turn.
+const READS_PER_TURN: usize = 8;
+
+/// How often the loop looks for stalled writes while any output is pending.
+const HOUSEKEEPING: Duration = Duration::from_millis(500);
+
+/// The running loop, as the server holds it.
+#[derive(Debug)]
+pub struct EventLoop {
+    addrs: Vec<(Protocol, SocketAddr)>,
+    control: Sender<Control>,
+    shared: Arc<Shared>,
+    thread: JoinHandle<()>,
+}
+
+/// What the server tells the loop.
+#[derive(Debug)]
+enum Control {
+    /// Close the listening sockets.
+    StopAccepting,
+    /// Close every connection and end the loop.
+    Exit,
+}
+
+/// What the loop shares with the router's nudges and the server.
+#[derive(Debug)]
+struct Shared {
+    waker: Waker,
+    /// Whether a wake-up is already on its way (or the loop is running and
+    /// will look at `ready` before it sleeps again).
+    awake: AtomicBool,
+    /// Clients whose outbox changed since the loop last looked.
+    ready: Sender<Token>,
+}
+
+impl Shared {
+    fn wake(&self) {
+        if !self.awake.swap(true, Ordering::AcqRel) {
+            // A failed wake means the loop is gone; nothing to do.
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// The nudge one client's outbox gives the loop.
+#[derive(Debug)]
+struct LoopNudge {
+    token: Token,
+    /// Set while the token is in `ready` and not yet taken, so a burst of
+    /// deliveries queues it once.
+    scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Nudge for LoopNudge {
+    fn nudge(&self) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            let _ = self.shared.ready.send(self.token);
+            self.shared.wake();
+        }
+    }
+}
+
+/// Binds every address and starts the loop thread.
+pub fn start(endpoints: &[(Protocol, SocketAddr)], context: Context) -> io::Result<EventLoop> {
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+    let shared = Arc::new(Shared {
+        waker,
+        awake: AtomicBool::new(false),
+        ready: ready_tx,
+    });
+    let mut listeners = HashMap::new();
+    let mut addrs = Vec::new();
+    for (index, &(protocol, addr)) in endpoints.iter().enumerate() {
+        let mut listener = TcpListener::bind(addr)?;
+        let token = Token(index + 1);
+        poll.registry()
+            .register(&mut listener, token, Interest::READABLE)?;
+        let addr = listener.local_addr()?;
+        log::info!("serving the {protocol} protocol on {addr}");
+        addrs.push((protocol, addr));
+        listeners.insert(token, (listener, protocol));
+    }
+    let (control, control_rx) = crossbeam_channel::unbounded();
+    let state = Loop {
+        poll,
+        listeners,
+        connections: HashMap::new(),
+        timers: BinaryHeap::new(),
+        again: Vec::new(),
+        chunk: vec![0; READ_CHUNK],
+        housekept: Instant::now(),
+        context,
+        shared: Arc::clone(&shared),
+        ready: ready_rx,
+        control: control_rx,
+    };
+    let thread = std::thread::Builder::new()
+        .name("sb-events".into())
+        .spawn(move || state.run())?;
+    Ok(EventLoop {
+        addrs,
+        control,
+        shared,
+        thread,
+    })
+}
+
+impl EventLoop {
+    /// The bound addresses, in the order given.
+    pub fn addrs(&self) -> &[(Protocol, SocketAddr)] {
+        &self.addrs
+    }
+
+    /// Closes the listening sockets; connections carry on.
+    pub fn stop_accepting(&self) {
+        let _ = self.control.send(Control::StopAccepting);
+        self.shared.wake();
+    }
+
+    /// Closes whatever connections are left and waits for the loop to end.
+    pub fn exit(self) {
+        let _ = self.control.send(Control::Exit);
+        self.shared.wake();
+        if self.thread.join().is_err() {
+            log::error!("the event loop panicked");
+        }
+    }
+}
+
+/// One connection as the loop keeps it.
+struct Connection {
+    stream: TcpStream,
+    id: ClientId,
+    codec: Codec,
+    intake: Intake,
+    inbox: Inbox,
+    nudge: Arc<LoopNudge>,
+    /// Bytes encoded for the socket, and how many of them are written.
+    out: Vec<u8>,
+    written: usize,
+    /// Since when output has been waiting without the socket taking any.
+    stalled_since: Option<Instant>,
+    /// The client's lines wait for flood control until then.
+    resume_at: Option<Instant>,
+    /// The router was told the connection ended; reading is over.
+    ended: bool,
+    /// The router let go (the outbox is closed); after what is encoded is
+    /// written, the connection closes.
+    closing: bool,
+    _slot: Slot,
+}
+
+/// The loop's own state; it lives on the loop thread only.
+struct Loop {
+    poll: Poll,
+    listeners: HashMap<Token, (TcpListener, Protocol)>,
+    connections: HashMap<Token, Connection>,
+    /// Flood-control deadlines, earliest first; stale entries are skipped.
+    timers: BinaryHeap<Reverse<(Instant, Token)>>,
+    /// Connections that had more to read when their turn ended.
+    again: Vec<Token>,
+    chunk: Vec<u8>,
+    /// When stalled writes were last looked for.
+    housekept: Instant,
+    context: Context,
+    shared: Arc<Shared>,
+    ready: Receiver<Token>,
+    control: Receiver<Control>,
+}
+
+impl Loop {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(error) = self.poll.poll(&mut events, timeout)
+                && error.kind() != io::ErrorKind::Interrupted
+            {
+                log::error!("event loop cannot poll: {error}");
+                break;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    token if self.listeners.contains_key(&token) => self.accept(token),
+                    token => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(token);
+                        }
+                        if event.is_writable() {
+                            self.flush(token);
+                        }
+                    }
+                }
+            }
+            if self.take_control() {
+                break;
+            }
+            self.take_ready();
+            for token in std::mem::take(&mut self.again) {
+                self.read(token);
+            }
+            self.fire_timers();
+            self.check_stalled();
+        }
+        // Exit: whatever is left is closed as it stands.
+        for (_, connection) in self.connections.drain() {
+            let _ = connection.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// How long `poll` may sleep: not at all if reads are left over, until
+    /// the next flood-control deadline, and no longer than the next
+    /// housekeeping while there are connections.
+    fn timeout(&self) -> Option<Duration> {
+        if !self.again.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let timer = self
+            .timers
+            .peek()
+            .map(|Reverse((at, _))| at.saturating_duration_since(now));
+        let housekeeping = (!self.connections.is_empty()).then_some(HOUSEKEEPING);
+        match (timer, housekeeping) {
+            (Some(timer), Some(housekeeping)) => Some(timer.min(housekeeping)),
+            (timer, housekeeping) => timer.or(housekeeping),
+        }
+    }
+
+    /// Applies the server's commands; true when the loop must end.
+    fn take_control(&mut self) -> bool {
+        for command in self.control.try_iter() {
+            match command {
+                Control::StopAccepting => {
+                    for (_, (mut listener, _)) in self.listeners.drain() {
+                        let _ = self.poll.registry().deregister(&mut listener);
+                    }
+                }
+                Control::Exit => return true,
+            }
+        }
+        false
+    }
+
+    /// Writes to every client whose outbox changed.
+    fn take_ready(&mut self) {
+        // Cleared before looking, so a nudge that comes while we work wakes
+        // the loop again rather than being lost.
+        self.shared.awake.store(false, Ordering::Release);
+        while let Ok(token) = self.ready.try_recv() {
+            if let Some(connection) = self.connections.get(&token) {
+                connection.nudge.scheduled.store(false, Ordering::Release);
+                self.flush(token);
+            }
+        }
+    }
+
+    /// Accepts until the listener has no more.
+    fn accept(&mut self, token: Token) {
+        loop {
+            let Some((listener, protocol)) = self.listeners.get(&token) else {
+                return;
+            };
+            let protocol = *protocol;
+            match listener.accept() {
+                Ok((stream, peer)) => self.start(stream, peer, protocol),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    // Out of descriptors, typically: the connection waits in
+                    // the backlog and the next readiness retries.
+                    log::warn!("accept failed: {error}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts serving one accepted socket, unless the server turns it away.
+    fn start(&mut self, mut stream: TcpStream, peer: SocketAddr, protocol: Protocol) {
+        let id = self.context.next_id();
+        let token = token_of(id);
+        let nudge = Arc::new(LoopNudge {
+            token,
+            scheduled: AtomicBool::new(false),
+            shared: Arc::clone(&self.shared),
+        });
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let Some(admitted) = self
+            .context
+            .admit(&stream, id, protocol, peer, Some(for_outbox))
+        else {
+            return;
+        };
+        let Admitted {
+            slot,
+            outbox,
+            inbox,
+            codec,
+            ..
+        } = admitted;
+        if let Err(error) = self.poll.registry().register(
+            &mut stream,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot watch {peer}: {error}");
+            return;
+        }
+        let connected = Input::Connected {
+            id,
+            outbox,
+            peer,
+            protocol,
+        };
+        // The router is never blocked for long: it does no I/O.
+        if self.context.router.send(connected).is_err() {
+            return;
+        }
+        let intake = Intake::new(protocol, &self.context.config, Instant::now());
+        self.connections.insert(
+            token,
+            Connection {
+                stream,
+                id,
+                codec,
+                intake,
+                inbox,
+                nudge,
+                out: Vec::new(),
+                written: 0,
+                stalled_since: None,
+                resume_at: None,
+                ended: false,
+                closing: false,
+                _slot: slot,
+            },
+        );
+    }
+
+    /// Reads what the socket has (a turn's worth) and passes on what flood
+    /// control allows.
+    fn read(&mut self, token: Token) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            return;
+        };
+        if connection.ended {
+            return;
+        }
+        let mut ended = None;
+        for turn in 0.. {
+            if turn == READS_PER_TURN {
+                self.again.push(token);
+                break;
+            }
+            match connection.stream.read(&mut self.chunk) {
+                Ok(0) => {
+                    ended = Some("connection closed".to_owned());
+                    break;
+                }
+                Ok(read) => {
+                    connection.intake.push(&self.chunk[..read]);
+                    if !Self::dispatch(connection, token, &self.context, &mut self.timers) {
+                        return;
+                    }
+                    if connection.intake.flooded() {
+                        ended = Some("excess flood".to_owned());
+                        break;
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    ended = Some(describe(&error));
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = ended {
+            self.end(token, reason);
+        }
+    }
+
+    /// Sends the router the requests flood control lets through now, and
+    /// sets a timer for the rest. False when the router is gone.
+    fn dispatch(
+        connection: &mut Connection,
+        token: Token,
+        context: &Context,
+        timers: &mut BinaryHeap<Reverse<(Instant, Token)>>,
+    ) -> bool {
+        if connection.resume_at.is_some() {
+            // A timer is set; it dispatches when it fires.
+            return true;
+        }
+        let now = Instant::now();
+        loop {
+            match connection.intake.next(now) {
+                // The router is never blocked for long: it does no I/O.
+                Next::Ready(request) => {
+                    let request = Input::Request(connection.id, request);
+                    if context.router.send(request).is_err() {
+                        return false;
+                    }
+                }
+                Next::Wait(wait) => {
+                    let at = now + wait;
+                    connection.resume_at = Some(at);
+                    timers.push(Reverse((at, token)));
+                    return true;
+                }
+                Next::Empty => return true,
+            }
+        }
+    }
+
+    /// Dispatches the lines of clients whose flood-control wait is over.
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(connection) = self.connections.get_mut(&token)
+                && connection.resume_at == Some(at)
+            {
+                connection.resume_at = None;
+                Self::dispatch(connection, token, &self.context, &mut self.timers);
+            }
+        }
+    }
+
+    /// Ends connections whose output made no progress for `--write-timeout`.
+    /// Looks at every connection, so only once per housekeeping interval.
+    fn check_stalled(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.housekept) < HOUSEKEEPING {
+            return;
+        }
+        self.housekept = now;
+        let timeout = self.context.config.write_timeout;
+        let stalled: Vec<Token> = self
+            .connections
+            .iter()
+            .filter(|(_, connection)| {
+                connection
+                    .stalled_since
+                    .is_some_and(|since| now.duration_since(since) >= timeout)
+            })
+            .map(|(&token, _)| token)
+            .collect();
+        for token in stalled {
+            self.end(token, "connection timed out".into());
+            self.close(token);
+        }
+    }
+
+    /// Writes what the socket takes: what is already encoded, then what the
+    /// outbox holds, batched. Closes the connection once the router has let
+    /// go and everything, farewell included, is written.
+    fn flush(&mut self, token: Token) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            return;
+        };
+        match connection.write_out(&self.context.stats) {
+            Ok(()) if connection.closing => self.close(token),
+            Ok(()) => {}
+            Err(error) => {
+                self.end(token, describe(&error));
+                self.close(token);
+            }
+        }
+    }
+
+    /// Tells the router, once, that the connection ended, and stops reading.
+    fn end(&mut self, token: Token, reason: String) {
+        let Some(connection) = self.connections.get_mut(&token) else {
+            return;
+        };
+        if !connection.ended {
+            connection.ended = true;
+            let _ = self
+                .context
+                .router
+                .send(Input::Disconnected(connection.id, reason));
+        }
+    }
+
+    /// Forgets the connection and closes its socket.
+    fn close(&mut self, token: Token) {
+        if let Some(mut connection) = self.connections.remove(&token) {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+            let _ = connection.stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Connection {
+    /// Writes until the socket is full or nothing is left; a write error
+    /// means the peer is gone. With the socket full, the writable event
+    /// brings us back.
+    fn write_out(&mut self, stats: &Stats) -> io::Result<()> {
+        loop {
+            if self.written == self.out.len() {
+                self.out.clear();
+                self.written = 0;
+                if !self.refill(stats) {
+                    return Ok(());
+                }
+            }
+            match self.stream.write(&self.out[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(written) => {
+                    self.written += written;
+                    self.stalled_since = None;
+                    if self.written == self.out.len() {
+                        stats.write_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.stalled_since.get_or_insert_with(Instant::now);
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Encodes what the outbox holds (at most one queue's worth), the count
+    /// of dropped messages, and, once the router let go, the farewell.
+    /// False when there is nothing to write.
+    fn refill(&mut self, stats: &Stats) -> bool {
+        let most = self.inbox.rx.capacity().unwrap_or(1024);
+        let mut events = 0;
+        let mut disconnected = false;
+        while events < most {
+            match self.inbox.rx.try_recv() {
+                Ok(queued) => {
+                    queued
+                        .message
+                        .write_to(&self.codec, queued.caps, &mut self.out);
+                    events += 1;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    disconnected = true;
+                    break;
+                }
+            }
+        }
+        stats.written.fetch_add(events as u64, Ordering::Relaxed);
+        let missed = self.inbox.mailbox.take_missed();
+        if missed > 0 {
+            self.codec
+                .encode(Event::Missed(missed), Caps::default(), &mut self.out);
+        }
+        if disconnected && !self.closing {
+            self.closing = true;
+            if let Some(reason) = self.inbox.mailbox.farewell() {
+                self.codec.encode(
+                    Event::Closing(reason.clone()),
+                    Caps::default(),
+                    &mut self.out,
+                );
+            }
+        }
+        !self.out.is_empty()
+    }
+}
+
+/// The loop's token for a client.
+fn token_of(id: ClientId) -> Token {
+    Token(FIRST_CONNECTION + id.0 as usize)
+}
