@@ -29,4 +29,31 @@ fn five_hundred_simultaneous_clients_share_a_room(transport: Transport) {
     }
 }
 
-crate::both_transports!(five_hundred_simultaneous_clients_share_a_room,);
+fn two_thousand_simultaneous_connections(transport: Transport) {
+    const CLIENTS: usize = 2000;
+    let server = server(transport);
+    let addr = line_addr(&server);
+    let mut clients: Vec<Client> = (0..CLIENTS)
+        .map(|_| Client::connect_quietly(addr))
+        .collect();
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.send(&format!("/nick u{n}"));
+    }
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.expect(&format!("- hello u{n}!"));
+    }
+    assert_eq!(server.connections(), CLIENTS);
+    // Everyone messages their neighbour at once; everyone hears from theirs.
+    for (n, client) in clients.iter_mut().enumerate() {
+        client.send(&format!("/msg u{} hi from u{n}", (n + 1) % CLIENTS));
+    }
+    for (n, client) in clients.iter_mut().enumerate() {
+        let from = (n + CLIENTS - 1) % CLIENTS;
+        client.expect_next(&format!("[pm] <u{from}> hi from u{from}"));
+    }
+}
+
+crate::both_transports!(
+    two_thousand_simultaneous_connections,
+    five_hundred_simultaneous_clients_share_a_room,
+);

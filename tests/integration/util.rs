@@ -44,6 +44,8 @@ pub fn config(transport: Transport) -> Config {
 
 /// Starts a server with [`config`] changed by `tweak`.
 pub fn server_with(transport: Transport, tweak: impl FnOnce(&mut Config)) -> Server {
+    // Tests hold both ends of thousands of connections in one process.
+    rlimit::increase_nofile_limit(u64::MAX).expect("raise the descriptor limit");
     let mut config = config(transport);
     tweak(&mut config);
     Server::start(config).expect("server starts")
