@@ -178,9 +178,36 @@ fn raise_descriptor_limit() {
     }
 }
 
+/// Each thread costs about four memory mappings (its stack, the stack's
+/// guard, a signal stack and its guard), and Linux caps mappings per process
+/// at `vm.max_map_count` (65530 by default): about 8,000 connections with two
+/// threads each. Past that, a new thread cannot set up its signal stack and
+/// the process aborts, so `--max-clients` is lowered to what fits (with a
+/// tenth to spare for everything else) and the log says how to raise it.
+fn fit_map_count(max_clients: usize) -> usize {
+    const MAPS_PER_CONNECTION: usize = 2 * 4;
+    let Some(max_maps) = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+    else {
+        return max_clients;
+    };
+    let fits = max_maps / MAPS_PER_CONNECTION * 9 / 10;
+    if fits >= max_clients {
+        return max_clients;
+    }
+    log::warn!(
+        "vm.max_map_count {max_maps} leaves room for about {fits} threaded connections: \
+         serving at most {fits} instead of --max-clients {max_clients}; raise it \
+         (sysctl -w vm.max_map_count={}) or use --transport evented",
+        max_clients * MAPS_PER_CONNECTION * 2
+    );
+    fits
+}
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match argh::from_env::<Flags>().into_config() {
+    let mut config = match argh::from_env::<Flags>().into_config() {
         Ok(config) => config,
         Err(error) => {
             log::error!("{error}");
@@ -197,6 +224,9 @@ fn main() -> ExitCode {
         }
     };
     raise_descriptor_limit();
+    if config.transport == Transport::Threaded {
+        config.max_clients = fit_map_count(config.max_clients);
+    }
     let server = match Server::start(config) {
         Ok(server) => server,
         Err(error) => {

@@ -116,7 +116,9 @@ pub fn start(endpoints: &[(Protocol, SocketAddr)], context: Context) -> io::Resu
     let mut listeners = HashMap::new();
     let mut addrs = Vec::new();
     for (index, &(protocol, addr)) in endpoints.iter().enumerate() {
-        let mut listener = TcpListener::bind(addr)?;
+        let listener = super::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
         let token = Token(index + 1);
         poll.registry()
             .register(&mut listener, token, Interest::READABLE)?;

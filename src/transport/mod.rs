@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use parking_lot::{Condvar, Mutex};
-use socket2::{SockRef, TcpKeepalive};
+use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::Config;
@@ -96,6 +96,24 @@ impl Context {
             codec,
         })
     }
+}
+
+/// How many connections may wait to be accepted. The standard library's 128
+/// overflows when thousands of clients connect at once, and each dropped SYN
+/// costs its client a second.
+const BACKLOG: i32 = 4096;
+
+/// A listening socket with a deep backlog, reusable right after a restart.
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Tells a client over `--max-clients` why it is being closed. A fresh

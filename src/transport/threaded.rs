@@ -79,7 +79,7 @@ impl Connection {
 
 /// Binds `addr` and starts accepting `protocol` connections on it.
 pub fn listen(addr: SocketAddr, protocol: Protocol, context: Context) -> io::Result<Listener> {
-    let listener = TcpListener::bind(addr)?;
+    let listener = super::bind(addr)?;
     let addr = listener.local_addr()?;
     let stopping = Arc::new(AtomicBool::new(false));
     let thread = thread::Builder::new()
