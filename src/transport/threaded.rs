@@ -449,14 +449,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn everything_queued_goes_out_in_one_write() {
+    /// Queues messages 0..count in an outbox of `capacity`, closes it (with
+    /// `farewell`, if any) and runs the writer over it.
+    fn written(capacity: usize, count: usize, farewell: Option<&str>) -> (Recorder, Arc<Stats>) {
         let stats = Arc::new(Stats::default());
-        let (outbox, inbox) = client::outbox(100, Arc::clone(&stats), None);
-        for n in 0..50 {
+        let (outbox, inbox) = client::outbox(capacity, Arc::clone(&stats), None);
+        for n in 0..count {
             outbox.deliver(&message(n));
         }
-        outbox.close("bye".into());
+        match farewell {
+            Some(reason) => outbox.close(reason.into()),
+            None => drop(outbox),
+        }
         let mut out = Recorder::default();
         write_loop(
             &mut out,
@@ -466,6 +470,12 @@ mod tests {
             Duration::from_secs(5),
         )
         .unwrap();
+        (out, stats)
+    }
+
+    #[test]
+    fn everything_queued_goes_out_in_one_write() {
+        let (out, stats) = written(100, 50, Some("bye"));
         assert_eq!(out.writes.len(), 2, "one batch, then the farewell");
         let batch = String::from_utf8(out.writes[0].clone()).unwrap();
         assert_eq!(batch.lines().count(), 50);
@@ -477,21 +487,7 @@ mod tests {
 
     #[test]
     fn dropped_messages_are_reported_after_the_queue_drains() {
-        let stats = Arc::new(Stats::default());
-        let (outbox, inbox) = client::outbox(3, Arc::clone(&stats), None);
-        for n in 0..10 {
-            outbox.deliver(&message(n));
-        }
-        drop(outbox);
-        let mut out = Recorder::default();
-        write_loop(
-            &mut out,
-            &inbox,
-            &line_codec(),
-            &stats,
-            Duration::from_secs(5),
-        )
-        .unwrap();
+        let (out, stats) = written(3, 10, None);
         let text = String::from_utf8(out.writes.concat()).unwrap();
         assert_eq!(
             text,

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard::Transport;
+use switchboard::{Server, Transport};
 
 use crate::util::{Client, line_addr, server_with, wait_until};
 
@@ -61,17 +61,24 @@ fn flood_control_delays_lines_without_dropping_them(transport: Transport) {
     );
 }
 
-fn a_flooder_that_hangs_up_is_gone_at_once(transport: Transport) {
-    // 3,000 lines at 1 per second would take an hour to play out; the
-    // server must notice the hang-up now, not after the backlog.
+/// A server allowing a burst of 5 lines and then 1 a second, with a watcher
+/// and a flooder in one room.
+fn flood_room(transport: Transport) -> (Server, Client, Client) {
     let server = server_with(transport, |config| {
         config.rate = 1.0;
         config.burst = 5;
     });
     let addr = line_addr(&server);
     let mut watcher = Client::in_room(addr, "watcher", "#room");
-    let mut flooder = Client::in_room(addr, "flooder", "#room");
+    let flooder = Client::in_room(addr, "flooder", "#room");
     watcher.expect_next("* flooder joined #room");
+    (server, watcher, flooder)
+}
+
+fn a_flooder_that_hangs_up_is_gone_at_once(transport: Transport) {
+    // 3,000 lines at 1 per second would take an hour to play out; the
+    // server must notice the hang-up now, not after the backlog.
+    let (server, mut watcher, mut flooder) = flood_room(transport);
     let flood: String = (0..3000).map(|n| format!("{n}\n")).collect();
     flooder.send_raw(flood.as_bytes());
     flooder.stream().shutdown(std::net::Shutdown::Both).unwrap();
@@ -79,20 +86,13 @@ fn a_flooder_that_hangs_up_is_gone_at_once(transport: Transport) {
     // At most the burst gets through before the quit.
     let quit = watcher.expect("* flooder quit");
     assert_eq!(quit, "* flooder quit (connection closed)");
-    let mut again = Client::register(addr, "flooder");
+    let mut again = Client::register(line_addr(&server), "flooder");
     again.send("/rooms");
     again.expect_next("- #room (1)");
 }
 
 fn a_flood_far_over_the_limit_is_cut_off(transport: Transport) {
-    let server = server_with(transport, |config| {
-        config.rate = 1.0;
-        config.burst = 5;
-    });
-    let addr = line_addr(&server);
-    let mut watcher = Client::in_room(addr, "watcher", "#room");
-    let mut flooder = Client::in_room(addr, "flooder", "#room");
-    watcher.expect_next("* flooder joined #room");
+    let (_server, mut watcher, mut flooder) = flood_room(transport);
     // 100 KiB of lines, more than the 64 KiB a client may have waiting.
     let line = format!("{}\n", "f".repeat(1023));
     for _ in 0..100 {
