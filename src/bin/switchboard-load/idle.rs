@@ -1,40 +1,24 @@
-//! switchboard-load: many clients at once against any IRC (or line-protocol)
-//! server on this machine, to measure it.
+//! `idle`: N registered idle connections; how long they take and the
+//! server's resident memory per connection.
 //!
-//! `idle` opens N connections, registers each, and reports how long that took
-//! and, given the server's pid, its resident memory per connection. Near the
-//! descriptor limit it spreads the connections over several processes (each
-//! process may hold only so many sockets) and over 127.0.0.x source
+//! Near the descriptor limit the connections are spread over several
+//! processes (each may hold only so many sockets) and over 127.0.0.x source
 //! addresses (each gives its own range of ephemeral ports).
-//!
-//! Only loopback targets are accepted.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Command, ExitCode, Stdio};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argh::FromArgs;
-use socket2::{Domain, Socket, Type};
 
-/// Load generator for switchboard (and any IRC server on loopback).
-#[derive(FromArgs)]
-struct Args {
-    #[argh(subcommand)]
-    scenario: Scenario,
-}
-
-#[derive(FromArgs)]
-#[argh(subcommand)]
-enum Scenario {
-    Idle(Idle),
-}
+use crate::{connect_from, require_loopback};
 
 /// Open N registered idle connections and report connect time and the
 /// server's memory per connection.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "idle")]
-struct Idle {
+pub struct Idle {
     /// the server's address, on loopback (default 127.0.0.1:6667)
     #[argh(option, default = "SocketAddr::from(([127, 0, 0, 1], 6667))")]
     target: SocketAddr,
@@ -68,20 +52,6 @@ struct Idle {
     first: usize,
 }
 
-fn main() -> ExitCode {
-    let args: Args = argh::from_env();
-    let result = match args.scenario {
-        Scenario::Idle(idle) => run_idle(&idle),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("switchboard-load: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// What one `idle` process achieved.
 #[derive(Debug, Default)]
 struct IdleResult {
@@ -89,11 +59,9 @@ struct IdleResult {
     seconds: f64,
 }
 
-fn run_idle(idle: &Idle) -> io::Result<()> {
-    if !idle.target.ip().is_loopback() {
-        return Err(io::Error::other("only loopback targets are allowed"));
-    }
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+/// Runs the scenario.
+pub fn run(idle: &Idle) -> io::Result<()> {
+    require_loopback(idle.target)?;
     if idle.processes > 1 {
         return run_idle_processes(idle);
     }
@@ -205,17 +173,6 @@ fn open_idle(idle: &Idle) -> io::Result<(Vec<TcpStream>, IdleResult)> {
             seconds: start.elapsed().as_secs_f64(),
         },
     ))
-}
-
-/// A connection from `source` (a loopback address) to `target`.
-fn connect_from(source: Ipv4Addr, target: SocketAddr) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    if target.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST) {
-        socket.bind(&SocketAddr::new(IpAddr::V4(source), 0).into())?;
-    }
-    socket.connect(&target.into())?;
-    socket.set_tcp_nodelay(true)?;
-    Ok(socket.into())
 }
 
 fn report_idle(wanted: usize, result: &IdleResult, rss: Option<(u64, u64)>) {
