@@ -512,7 +512,10 @@ impl Loop {
             return;
         };
         match connection.write_out(&self.context.stats) {
-            Ok(()) if connection.closing => self.close(token),
+            // Close only once the farewell is out, not when the socket is full.
+            Ok(()) if connection.closing && connection.written == connection.out.len() => {
+                self.close(token);
+            }
             Ok(()) => {}
             Err(error) => {
                 self.end(token, describe(&error));
