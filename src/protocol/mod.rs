@@ -649,7 +649,10 @@ impl fmt::Display for Error {
             }
             Error::RoomFull(room) => write!(f, "{room} is full"),
             Error::Banned(room) => write!(f, "you are banned from {room}"),
-            Error::CannotSend(room) => write!(f, "you cannot send to {room}"),
+            Error::CannotSend(room) => write!(
+                f,
+                "you cannot send to {room} (only members may, only voiced ones when it is moderated, and not the banned)"
+            ),
             Error::TooManyRooms(max) => write!(f, "you are in too many rooms (at most {max})"),
             Error::NotOperator(room) => write!(f, "you are not an operator of {room}"),
             Error::TopicTooLong(max) => write!(f, "topic too long (at most {max} bytes)"),
