@@ -12,8 +12,8 @@ use super::{Input, ROOMS_PER_CLIENT, Router, TOPIC_MAX};
 use crate::client::{self, ClientId, Inbox};
 use crate::config::Config;
 use crate::protocol::{
-    Destination, Error, Event, Mask, Member, MessageKind, Name, Protocol, Reply, Request,
-    RoomSummary, Target, Topic, line,
+    CapCommand, Destination, Error, Event, Mask, Member, MessageKind, Name, Protocol, Reply,
+    Request, RoomSummary, Target, Topic, line,
 };
 use crate::stats::Stats;
 
@@ -47,6 +47,39 @@ impl Harness {
 
     /// A new connection whose outbox holds `capacity` events.
     fn connect_with(&mut self, capacity: usize) -> ClientId {
+        self.connect_speaking(Protocol::Line, capacity)
+    }
+
+    /// A new IRC connection, registered as `nick` with capabilities `caps`
+    /// (space-separated), its welcome read.
+    fn irc(&mut self, nick: &str, caps: &str) -> ClientId {
+        let id = self.connect_speaking(Protocol::Irc, ROOMY);
+        if !caps.is_empty() {
+            self.send(id, Request::Cap(CapCommand::Req(caps.into())));
+        }
+        self.send(id, Request::Nick(nick.into()));
+        self.send(
+            id,
+            Request::User {
+                user: nick.into(),
+                realname: nick.into(),
+            },
+        );
+        self.send(id, Request::Cap(CapCommand::End));
+        assert!(
+            self.raw_events(id).iter().any(|event| matches!(
+                event,
+                Event::Reply {
+                    reply: Reply::Welcome(_),
+                    ..
+                }
+            )),
+            "{nick} registered"
+        );
+        id
+    }
+
+    fn connect_speaking(&mut self, protocol: Protocol, capacity: usize) -> ClientId {
         let id = ClientId(self.next_id);
         self.next_id += 1;
         let (outbox, inbox) = client::outbox(capacity, Arc::clone(&self.stats), None);
@@ -55,7 +88,7 @@ impl Harness {
             id,
             outbox,
             peer: ([127, 0, 0, 1], 40_000).into(),
-            protocol: Protocol::Line,
+            protocol,
         };
         self.router.handle(input, self.now);
         id
@@ -1171,4 +1204,128 @@ fn shutdown_says_goodbye_to_everyone() {
         assert_eq!(&*h.farewell(id), "server shutting down");
     }
     assert_eq!(h.router.client_count(), 0);
+}
+
+// IRC.
+
+#[test]
+fn irc_registration_needs_user_and_waits_for_cap_end() {
+    let mut h = Harness::new();
+    let id = h.connect_speaking(Protocol::Irc, ROOMY);
+    h.send(id, join("#early"));
+    let refused = h.raw_events(id);
+    assert!(
+        matches!(
+            refused.as_slice(),
+            [Event::Reply {
+                reply: Reply::Error(Error::NotRegistered),
+                ..
+            }]
+        ),
+        "{refused:?}"
+    );
+    h.send(id, Request::Cap(CapCommand::Ls(302)));
+    h.send(id, Request::Nick("alice".into()));
+    h.send(
+        id,
+        Request::User {
+            user: "alice".into(),
+            realname: "Alice".into(),
+        },
+    );
+    let negotiating = h.raw_events(id);
+    assert!(
+        matches!(
+            negotiating.as_slice(),
+            [Event::Reply {
+                reply: Reply::Cap {
+                    subcommand: "LS",
+                    ..
+                },
+                ..
+            }]
+        ),
+        "no welcome before CAP END: {negotiating:?}"
+    );
+    h.send(id, Request::Cap(CapCommand::End));
+    let welcome = h.raw_events(id);
+    let [
+        Event::Reply {
+            me,
+            reply: Reply::Welcome(welcome),
+        },
+    ] = welcome.as_slice()
+    else {
+        panic!("expected the welcome, got {welcome:?}");
+    };
+    assert_eq!(&**me, "alice");
+    assert_eq!(welcome.mask.to_string(), "alice!~alice@127.0.0.1");
+    assert_eq!(welcome.lusers.users, 1);
+}
+
+#[test]
+fn a_silent_irc_client_is_pinged_then_cut() {
+    let mut h = Harness::with(Config {
+        ping_interval: Duration::from_secs(10),
+        ping_timeout: Duration::from_secs(5),
+        ..Config::default()
+    });
+    let silent = h.irc("silent", "");
+    let line_user = h.register("liner");
+    h.tick_after(Duration::from_secs(9));
+    h.assert_quiet(&[silent, line_user]);
+    h.tick_after(Duration::from_secs(10));
+    assert_eq!(
+        h.raw_events(silent),
+        [Event::Ping(name("switchboard.local"))]
+    );
+    h.tick_after(Duration::from_secs(14));
+    h.assert_open(silent);
+    h.tick_after(Duration::from_secs(15));
+    assert!(h.farewell(silent).starts_with("Ping timeout"));
+    // Line clients are never pinged.
+    h.assert_open(line_user);
+    h.assert_quiet(&[line_user]);
+}
+
+#[test]
+fn away_notices_go_only_to_peers_who_asked() {
+    let mut h = Harness::new();
+    let asked = h.irc("asked", "away-notify");
+    let plain = h.irc("plain", "");
+    let liner = h.register("liner");
+    let away = h.irc("away", "");
+    for id in [asked, plain, liner, away] {
+        h.send(id, join("#r"));
+    }
+    h.clear();
+    h.send(away, Request::Away(Some("lunch".into())));
+    assert!(matches!(
+        h.raw_events(away).as_slice(),
+        [Event::Reply {
+            reply: Reply::Away(true),
+            ..
+        }]
+    ));
+    assert_eq!(
+        h.raw_events(asked),
+        [Event::Away {
+            who: Arc::new(Mask {
+                nick: name("away"),
+                user: name("~away"),
+                host: name("127.0.0.1"),
+            }),
+            message: Some(name("lunch")),
+        }]
+    );
+    h.assert_quiet(&[plain, liner]);
+    // A private message to an away user tells the sender.
+    h.send(liner, msg("away", "are you there?"));
+    assert_eq!(
+        h.events(liner),
+        [reply(Reply::IsAway {
+            nick: name("away"),
+            message: name("lunch"),
+        })]
+    );
 }
