@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::protocol::{Caps, Name, Outgoing};
 use crate::stats::Stats;
@@ -57,6 +57,11 @@ pub trait Nudge: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct Outbox {
     tx: Sender<Queued>,
+    /// The most events the queue holds. The channel itself is unbounded,
+    /// which allocates its slots in small blocks as they fill rather than
+    /// all of them up front for every idle client; the bound is kept here,
+    /// exactly, because the router is the only sender.
+    capacity: usize,
     /// The client's IRC capabilities, sent along with each event so the
     /// writer encodes it as the client asked at the time it was queued.
     caps: Caps,
@@ -77,6 +82,8 @@ pub struct Queued {
 pub struct Inbox {
     pub rx: Receiver<Queued>,
     pub mailbox: Arc<Mailbox>,
+    /// The outbox's capacity: a writer takes at most this many at once.
+    pub capacity: usize,
 }
 
 /// Whether [`Outbox::deliver`] queued the message.
@@ -96,38 +103,45 @@ pub fn outbox(
     stats: Arc<Stats>,
     nudge: Option<Arc<dyn Nudge>>,
 ) -> (Outbox, Inbox) {
-    let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let (tx, rx) = crossbeam_channel::unbounded();
     let mailbox = Arc::new(Mailbox::default());
     let outbox = Outbox {
         tx,
+        capacity,
         caps: Caps::default(),
         mailbox: Arc::clone(&mailbox),
         stats,
         nudge,
     };
-    (outbox, Inbox { rx, mailbox })
+    let inbox = Inbox {
+        rx,
+        mailbox,
+        capacity,
+    };
+    (outbox, inbox)
 }
 
 impl Outbox {
     /// Queues a message without ever blocking; a full queue drops it.
     pub fn deliver(&self, message: &Arc<Outgoing>) -> Delivery {
+        if self.tx.len() >= self.capacity {
+            self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return Delivery::Dropped;
+        }
         let queued = Queued {
             message: Arc::clone(message),
             caps: self.caps,
         };
-        match self.tx.try_send(queued) {
+        // Never blocks: the channel is unbounded and the bound is checked above.
+        match self.tx.send(queued) {
             Ok(()) => {
                 if let Some(nudge) = &self.nudge {
                     nudge.nudge();
                 }
                 Delivery::Queued
             }
-            Err(TrySendError::Full(_)) => {
-                self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                Delivery::Dropped
-            }
-            Err(TrySendError::Disconnected(_)) => Delivery::Closed,
+            Err(_) => Delivery::Closed,
         }
     }
 
@@ -148,7 +162,7 @@ impl Outbox {
 
     /// How many messages the queue holds at most.
     pub fn capacity(&self) -> usize {
-        self.tx.capacity().unwrap_or(usize::MAX)
+        self.capacity
     }
 
     /// Lets go of the client: the writer flushes the queue, sends `reason`

@@ -557,6 +557,9 @@ impl Connection {
                 self.out.clear();
                 self.written = 0;
                 if !self.refill(stats) {
+                    // Idle: give the buffer back; most connections are idle
+                    // most of the time.
+                    self.out = Vec::new();
                     return Ok(());
                 }
             }
@@ -583,7 +586,7 @@ impl Connection {
     /// of dropped messages, and, once the router let go, the farewell.
     /// False when there is nothing to write.
     fn refill(&mut self, stats: &Stats) -> bool {
-        let most = self.inbox.rx.capacity().unwrap_or(1024);
+        let most = self.inbox.capacity;
         let mut events = 0;
         let mut disconnected = false;
         while events < most {

@@ -34,10 +34,6 @@ use crate::stats::Stats;
 /// How many bytes a reader asks the kernel for at once.
 const READ_CHUNK: usize = 4096;
 
-/// A writer keeps at most this much buffer between batches; a rare huge batch
-/// does not pin its memory for the rest of the connection.
-const WRITE_BUFFER_KEEP: usize = 16 * 1024;
-
 /// A listening socket and the thread accepting on it.
 #[derive(Debug)]
 pub struct Listener {
@@ -352,8 +348,8 @@ pub fn write_loop<W: Write>(
     stats: &Stats,
     timeout: Duration,
 ) -> io::Result<()> {
-    let most = inbox.rx.capacity().unwrap_or(1024);
-    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let most = inbox.capacity;
+    let mut buf = Vec::new();
     // Blocks until the router queues something or drops the outbox.
     while let Ok(first) = inbox.rx.recv() {
         first.message.write_to(codec, first.caps, &mut buf);
@@ -369,7 +365,11 @@ pub fn write_loop<W: Write>(
         stats.write_calls.fetch_add(1, Ordering::Relaxed);
         stats.written.fetch_add(events, Ordering::Relaxed);
         buf.clear();
-        buf.shrink_to(WRITE_BUFFER_KEEP);
+        if inbox.rx.is_empty() {
+            // Idle: give the buffer back; most connections are idle most of
+            // the time.
+            buf = Vec::new();
+        }
     }
     report_missed(inbox, codec, &mut buf);
     if let Some(reason) = inbox.mailbox.farewell() {
