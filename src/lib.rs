@@ -10,20 +10,21 @@
 //!  reader thread ──Input──► router thread ──Arc<Outgoing>──► writer thread
 //!  (per client)    bounded   (owns all chat    bounded outbox   (per client)
 //!                  inbox      state)           per client,
-//!                                              try_send
+//!                                              never waits
 //! ```
 //!
 //! - The **router** ([`router`]) owns every user, room and membership. It
 //!   receives [`router::Input`]s on one bounded channel and answers by
-//!   queueing events on clients' outboxes with `try_send`: it never blocks on
-//!   a client and never does I/O.
+//!   queueing events on clients' bounded outboxes, which drop rather than
+//!   wait: it never blocks on a client and never does I/O.
 //! - **Codecs** ([`protocol`]) turn lines into [`protocol::Request`]s and
 //!   [`protocol::Event`]s into bytes. They never touch a socket. A broadcast
 //!   is one shared [`protocol::Outgoing`], encoded once per protocol by the
 //!   first writer that needs it.
 //! - The **transport** ([`transport`]) owns the sockets: per connection a
 //!   reader thread (framing, flood control, decoding) and a writer thread
-//!   (batched writes of everything queued).
+//!   (batched writes of everything queued), or with `--transport evented`
+//!   one mio event loop for every socket.
 //! - A **slow client** fills only its own outbox: further events are dropped
 //!   for it and counted, it is told how many it missed, and one that stays
 //!   behind past `--slow-drops` or `--slow-timeout` is disconnected.

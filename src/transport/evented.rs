@@ -7,7 +7,7 @@
 //!
 //! The router cannot block on the loop and the loop must not block on the
 //! router's clients, so they meet through the outboxes: the router queues
-//! with `try_send` and nudges the loop ([`LoopNudge`]). A nudge marks the
+//! without ever waiting and nudges the loop ([`LoopNudge`]). A nudge marks the
 //! client ready and wakes the loop through its `mio::Waker`, but only when
 //! the loop is not already awake: a burst of deliveries costs one wake-up.
 
