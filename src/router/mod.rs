@@ -1,8 +1,9 @@
 //! The router: one thread that owns all chat state.
 //!
 //! Transports send it [`Input`]s over one bounded channel; it answers by
-//! queueing events on clients' bounded outboxes, which drop rather than wait, so it never blocks
-//! on a client. It does no I/O at all, which is why its tests need no sockets.
+//! queueing events on clients' bounded outboxes, which drop rather than
+//! wait, so it never blocks on a client. It does no I/O at all, which is why
+//! its tests need no sockets.
 
 mod commands;
 mod state;
