@@ -1089,8 +1089,15 @@ impl Router {
                         set_by: by.nick.clone(),
                         set_at: unix_now(),
                     }),
+                    // Show the ban as it was listed, whatever case it was
+                    // lifted in, so clients can drop it from their lists.
                     (false, Some(index)) => {
-                        room.bans.remove(index);
+                        let lifted = room.bans.remove(index);
+                        return Ok(Some(ModeChange {
+                            add,
+                            mode,
+                            arg: Some(lifted.mask.to_string()),
+                        }));
                     }
                     _ => return Ok(None),
                 }

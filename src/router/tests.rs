@@ -1,5 +1,9 @@
 //! Router tests: no sockets, no threads. A [`Harness`] plays the transports,
 //! feeding inputs with a hand-driven clock and reading each client's inbox.
+//!
+//! Events are compared whole. What depends on the wall clock (time stamps,
+//! the server's start time) is checked for plausibility and then fixed by
+//! [`unclocked`], so expectations can be exact about everything else.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,8 +16,8 @@ use super::{Input, ROOMS_PER_CLIENT, Router, TOPIC_MAX};
 use crate::client::{self, ClientId, Inbox};
 use crate::config::Config;
 use crate::protocol::{
-    CapCommand, Destination, Error, Event, Mask, Member, MessageKind, Name, Protocol, Reply,
-    Request, RoomSummary, Target, Topic, line,
+    Ban, CapCommand, Destination, Error, Event, Lusers, Mask, Member, MessageKind, ModeChange,
+    Name, Protocol, Reply, Request, RoomSummary, ServerInfo, Target, Topic, Welcome, Whois,
 };
 use crate::stats::Stats;
 
@@ -22,6 +26,8 @@ const ROOMY: usize = 1000;
 
 /// A router and the clients connected to it.
 struct Harness {
+    /// Unix time the harness was made at: no time stamp may be older.
+    since: i64,
     router: Router,
     stats: Arc<Stats>,
     now: Instant,
@@ -37,6 +43,7 @@ impl Harness {
     fn with(config: Config) -> Harness {
         let stats = Arc::new(Stats::default());
         Harness {
+            since: unix_now(),
             router: Router::new(&config, Arc::clone(&stats)),
             stats,
             now: Instant::now(),
@@ -45,38 +52,9 @@ impl Harness {
         }
     }
 
-    /// A new connection whose outbox holds `capacity` events.
+    /// A new line-protocol connection whose outbox holds `capacity` events.
     fn connect_with(&mut self, capacity: usize) -> ClientId {
         self.connect_speaking(Protocol::Line, capacity)
-    }
-
-    /// A new IRC connection, registered as `nick` with capabilities `caps`
-    /// (space-separated), its welcome read.
-    fn irc(&mut self, nick: &str, caps: &str) -> ClientId {
-        let id = self.connect_speaking(Protocol::Irc, ROOMY);
-        if !caps.is_empty() {
-            self.send(id, Request::Cap(CapCommand::Req(caps.into())));
-        }
-        self.send(id, Request::Nick(nick.into()));
-        self.send(
-            id,
-            Request::User {
-                user: nick.into(),
-                realname: nick.into(),
-            },
-        );
-        self.send(id, Request::Cap(CapCommand::End));
-        assert!(
-            self.raw_events(id).iter().any(|event| matches!(
-                event,
-                Event::Reply {
-                    reply: Reply::Welcome(_),
-                    ..
-                }
-            )),
-            "{nick} registered"
-        );
-        id
     }
 
     fn connect_speaking(&mut self, protocol: Protocol, capacity: usize) -> ClientId {
@@ -102,7 +80,7 @@ impl Harness {
     fn register_with(&mut self, nick: &str, capacity: usize) -> ClientId {
         let id = self.connect_with(capacity);
         self.send(id, Request::Nick(nick.into()));
-        assert_eq!(self.events(id), [greeting(), welcome(nick)]);
+        assert_eq!(self.events(id), [Event::Greeting, welcome(nick)]);
         id
     }
 
@@ -110,8 +88,32 @@ impl Harness {
         self.register_with(nick, ROOMY)
     }
 
-    /// A registered client in `rooms`, joined in that order; every inbox is
-    /// read afterwards.
+    /// A new IRC connection registered as `nick` (see [`user`]), its
+    /// welcome read. Capabilities in `caps` (space-separated) are asked for
+    /// first, which holds registration until `CAP END`.
+    fn irc(&mut self, nick: &str, caps: &str) -> ClientId {
+        self.irc_with(nick, caps, ROOMY)
+    }
+
+    fn irc_with(&mut self, nick: &str, caps: &str, capacity: usize) -> ClientId {
+        let id = self.connect_speaking(Protocol::Irc, capacity);
+        let negotiating = !caps.is_empty();
+        if negotiating {
+            self.send(id, Request::Cap(CapCommand::Req(caps.into())));
+        }
+        self.send(id, Request::Nick(nick.into()));
+        self.send(id, user(nick));
+        if negotiating {
+            let acked = cap("*", "ACK", caps);
+            assert_eq!(self.events(id), [acked], "{nick} waits for CAP END");
+            self.send(id, Request::Cap(CapCommand::End));
+        }
+        assert_eq!(self.events(id), [welcome(nick)]);
+        id
+    }
+
+    /// A registered line client in `rooms`, joined in that order; every
+    /// inbox is read afterwards.
     fn member(&mut self, nick: &str, rooms: &[&str]) -> ClientId {
         let id = self.register(nick);
         self.join_all(id, rooms);
@@ -134,16 +136,22 @@ impl Harness {
             .handle(Input::Disconnected(id, reason.into()), self.now);
     }
 
+    /// Moves the clock on: later inputs and ticks happen this much later.
+    fn wait(&mut self, elapsed: Duration) {
+        self.now += elapsed;
+    }
+
     fn tick_after(&mut self, elapsed: Duration) {
         self.router.tick(self.now + elapsed);
     }
 
-    /// Everything queued for `id` so far.
-    fn events(&self, id: ClientId) -> Vec<String> {
-        self.raw_events(id).into_iter().map(encoded).collect()
+    /// Everything queued for `id` so far, its clock readings checked and
+    /// fixed (see [`unclocked`]).
+    fn events(&self, id: ClientId) -> Vec<Event> {
+        self.unclock(self.raw_events(id))
     }
 
-    /// Everything queued for `id` so far, as events.
+    /// Everything queued for `id` so far, as the router made it.
     fn raw_events(&self, id: ClientId) -> Vec<Event> {
         self.inboxes[&id]
             .rx
@@ -152,18 +160,29 @@ impl Harness {
             .collect()
     }
 
+    fn unclock(&self, events: Vec<Event>) -> Vec<Event> {
+        events
+            .into_iter()
+            .map(|event| unclocked(event, self.since))
+            .collect()
+    }
+
     /// Reads every inbox.
     fn clear(&self) {
         for id in self.inboxes.keys() {
-            self.events(*id);
+            self.raw_events(*id);
+        }
+    }
+
+    /// Asserts each of `ids` was told exactly `expected`, and reads them.
+    fn assert_told(&self, ids: &[ClientId], expected: &[Event]) {
+        for &id in ids {
+            assert_eq!(self.events(id), expected, "events for {id}");
         }
     }
 
     fn assert_quiet(&self, ids: &[ClientId]) {
-        for &id in ids {
-            let events = self.events(id);
-            assert!(events.is_empty(), "events for {id}: {events:?}");
-        }
+        self.assert_told(ids, &[]);
     }
 
     /// Asserts the router let go of `id` (once its queue is read) and returns
@@ -184,10 +203,81 @@ impl Harness {
         );
     }
 
-    fn rooms(&mut self, asker: ClientId) -> Vec<String> {
+    fn rooms(&mut self, asker: ClientId) -> Vec<Event> {
         self.send(asker, Request::List(Vec::new()));
         self.events(asker)
     }
+}
+
+/// A harness where `alice` made `#r`, so she is its operator, and `bob`
+/// joined it, while `carol` is in no room; every inbox is read.
+fn trio() -> (Harness, [ClientId; 3]) {
+    let mut h = Harness::new();
+    let alice = h.member("alice", &["#r"]);
+    let bob = h.member("bob", &["#r"]);
+    let carol = h.register("carol");
+    (h, [alice, bob, carol])
+}
+
+// The clock.
+
+fn unix_now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// `event` with its clock readings fixed, once checked: time stamps must lie
+/// between `since` and now (and become 0), the server's start time must be
+/// given (and becomes empty). The user counts in a welcome depend on who
+/// else is connected: they are checked for consistency here (and become the
+/// default), and exactly by the tests about them.
+fn unclocked(mut event: Event, since: i64) -> Event {
+    let stamp = |at: &mut i64| {
+        assert!(since <= *at && *at <= unix_now(), "time stamp {at}");
+        *at = 0;
+    };
+    let Event::Reply { reply, .. } = &mut event else {
+        return event;
+    };
+    match reply {
+        Reply::Topic {
+            topic: Some(topic), ..
+        } => stamp(&mut topic.set_at),
+        Reply::Whois(whois) => stamp(&mut whois.signon),
+        Reply::RoomModes { created, .. } => stamp(created),
+        Reply::BanList { bans, .. } => bans.iter_mut().for_each(|ban| stamp(&mut ban.set_at)),
+        Reply::Version(info) | Reply::Motd(info) => *info = unclocked_info(info),
+        Reply::Welcome(welcome) => {
+            welcome.info = unclocked_info(&welcome.info);
+            let lusers = welcome.lusers;
+            assert!(
+                1 <= lusers.users && lusers.users <= lusers.max_users,
+                "{lusers:?}"
+            );
+            welcome.lusers = Lusers::default();
+        }
+        _ => {}
+    }
+    event
+}
+
+fn unclocked_info(info: &ServerInfo) -> Arc<ServerInfo> {
+    assert!(!info.created.is_empty(), "no start time: {info:?}");
+    Arc::new(ServerInfo {
+        created: name(""),
+        ..info.clone()
+    })
+}
+
+/// The user counts of the welcome among `events`.
+fn welcome_lusers(events: &[Event]) -> Lusers {
+    let welcome = events.iter().find_map(|event| match event {
+        Event::Reply {
+            reply: Reply::Welcome(welcome),
+            ..
+        } => Some(welcome.lusers),
+        _ => None,
+    });
+    welcome.unwrap_or_else(|| panic!("expected a welcome, got {events:?}"))
 }
 
 // Requests.
@@ -244,25 +334,57 @@ fn query_topic(room: Option<&str>) -> Request {
     }
 }
 
+/// A room's members (`/who` in the line protocol, `NAMES` in IRC).
 fn who(room: Option<&str>) -> Request {
     Request::Names(room.map(Into::into))
 }
 
-// Events, as a line-protocol client reads them: the line encoding shows
-// every field these tests care about and none that depend on the clock.
-
-/// The wire form of one event for a line-protocol client.
-fn encoded(event: Event) -> String {
-    let mut out = Vec::new();
-    line::encode(&event, &mut out);
-    String::from_utf8(out).expect("UTF-8")
+/// IRC `USER`: the user name is the nickname, the real name that in capitals.
+fn user(nick: &str) -> Request {
+    Request::User {
+        user: nick.into(),
+        realname: nick.to_uppercase(),
+    }
 }
+
+/// `MODE target modes args...`, as the codecs parse it.
+fn mode(target: &str, modes: &str, args: &[&str]) -> Request {
+    Request::Mode {
+        target: target.into(),
+        changes: ModeChange::parse(modes, args),
+    }
+}
+
+fn kick(room: &str, nick: &str, reason: Option<&str>) -> Request {
+    Request::Kick {
+        room: room.into(),
+        nicks: vec![nick.into()],
+        reason: reason.map(Into::into),
+    }
+}
+
+fn invite(nick: &str, room: &str) -> Request {
+    Request::Invite {
+        nick: nick.into(),
+        room: Some(room.into()),
+    }
+}
+
+fn away(message: Option<&str>) -> Request {
+    Request::Away(message.map(Into::into))
+}
+
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|&word| word.into()).collect()
+}
+
+// Events.
 
 fn name(text: &str) -> Name {
     text.into()
 }
 
-/// The mask of a user; the line protocol shows only the nickname.
+/// The mask of a user who registered as `nick`: `nick!~nick@127.0.0.1`.
 fn mask(nick: &str) -> Arc<Mask> {
     Arc::new(Mask {
         nick: name(nick),
@@ -271,109 +393,163 @@ fn mask(nick: &str) -> Arc<Mask> {
     })
 }
 
-fn reply(reply: Reply) -> String {
-    encoded(Event::Reply {
-        me: name("me"),
+/// A reply to the client whose nickname is `me` (`*` before registration).
+fn reply(me: &str, reply: Reply) -> Event {
+    Event::Reply {
+        me: name(me),
         reply,
+    }
+}
+
+fn error(me: &str, error: Error) -> Vec<Event> {
+    vec![reply(me, Reply::Error(error))]
+}
+
+fn cap(me: &str, subcommand: &'static str, caps: &str) -> Event {
+    reply(
+        me,
+        Reply::Cap {
+            subcommand,
+            caps: caps.into(),
+        },
+    )
+}
+
+/// What the default configuration says about the server, start time unclocked.
+fn server_info() -> Arc<ServerInfo> {
+    let config = Config::default();
+    Arc::new(ServerInfo {
+        name: config.server_name.as_str().into(),
+        network: config.network.as_str().into(),
+        version: concat!("switchboard-", env!("CARGO_PKG_VERSION")).into(),
+        created: name(""),
+        motd: None,
     })
 }
 
-fn greeting() -> String {
-    encoded(Event::Greeting)
+/// The welcome, user counts unclocked.
+fn welcome(nick: &str) -> Event {
+    let welcome = Welcome {
+        mask: mask(nick),
+        info: server_info(),
+        lusers: Lusers::default(),
+    };
+    reply(nick, Reply::Welcome(Box::new(welcome)))
 }
 
-fn welcome(nick: &str) -> String {
-    format!("- hello {nick}! /join #room to enter a room, /rooms to see them all\n")
+fn switched(me: &str, room: &str) -> Event {
+    reply(me, Reply::Switched(name(room)))
 }
 
-fn help() -> String {
-    reply(Reply::Help)
+fn listing(me: &str, rooms: Vec<RoomSummary>) -> Event {
+    reply(me, Reply::Rooms(rooms))
 }
 
-fn switched(room: &str) -> String {
-    reply(Reply::Switched(name(room)))
-}
-
-fn listing(rooms: Vec<RoomSummary>) -> String {
-    reply(Reply::Rooms(rooms))
-}
-
-fn nick_changed(old: &str, new: &str) -> String {
-    encoded(Event::NickChanged {
+fn nick_changed(old: &str, new: &str) -> Event {
+    Event::NickChanged {
         who: mask(old),
         new: name(new),
-    })
+    }
 }
 
-fn joined(room: &str, nick: &str) -> String {
-    encoded(Event::Joined {
+fn joined(room: &str, nick: &str) -> Event {
+    Event::Joined {
         room: name(room),
         who: mask(nick),
-    })
+    }
 }
 
-fn left(room: &str, nick: &str, reason: Option<&str>) -> String {
-    encoded(Event::Left {
+fn left(room: &str, nick: &str, reason: Option<&str>) -> Event {
+    Event::Left {
         room: name(room),
         who: mask(nick),
         reason: reason.map(name),
-    })
+    }
 }
 
-fn quit(nick: &str, reason: Option<&str>) -> String {
-    encoded(Event::Quit {
+fn quit(nick: &str, reason: Option<&str>) -> Event {
+    Event::Quit {
         who: mask(nick),
         reason: reason.map(name),
-    })
+    }
 }
 
-/// A member list; `members` are (nick, operator) in the expected order.
-fn members(room: &str, members: &[(&str, bool)]) -> String {
-    reply(Reply::Names {
+fn kicked(room: &str, by: &str, nick: &str, reason: Option<&str>) -> Event {
+    Event::Kicked {
         room: name(room),
-        secret: false,
-        members: members
-            .iter()
-            .map(|&(nick, operator)| Member {
-                mask: mask(nick),
-                operator,
-                voice: false,
-            })
-            .collect(),
-    })
+        by: mask(by),
+        nick: name(nick),
+        reason: reason.map(name),
+    }
 }
 
-fn said_in(from: &str, room: &str, text: &str) -> String {
+/// A public room's member list; `members` are nicks in the expected order,
+/// each after `@` if an operator and `+` if voiced.
+fn members(me: &str, room: &str, members: &[&str]) -> Event {
+    names(me, room, false, members)
+}
+
+fn names(me: &str, room: &str, secret: bool, members: &[&str]) -> Event {
+    let member = |prefixed: &str| {
+        let nick = prefixed.trim_start_matches(['@', '+']);
+        let prefixes = &prefixed[..prefixed.len() - nick.len()];
+        Member {
+            mask: mask(nick),
+            operator: prefixes.contains('@'),
+            voice: prefixes.contains('+'),
+        }
+    };
+    let members = members.iter().map(|prefixed| member(prefixed)).collect();
+    reply(
+        me,
+        Reply::Names {
+            room: name(room),
+            secret,
+            members,
+        },
+    )
+}
+
+fn said_in(from: &str, room: &str, text: &str) -> Event {
     said_to(from, Destination::Room(name(room)), text, MessageKind::Say)
 }
 
-fn said_to(from: &str, to: Destination, text: &str, kind: MessageKind) -> String {
-    encoded(Event::Message {
+fn said_to(from: &str, to: Destination, text: &str, kind: MessageKind) -> Event {
+    Event::Message {
         from: mask(from),
         to,
         text: name(text),
         kind,
         tags: None,
-    })
+    }
 }
 
-fn topic_changed(room: &str, nick: &str, text: &str) -> String {
-    encoded(Event::TopicChanged {
+fn said_privately(from: &str, to: &str, text: &str) -> Event {
+    said_to(from, Destination::User(name(to)), text, MessageKind::Say)
+}
+
+fn topic_changed(room: &str, nick: &str, text: &str) -> Event {
+    Event::TopicChanged {
         room: name(room),
         who: mask(nick),
         text: name(text),
-    })
+    }
 }
 
-fn topic_is(room: &str, topic: Option<(&str, &str)>) -> String {
-    reply(Reply::Topic {
-        room: name(room),
-        topic: topic.map(|(text, set_by)| Topic {
-            text: name(text),
-            set_by: name(set_by),
-            set_at: 0,
-        }),
-    })
+/// The reply to a topic query: `topic` is (text, set by), its time unclocked.
+fn topic_is(me: &str, room: &str, topic: Option<(&str, &str)>) -> Event {
+    let topic = topic.map(|(text, set_by)| Topic {
+        text: name(text),
+        set_by: name(set_by),
+        set_at: 0,
+    });
+    reply(
+        me,
+        Reply::Topic {
+            room: name(room),
+            topic,
+        },
+    )
 }
 
 fn summary(room: &str, members: usize, topic: Option<&str>) -> RoomSummary {
@@ -384,8 +560,20 @@ fn summary(room: &str, members: usize, topic: Option<&str>) -> RoomSummary {
     }
 }
 
-fn error(error: Error) -> Vec<String> {
-    vec![reply(Reply::Error(error))]
+/// `by` changed the modes of `target`: `modes` with `args` as shown to members.
+fn mode_changed(target: &str, by: &str, modes: &str, args: &[&str]) -> Event {
+    Event::ModeChanged {
+        target: name(target),
+        by: mask(by),
+        changes: ModeChange::parse(modes, args),
+    }
+}
+
+fn away_event(nick: &str, message: Option<&str>) -> Event {
+    Event::Away {
+        who: mask(nick),
+        message: message.map(name),
+    }
 }
 
 // Registration.
@@ -394,7 +582,7 @@ fn error(error: Error) -> Vec<String> {
 fn connecting_greets() {
     let mut h = Harness::new();
     let id = h.connect();
-    assert_eq!(h.events(id), [greeting()]);
+    assert_eq!(h.events(id), [Event::Greeting]);
     assert_eq!(h.router.client_count(), 1);
 }
 
@@ -416,10 +604,10 @@ fn only_nick_help_and_quit_work_before_a_nick() {
         msg("bob", "hello"),
     ] {
         h.send(id, request.clone());
-        assert_eq!(h.events(id), error(Error::NeedNick), "{request:?}");
+        assert_eq!(h.events(id), error("*", Error::NeedNick), "{request:?}");
     }
     h.send(id, Request::Help);
-    assert_eq!(h.events(id), [help()]);
+    assert_eq!(h.events(id), [reply("*", Reply::Help)]);
     h.send(id, Request::Nick("alice".into()));
     assert_eq!(h.events(id), [welcome("alice")]);
 }
@@ -429,7 +617,7 @@ fn quit_works_before_a_nick() {
     let mut h = Harness::new();
     let id = h.connect();
     h.send(id, Request::Quit(None));
-    assert_eq!(h.events(id), [greeting()]);
+    assert_eq!(h.events(id), [Event::Greeting]);
     assert_eq!(&*h.farewell(id), "you quit");
     assert_eq!(h.router.client_count(), 0);
 }
@@ -453,7 +641,7 @@ fn invalid_nicks_are_refused() {
         } else {
             Error::BadNick(bad.into())
         };
-        assert_eq!(h.events(id), error(expected));
+        assert_eq!(h.events(id), error("*", expected));
     }
 }
 
@@ -465,9 +653,15 @@ fn nick_in_use_is_refused_whatever_the_case() {
     let bob = h.register("bob");
     h.clear();
     h.send(newcomer, Request::Nick("ALICE".into()));
-    assert_eq!(h.events(newcomer), error(Error::NickInUse("ALICE".into())));
+    assert_eq!(
+        h.events(newcomer),
+        error("*", Error::NickInUse("ALICE".into()))
+    );
     h.send(bob, Request::Nick("Alice".into()));
-    assert_eq!(h.events(bob), error(Error::NickInUse("Alice".into())));
+    assert_eq!(
+        h.events(bob),
+        error("bob", Error::NickInUse("Alice".into()))
+    );
 }
 
 #[test]
@@ -480,7 +674,10 @@ fn changing_only_the_case_of_ones_nick_is_allowed() {
     let other = h.connect();
     h.clear();
     h.send(other, Request::Nick("alice".into()));
-    assert_eq!(h.events(other), error(Error::NickInUse("alice".into())));
+    assert_eq!(
+        h.events(other),
+        error("*", Error::NickInUse("alice".into()))
+    );
 }
 
 #[test]
@@ -488,7 +685,7 @@ fn the_same_nick_again_is_already_named() {
     let mut h = Harness::new();
     let id = h.register("alice");
     h.send(id, Request::Nick("alice".into()));
-    assert_eq!(h.events(id), error(Error::AlreadyNamed));
+    assert_eq!(h.events(id), error("alice", Error::AlreadyNamed));
 }
 
 #[test]
@@ -499,10 +696,7 @@ fn nick_change_is_announced_once_to_each_peer_and_to_self() {
     let carol = h.member("carol", &["#two"]);
     let stranger = h.member("dave", &["#elsewhere"]);
     h.send(alice, Request::Nick("ally".into()));
-    for id in [alice, bob, carol] {
-        let events = h.events(id);
-        assert_eq!(events, [nick_changed("alice", "ally")], "events for {id}");
-    }
+    h.assert_told(&[alice, bob, carol], &[nick_changed("alice", "ally")]);
     h.assert_quiet(&[stranger]);
     // The old nick is free again.
     let newcomer = h.connect();
@@ -522,7 +716,7 @@ fn join_creates_the_room_with_the_joiner_as_operator() {
         h.events(alice),
         [
             joined("#rust", "alice"),
-            members("#rust", &[("alice", true)])
+            members("alice", "#rust", &["@alice"])
         ]
     );
 }
@@ -534,10 +728,8 @@ fn later_joiners_are_announced_to_all_and_get_the_sorted_members() {
     let bob = h.member("Bob", &["#rust"]);
     let alice = h.register("alice");
     h.send(alice, join("#rust"));
-    for id in [zoe, bob] {
-        assert_eq!(h.events(id), [joined("#rust", "alice")]);
-    }
-    let sorted = members("#rust", &[("alice", false), ("Bob", false), ("zoe", true)]);
+    h.assert_told(&[zoe, bob], &[joined("#rust", "alice")]);
+    let sorted = members("alice", "#rust", &["alice", "Bob", "@zoe"]);
     assert_eq!(h.events(alice), [joined("#rust", "alice"), sorted]);
 }
 
@@ -552,8 +744,8 @@ fn joiner_gets_the_topic_when_one_is_set() {
         h.events(alice),
         [
             joined("#rust", "alice"),
-            topic_is("#rust", Some(("crabs", "zoe"))),
-            members("#rust", &[("alice", false), ("zoe", true)]),
+            topic_is("alice", "#rust", Some(("crabs", "zoe"))),
+            members("alice", "#rust", &["alice", "@zoe"]),
         ]
     );
 }
@@ -565,7 +757,7 @@ fn joining_a_room_one_is_in_switches_to_it() {
     let in_a = h.member("bob", &["#a"]);
     let in_b = h.member("carol", &["#b"]);
     h.send(alice, join("#A"));
-    assert_eq!(h.events(alice), [switched("#a")]);
+    assert_eq!(h.events(alice), [switched("alice", "#a")]);
     h.assert_quiet(&[in_a, in_b]);
     h.send(alice, say("hi"));
     assert_eq!(h.events(in_a), [said_in("alice", "#a", "hi")]);
@@ -584,9 +776,12 @@ fn invalid_room_names_are_refused() {
         &format!("#{}", "a".repeat(super::ROOM_MAX)),
     ] {
         h.send(alice, join(bad));
-        assert_eq!(h.events(alice), error(Error::BadRoomName(bad.into())));
+        assert_eq!(
+            h.events(alice),
+            error("alice", Error::BadRoomName(bad.into()))
+        );
     }
-    assert_eq!(h.rooms(alice), [listing(vec![])]);
+    assert_eq!(h.rooms(alice), [listing("alice", vec![])]);
 }
 
 #[test]
@@ -599,10 +794,9 @@ fn a_client_can_be_in_at_most_rooms_per_client_rooms() {
     h.send(alice, join("#onemore"));
     assert_eq!(
         h.events(alice),
-        error(Error::TooManyRooms(ROOMS_PER_CLIENT))
+        error("alice", Error::TooManyRooms(ROOMS_PER_CLIENT))
     );
-    h.send(alice, Request::List(Vec::new()));
-    let events = h.raw_events(alice);
+    let events = h.rooms(alice);
     let [
         Event::Reply {
             reply: Reply::Rooms(listed),
@@ -610,7 +804,7 @@ fn a_client_can_be_in_at_most_rooms_per_client_rooms() {
         },
     ] = events.as_slice()
     else {
-        panic!("expected a room list");
+        panic!("expected a room list, got {events:?}");
     };
     assert_eq!(listed.len(), ROOMS_PER_CLIENT);
 }
@@ -623,9 +817,9 @@ fn a_keyed_room_needs_its_key() {
     h.clear();
     let bob = h.register("bob");
     h.send(bob, join("#secret"));
-    assert_eq!(h.events(bob), error(Error::BadKey("#secret".into())));
+    assert_eq!(h.events(bob), error("bob", Error::BadKey("#secret".into())));
     h.send(bob, join_with_key("#secret", "open"));
-    assert_eq!(h.events(bob), error(Error::BadKey("#secret".into())));
+    assert_eq!(h.events(bob), error("bob", Error::BadKey("#secret".into())));
     h.assert_quiet(&[alice]);
     h.send(bob, join_with_key("#secret", "sesame"));
     assert_eq!(h.events(alice), [joined("#secret", "bob")]);
@@ -633,7 +827,7 @@ fn a_keyed_room_needs_its_key() {
         h.events(bob),
         [
             joined("#secret", "bob"),
-            members("#secret", &[("alice", true), ("bob", false)]),
+            members("bob", "#secret", &["@alice", "bob"]),
         ]
     );
 }
@@ -646,11 +840,9 @@ fn leave_announces_left_with_the_reason_to_every_member() {
     let alice = h.member("alice", &["#rust"]);
     let bob = h.member("bob", &["#rust"]);
     h.send(bob, leave(Some("#rust"), Some("lunch")));
-    for id in [alice, bob] {
-        assert_eq!(h.events(id), [left("#rust", "bob", Some("lunch"))]);
-    }
+    h.assert_told(&[alice, bob], &[left("#rust", "bob", Some("lunch"))]);
     h.send(alice, who(None));
-    assert_eq!(h.events(alice), [members("#rust", &[("alice", true)])]);
+    assert_eq!(h.events(alice), [members("alice", "#rust", &["@alice"])]);
 }
 
 #[test]
@@ -683,7 +875,10 @@ fn the_last_member_leaving_removes_the_room() {
     h.member("bob", &["#shared"]);
     h.send(alice, leave(Some("#solo"), None));
     assert_eq!(h.events(alice), [left("#solo", "alice", None)]);
-    assert_eq!(h.rooms(alice), [listing(vec![summary("#shared", 2, None)])]);
+    assert_eq!(
+        h.rooms(alice),
+        [listing("alice", vec![summary("#shared", 2, None)])]
+    );
 }
 
 #[test]
@@ -692,9 +887,15 @@ fn leaving_a_room_one_is_not_in_is_refused() {
     let alice = h.member("alice", &["#mine"]);
     h.member("bob", &["#theirs"]);
     h.send(alice, leave(Some("#theirs"), None));
-    assert_eq!(h.events(alice), error(Error::NotInRoom("#theirs".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NotInRoom("#theirs".into()))
+    );
     h.send(alice, leave(Some("#nowhere"), None));
-    assert_eq!(h.events(alice), error(Error::NoSuchRoom("#nowhere".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NoSuchRoom("#nowhere".into()))
+    );
 }
 
 #[test]
@@ -702,9 +903,9 @@ fn leaving_with_no_room_is_no_current_room() {
     let mut h = Harness::new();
     let alice = h.register("alice");
     h.send(alice, leave(None, None));
-    assert_eq!(h.events(alice), error(Error::NoCurrentRoom));
+    assert_eq!(h.events(alice), error("alice", Error::NoCurrentRoom));
     h.send(alice, say("anyone?"));
-    assert_eq!(h.events(alice), error(Error::NoCurrentRoom));
+    assert_eq!(h.events(alice), error("alice", Error::NoCurrentRoom));
 }
 
 // Messages.
@@ -717,9 +918,7 @@ fn plain_text_goes_to_the_current_room_except_the_sender() {
     let carol = h.member("carol", &["#rust"]);
     let outsider = h.member("dave", &["#other"]);
     h.send(alice, say("hello"));
-    for id in [bob, carol] {
-        assert_eq!(h.events(id), [said_in("alice", "#rust", "hello")]);
-    }
+    h.assert_told(&[bob, carol], &[said_in("alice", "#rust", "hello")]);
     h.assert_quiet(&[alice, outsider]);
 }
 
@@ -736,9 +935,15 @@ fn msg_to_a_room_needs_membership_and_an_existing_room() {
     );
     // Rooms take no messages from outside (+n) unless told otherwise.
     h.send(alice, msg("#c", "hi"));
-    assert_eq!(h.events(alice), error(Error::CannotSend("#c".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::CannotSend("#c".into()))
+    );
     h.send(alice, msg("#nope", "hi"));
-    assert_eq!(h.events(alice), error(Error::NoSuchRoom("#nope".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NoSuchRoom("#nope".into()))
+    );
     h.assert_quiet(&[in_a, in_c]);
 }
 
@@ -749,11 +954,7 @@ fn private_messages_reach_only_the_recipient() {
     let bob = h.member("Bob", &["#rust"]);
     let carol = h.member("carol", &["#rust"]);
     h.send(alice, msg("bOB", "psst"));
-    let private = Destination::User(name("Bob"));
-    assert_eq!(
-        h.events(bob),
-        [said_to("alice", private, "psst", MessageKind::Say)]
-    );
+    assert_eq!(h.events(bob), [said_privately("alice", "Bob", "psst")]);
     h.assert_quiet(&[alice, carol]);
 }
 
@@ -764,7 +965,10 @@ fn private_messages_to_nobody_are_no_such_user() {
     let unnamed = h.connect();
     h.clear();
     h.send(alice, msg("ghost", "boo"));
-    assert_eq!(h.events(alice), error(Error::NoSuchUser("ghost".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NoSuchUser("ghost".into()))
+    );
     h.assert_quiet(&[unnamed]);
 }
 
@@ -794,9 +998,7 @@ fn the_operator_sets_the_topic_for_everyone() {
     let alice = h.member("alice", &["#rust"]);
     let bob = h.member("bob", &["#rust"]);
     h.send(alice, set_topic(Some("#rust"), "crabs"));
-    for id in [alice, bob] {
-        assert_eq!(h.events(id), [topic_changed("#rust", "alice", "crabs")]);
-    }
+    h.assert_told(&[alice, bob], &[topic_changed("#rust", "alice", "crabs")]);
 }
 
 #[test]
@@ -805,10 +1007,13 @@ fn others_may_not_set_the_topic() {
     let alice = h.member("alice", &["#rust"]);
     let bob = h.member("bob", &["#rust"]);
     h.send(bob, set_topic(None, "mine now"));
-    assert_eq!(h.events(bob), error(Error::NotOperator("#rust".into())));
+    assert_eq!(
+        h.events(bob),
+        error("bob", Error::NotOperator("#rust".into()))
+    );
     h.assert_quiet(&[alice]);
     h.send(bob, query_topic(None));
-    assert_eq!(h.events(bob), [topic_is("#rust", None)]);
+    assert_eq!(h.events(bob), [topic_is("bob", "#rust", None)]);
 }
 
 #[test]
@@ -816,7 +1021,10 @@ fn topics_are_limited_to_topic_max_bytes() {
     let mut h = Harness::new();
     let alice = h.member("alice", &["#rust"]);
     h.send(alice, set_topic(None, &"x".repeat(TOPIC_MAX + 1)));
-    assert_eq!(h.events(alice), error(Error::TopicTooLong(TOPIC_MAX)));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::TopicTooLong(TOPIC_MAX))
+    );
     let longest = "x".repeat(TOPIC_MAX);
     h.send(alice, set_topic(None, &longest));
     assert_eq!(h.events(alice), [topic_changed("#rust", "alice", &longest)]);
@@ -836,8 +1044,11 @@ fn an_empty_topic_clears_it() {
         ]
     );
     h.send(alice, query_topic(None));
-    assert_eq!(h.events(alice), [topic_is("#rust", None)]);
-    assert_eq!(h.rooms(alice), [listing(vec![summary("#rust", 1, None)])]);
+    assert_eq!(h.events(alice), [topic_is("alice", "#rust", None)]);
+    assert_eq!(
+        h.rooms(alice),
+        [listing("alice", vec![summary("#rust", 1, None)])]
+    );
 }
 
 #[test]
@@ -849,10 +1060,13 @@ fn a_topic_query_returns_the_topic_even_to_outsiders() {
     h.send(outsider, query_topic(Some("#Rust")));
     assert_eq!(
         h.events(outsider),
-        [topic_is("#rust", Some(("crabs", "alice")))]
+        [topic_is("bob", "#rust", Some(("crabs", "alice")))]
     );
     h.send(outsider, query_topic(Some("#nope")));
-    assert_eq!(h.events(outsider), error(Error::NoSuchRoom("#nope".into())));
+    assert_eq!(
+        h.events(outsider),
+        error("bob", Error::NoSuchRoom("#nope".into()))
+    );
 }
 
 // Listings.
@@ -869,7 +1083,7 @@ fn rooms_are_listed_by_name_with_member_counts_and_topics() {
         summary("#b", 2, Some("bees")),
         summary("#C", 1, None),
     ];
-    assert_eq!(h.rooms(alice), [listing(rooms)]);
+    assert_eq!(h.rooms(alice), [listing("alice", rooms)]);
 }
 
 #[test]
@@ -881,7 +1095,7 @@ fn who_works_for_rooms_one_is_not_in() {
     h.send(outsider, who(Some("#rust")));
     assert_eq!(
         h.events(outsider),
-        [members("#rust", &[("alice", false), ("zoe", true)])]
+        [members("bob", "#rust", &["alice", "@zoe"])]
     );
 }
 
@@ -890,7 +1104,10 @@ fn who_for_a_missing_room_is_no_such_room() {
     let mut h = Harness::new();
     let alice = h.register("alice");
     h.send(alice, who(Some("#nope")));
-    assert_eq!(h.events(alice), error(Error::NoSuchRoom("#nope".into())));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NoSuchRoom("#nope".into()))
+    );
 }
 
 // Quitting.
@@ -903,13 +1120,7 @@ fn quit_is_announced_once_to_each_peer() {
     let carol = h.member("carol", &["#two"]);
     let stranger = h.member("dave", &["#three"]);
     h.send(alice, Request::Quit(Some("bye".into())));
-    for id in [bob, carol] {
-        assert_eq!(
-            h.events(id),
-            [quit("alice", Some("bye"))],
-            "events for {id}"
-        );
-    }
+    h.assert_told(&[bob, carol], &[quit("alice", Some("bye"))]);
     h.assert_quiet(&[stranger]);
     assert_eq!(&*h.farewell(alice), "you quit (bye)");
     assert_eq!(h.router.client_count(), 3);
@@ -922,7 +1133,7 @@ fn quit_frees_the_nick() {
     h.send(alice, Request::Quit(None));
     let newcomer = h.connect();
     h.send(newcomer, Request::Nick("ALICE".into()));
-    assert_eq!(h.events(newcomer), [greeting(), welcome("ALICE")]);
+    assert_eq!(h.events(newcomer), [Event::Greeting, welcome("ALICE")]);
 }
 
 #[test]
@@ -932,7 +1143,10 @@ fn quit_removes_the_rooms_it_empties() {
     let bob = h.member("bob", &["#shared"]);
     h.disconnect(alice, "connection reset");
     assert_eq!(h.events(bob), [quit("alice", Some("connection reset"))]);
-    assert_eq!(h.rooms(bob), [listing(vec![summary("#shared", 1, None)])]);
+    assert_eq!(
+        h.rooms(bob),
+        [listing("bob", vec![summary("#shared", 1, None)])]
+    );
 }
 
 #[test]
@@ -959,7 +1173,10 @@ fn requests_from_a_departed_client_are_ignored() {
         h.send(alice, request);
     }
     h.assert_quiet(&[alice, bob]);
-    assert_eq!(h.rooms(bob), [listing(vec![summary("#rust", 1, None)])]);
+    assert_eq!(
+        h.rooms(bob),
+        [listing("bob", vec![summary("#rust", 1, None)])]
+    );
 }
 
 #[test]
@@ -1005,12 +1222,19 @@ struct SlowRoom {
     sender: ClientId,
     reader: ClientId,
     slow: ClientId,
+    /// How the reason for cutting off the slow client starts.
+    cut: &'static str,
     /// Lines said so far; each line is its number.
     said: usize,
 }
 
 impl SlowRoom {
     fn new() -> SlowRoom {
+        SlowRoom::speaking(Protocol::Line)
+    }
+
+    /// The slow client speaks `protocol`; the others the line protocol.
+    fn speaking(protocol: Protocol) -> SlowRoom {
         let mut h = Harness::with(Config {
             slow_drops: SLOW_DROPS,
             slow_timeout: SLOW_TIMEOUT,
@@ -1018,20 +1242,24 @@ impl SlowRoom {
         });
         let sender = h.member("sender", &["#busy"]);
         let reader = h.member("reader", &["#busy"]);
-        let slow = h.register_with("slow", SLOW_CAPACITY);
+        let (slow, cut) = match protocol {
+            Protocol::Line => (h.register_with("slow", SLOW_CAPACITY), "slow client"),
+            Protocol::Irc => (h.irc_with("slow", "", SLOW_CAPACITY), "SendQ exceeded"),
+        };
         h.join_all(slow, &["#busy"]);
         SlowRoom {
             h,
             sender,
             reader,
             slow,
+            cut,
             said: 0,
         }
     }
 
     /// The sender says `count` more lines; returns what a reader that keeps
     /// up gets for them.
-    fn say(&mut self, count: usize) -> Vec<String> {
+    fn say(&mut self, count: usize) -> Vec<Event> {
         let lines: Vec<String> = (self.said..self.said + count)
             .map(|i| i.to_string())
             .collect();
@@ -1046,13 +1274,13 @@ impl SlowRoom {
     }
 
     /// Reads `count` events from the slow client's outbox.
-    fn read_slow(&self, count: usize) -> Vec<String> {
+    fn read_slow(&self, count: usize) -> Vec<Event> {
         let inbox = &self.h.inboxes[&self.slow];
-        let events: Vec<String> = inbox
+        let events: Vec<Event> = inbox
             .rx
             .try_iter()
             .take(count)
-            .map(|queued| encoded(queued.message.event().clone()))
+            .map(|queued| queued.message.event().clone())
             .collect();
         assert_eq!(events.len(), count, "the slow client's outbox ran dry");
         events
@@ -1071,23 +1299,25 @@ impl SlowRoom {
     }
 
     /// The one event the sender got: the slow client's quit, for slowness.
-    fn quit_told_to_sender(&self) -> String {
+    fn quit_told_to_sender(&self) -> Event {
         let events = self.h.events(self.sender);
-        let [quit] = events.as_slice() else {
+        let [quit @ Event::Quit { who, reason }] = events.as_slice() else {
             panic!("expected one quit, got {events:?}");
         };
-        assert!(quit.starts_with("* slow quit (slow client"), "{quit}");
+        assert_eq!(*who, mask("slow"));
+        let reason = reason.as_deref().unwrap_or_default();
+        assert!(reason.starts_with(self.cut), "{reason}");
         quit.clone()
     }
 
     /// Asserts that the slow client is gone, that the sender was told, and
     /// that the reader was told after `reader_lines`.
-    fn assert_cut_off(&self, reader_lines: Vec<String>) {
+    fn assert_cut_off(&self, reader_lines: Vec<Event>) {
         let mut reader = reader_lines;
         reader.push(self.quit_told_to_sender());
         assert_eq!(self.h.events(self.reader), reader);
         self.h.events(self.slow);
-        assert!(self.h.farewell(self.slow).starts_with("slow client"));
+        assert!(self.h.farewell(self.slow).starts_with(self.cut));
         assert_eq!(self.slow_disconnects(), 1);
         assert_eq!(self.h.router.client_count(), 2);
     }
@@ -1139,6 +1369,15 @@ fn a_slow_client_is_cut_off_at_the_drop_limit() {
         &*room.h.farewell(room.slow),
         "slow client: 20 messages dropped"
     );
+}
+
+#[test]
+fn a_slow_irc_client_is_cut_off_with_sendq_exceeded() {
+    let mut room = SlowRoom::speaking(Protocol::Irc);
+    let lines = room.say(SLOW_CAPACITY + SLOW_DROPS as usize);
+    assert_eq!(room.h.events(room.slow), lines[..SLOW_CAPACITY]);
+    room.assert_cut_off(lines);
+    assert_eq!(&*room.h.farewell(room.slow), "SendQ exceeded");
 }
 
 #[test]
@@ -1206,87 +1445,193 @@ fn shutdown_says_goodbye_to_everyone() {
     assert_eq!(h.router.client_count(), 0);
 }
 
-// IRC.
+// IRC registration.
+
+/// Every capability, as `CAP LS` offers them.
+const OFFERED: &str = "cap-notify multi-prefix server-time message-tags away-notify \
+                       userhost-in-names echo-message invite-notify setname";
 
 #[test]
 fn irc_registration_needs_user_and_waits_for_cap_end() {
     let mut h = Harness::new();
     let id = h.connect_speaking(Protocol::Irc, ROOMY);
     h.send(id, join("#early"));
-    let refused = h.raw_events(id);
-    assert!(
-        matches!(
-            refused.as_slice(),
-            [Event::Reply {
-                reply: Reply::Error(Error::NotRegistered),
-                ..
-            }]
-        ),
-        "{refused:?}"
-    );
+    assert_eq!(h.events(id), error("*", Error::NotRegistered));
     h.send(id, Request::Cap(CapCommand::Ls(302)));
     h.send(id, Request::Nick("alice".into()));
-    h.send(
-        id,
-        Request::User {
-            user: "alice".into(),
-            realname: "Alice".into(),
-        },
-    );
-    let negotiating = h.raw_events(id);
-    assert!(
-        matches!(
-            negotiating.as_slice(),
-            [Event::Reply {
-                reply: Reply::Cap {
-                    subcommand: "LS",
-                    ..
-                },
-                ..
-            }]
-        ),
-        "no welcome before CAP END: {negotiating:?}"
+    h.send(id, user("alice"));
+    assert_eq!(
+        h.events(id),
+        [cap("*", "LS", OFFERED)],
+        "no welcome before CAP END"
     );
     h.send(id, Request::Cap(CapCommand::End));
-    let welcome = h.raw_events(id);
-    let [
-        Event::Reply {
-            me,
-            reply: Reply::Welcome(welcome),
-        },
-    ] = welcome.as_slice()
-    else {
-        panic!("expected the welcome, got {welcome:?}");
+    let events = h.raw_events(id);
+    let counts = Lusers {
+        users: 1,
+        unregistered: 0,
+        rooms: 0,
+        max_users: 1,
     };
-    assert_eq!(&**me, "alice");
-    assert_eq!(welcome.mask.to_string(), "alice!~alice@127.0.0.1");
-    assert_eq!(welcome.lusers.users, 1);
+    assert_eq!(welcome_lusers(&events), counts);
+    assert_eq!(h.unclock(events), [welcome("alice")]);
+}
+
+#[test]
+fn irc_registration_takes_nick_and_user_in_either_order() {
+    let mut h = Harness::new();
+    let id = h.connect_speaking(Protocol::Irc, ROOMY);
+    h.send(id, user("alice"));
+    h.assert_quiet(&[id]);
+    h.send(id, Request::Nick("alice".into()));
+    assert_eq!(h.events(id), [welcome("alice")]);
+    h.send(id, user("again"));
+    assert_eq!(h.events(id), error("alice", Error::AlreadyRegistered));
+}
+
+#[test]
+fn cap_req_holds_registration_and_is_all_or_nothing() {
+    let mut h = Harness::new();
+    let id = h.connect_speaking(Protocol::Irc, ROOMY);
+    h.send(
+        id,
+        Request::Cap(CapCommand::Req("echo-message sasl".into())),
+    );
+    h.send(id, Request::Nick("alice".into()));
+    h.send(id, user("alice"));
+    assert_eq!(h.events(id), [cap("*", "NAK", "echo-message sasl")]);
+    h.send(id, Request::Cap(CapCommand::Req("echo-message".into())));
+    assert_eq!(h.events(id), [cap("*", "ACK", "echo-message")]);
+    h.send(id, Request::Cap(CapCommand::End));
+    assert_eq!(h.events(id), [welcome("alice")]);
+    h.send(id, Request::Cap(CapCommand::List));
+    assert_eq!(h.events(id), [cap("alice", "LIST", "echo-message")]);
+}
+
+#[test]
+fn the_welcome_and_lusers_count_users_rooms_and_the_unregistered() {
+    let mut h = Harness::new();
+    let alice = h.member("alice", &["#a"]);
+    let bob = h.register("bob");
+    let carol = h.register("carol");
+    for id in [bob, carol] {
+        h.send(id, Request::Quit(None));
+    }
+    h.connect();
+    let dave = h.connect();
+    h.send(dave, Request::Nick("dave".into()));
+    let counts = Lusers {
+        users: 2,
+        unregistered: 1,
+        rooms: 1,
+        max_users: 3,
+    };
+    assert_eq!(welcome_lusers(&h.raw_events(dave)), counts);
+    h.send(alice, Request::Lusers);
+    assert_eq!(h.events(alice), [reply("alice", Reply::Lusers(counts))]);
+}
+
+#[test]
+fn a_wrong_or_missing_password_closes_the_connection() {
+    let mut h = Harness::with(Config {
+        password: Some("sesame".into()),
+        ..Config::default()
+    });
+    for protocol in [Protocol::Line, Protocol::Irc] {
+        let nick = protocol.to_string().to_lowercase();
+        for password in [None, Some("open"), Some("sesame")] {
+            let id = h.connect_speaking(protocol, ROOMY);
+            if let Some(password) = password {
+                h.send(id, Request::Pass(password.into()));
+            }
+            h.send(id, Request::Nick(nick.clone()));
+            if protocol == Protocol::Irc {
+                h.send(id, user(&nick));
+            }
+            let mut events = h.events(id);
+            if protocol == Protocol::Line {
+                assert_eq!(events.remove(0), Event::Greeting);
+            }
+            if password == Some("sesame") {
+                assert_eq!(events, [welcome(&nick)]);
+                h.assert_open(id);
+            } else {
+                assert_eq!(events, error("*", Error::PasswordMismatch));
+                assert_eq!(&*h.farewell(id), "Bad password");
+            }
+        }
+    }
+    assert_eq!(h.router.client_count(), 2);
+}
+
+// Pings.
+
+/// A harness whose IRC clients are pinged after 10 s and cut 5 s later.
+fn pinging() -> Harness {
+    Harness::with(Config {
+        ping_interval: Duration::from_secs(10),
+        ping_timeout: Duration::from_secs(5),
+        ..Config::default()
+    })
 }
 
 #[test]
 fn a_silent_irc_client_is_pinged_then_cut() {
-    let mut h = Harness::with(Config {
-        ping_interval: Duration::from_secs(10),
-        ping_timeout: Duration::from_secs(5),
-        ..Config::default()
-    });
+    let mut h = pinging();
     let silent = h.irc("silent", "");
-    let line_user = h.register("liner");
+    h.join_all(silent, &["#r"]);
+    let line_user = h.member("liner", &["#r"]);
     h.tick_after(Duration::from_secs(9));
     h.assert_quiet(&[silent, line_user]);
     h.tick_after(Duration::from_secs(10));
-    assert_eq!(
-        h.raw_events(silent),
-        [Event::Ping(name("switchboard.local"))]
-    );
+    assert_eq!(h.events(silent), [Event::Ping(name("switchboard.local"))]);
     h.tick_after(Duration::from_secs(14));
     h.assert_open(silent);
+    h.assert_quiet(&[silent, line_user]);
     h.tick_after(Duration::from_secs(15));
     assert!(h.farewell(silent).starts_with("Ping timeout"));
+    let reason = "Ping timeout: 15 seconds";
+    assert_eq!(h.events(line_user), [quit("silent", Some(reason))]);
     // Line clients are never pinged.
     h.assert_open(line_user);
-    h.assert_quiet(&[line_user]);
 }
+
+#[test]
+fn an_irc_client_that_answers_is_pinged_again_not_cut() {
+    let mut h = pinging();
+    let id = h.irc("alive", "");
+    h.tick_after(Duration::from_secs(10));
+    assert_eq!(h.events(id), [Event::Ping(name("switchboard.local"))]);
+    h.wait(Duration::from_secs(12));
+    h.send(id, Request::Pong);
+    // Past the deadline of the first ping.
+    h.tick_after(Duration::from_secs(3));
+    h.assert_open(id);
+    h.assert_quiet(&[id]);
+    h.tick_after(Duration::from_secs(10));
+    assert_eq!(h.events(id), [Event::Ping(name("switchboard.local"))]);
+    h.assert_open(id);
+}
+
+// Echoes.
+
+#[test]
+fn echo_message_sends_the_sender_its_own_messages() {
+    let mut h = Harness::new();
+    let echo = h.irc("echo", "echo-message");
+    let plain = h.irc("plain", "");
+    h.join_all(echo, &["#r"]);
+    h.join_all(plain, &["#r"]);
+    h.send(echo, msg("#r", "hi"));
+    h.assert_told(&[echo, plain], &[said_in("echo", "#r", "hi")]);
+    h.send(echo, msg("plain", "psst"));
+    h.assert_told(&[echo, plain], &[said_privately("echo", "plain", "psst")]);
+    h.send(plain, msg("#r", "hello"));
+    assert_eq!(h.events(echo), [said_in("plain", "#r", "hello")]);
+    h.assert_quiet(&[plain]);
+}
+
+// Away.
 
 #[test]
 fn away_notices_go_only_to_peers_who_asked() {
@@ -1300,32 +1645,418 @@ fn away_notices_go_only_to_peers_who_asked() {
     }
     h.clear();
     h.send(away, Request::Away(Some("lunch".into())));
-    assert!(matches!(
-        h.raw_events(away).as_slice(),
-        [Event::Reply {
-            reply: Reply::Away(true),
-            ..
-        }]
-    ));
-    assert_eq!(
-        h.raw_events(asked),
-        [Event::Away {
-            who: Arc::new(Mask {
-                nick: name("away"),
-                user: name("~away"),
-                host: name("127.0.0.1"),
-            }),
-            message: Some(name("lunch")),
-        }]
-    );
+    assert_eq!(h.events(away), [reply("away", Reply::Away(true))]);
+    assert_eq!(h.events(asked), [away_event("away", Some("lunch"))]);
     h.assert_quiet(&[plain, liner]);
     // A private message to an away user tells the sender.
     h.send(liner, msg("away", "are you there?"));
+    let is_away = Reply::IsAway {
+        nick: name("away"),
+        message: name("lunch"),
+    };
+    assert_eq!(h.events(liner), [reply("liner", is_away)]);
     assert_eq!(
-        h.events(liner),
-        [reply(Reply::IsAway {
-            nick: name("away"),
-            message: name("lunch"),
-        })]
+        h.events(away),
+        [said_privately("liner", "away", "are you there?")]
     );
+}
+
+#[test]
+fn coming_back_is_announced_and_notices_get_no_away_reply() {
+    let mut h = Harness::new();
+    let asked = h.irc("asked", "");
+    // Capabilities may be asked for after registration too.
+    h.send(asked, Request::Cap(CapCommand::Req("away-notify".into())));
+    assert_eq!(h.events(asked), [cap("asked", "ACK", "away-notify")]);
+    h.join_all(asked, &["#r"]);
+    let gone = h.irc("gone", "");
+    h.send(gone, away(Some("brb")));
+    assert_eq!(h.events(gone), [reply("gone", Reply::Away(true))]);
+    h.assert_quiet(&[asked]);
+    // Joining a room while away tells its members who asked.
+    h.send(gone, join("#r"));
+    let told = [joined("#r", "gone"), away_event("gone", Some("brb"))];
+    assert_eq!(h.events(asked), told);
+    h.clear();
+    let notice = msg_kind("gone", "knock knock", MessageKind::Notice);
+    h.send(asked, notice);
+    h.assert_quiet(&[asked]);
+    let knock = said_to(
+        "asked",
+        Destination::User(name("gone")),
+        "knock knock",
+        MessageKind::Notice,
+    );
+    assert_eq!(h.events(gone), [knock]);
+    h.send(gone, away(None));
+    assert_eq!(h.events(gone), [reply("gone", Reply::Away(false))]);
+    assert_eq!(h.events(asked), [away_event("gone", None)]);
+    h.send(asked, msg("gone", "back?"));
+    h.assert_quiet(&[asked]);
+}
+
+// Who is who.
+
+#[test]
+fn whois_tells_who_someone_is_and_only_the_rooms_the_asker_may_see() {
+    let mut h = Harness::new();
+    let bob = h.member("bob", &["#b"]);
+    let alice = h.irc("alice", "");
+    h.join_all(alice, &["#a", "#b", "#s"]);
+    h.send(alice, mode("#s", "+s", &[]));
+    h.send(alice, away(Some("lunch")));
+    h.clear();
+    h.wait(Duration::from_secs(30));
+    let whois = |rooms: &[&str]| {
+        Reply::Whois(Box::new(Whois {
+            mask: mask("alice"),
+            realname: name("ALICE"),
+            rooms: words(rooms),
+            away: Some(name("lunch")),
+            idle_secs: 30,
+            signon: 0,
+            server: name("switchboard.local"),
+        }))
+    };
+    h.send(bob, Request::Whois("ALICE".into()));
+    assert_eq!(h.events(bob), [reply("bob", whois(&["@#a", "#b"]))]);
+    h.send(alice, Request::Whois("alice".into()));
+    assert_eq!(
+        h.events(alice),
+        [reply("alice", whois(&["@#a", "#b", "@#s"]))]
+    );
+    h.send(bob, Request::Whois("ghost".into()));
+    assert_eq!(
+        h.events(bob),
+        [
+            reply("bob", Reply::Error(Error::NoSuchUser("ghost".into()))),
+            reply("bob", Reply::WhoisEnd(name("ghost"))),
+        ]
+    );
+}
+
+#[test]
+fn ison_and_userhost_tell_who_is_registered() {
+    let mut h = Harness::new();
+    let alice = h.register("alice");
+    let bob = h.irc("Bob", "");
+    let half = h.connect_speaking(Protocol::Irc, ROOMY);
+    h.send(half, Request::Nick("half".into()));
+    h.send(bob, away(Some("out")));
+    h.clear();
+    h.send(
+        alice,
+        Request::Ison(words(&["BOB", "ghost", "half", "alice"])),
+    );
+    let online = Reply::Ison(vec![name("Bob"), name("alice")]);
+    assert_eq!(h.events(alice), [reply("alice", online)]);
+    // Only the first five are looked up.
+    let asked = words(&["bob", "ghost", "half", "ALICE", "nobody", "alice"]);
+    h.send(alice, Request::Userhost(asked));
+    let hosts = vec![
+        (Mask::clone(&mask("Bob")), true),
+        (Mask::clone(&mask("alice")), false),
+    ];
+    assert_eq!(h.events(alice), [reply("alice", Reply::Userhost(hosts))]);
+}
+
+// Kicks and invites.
+
+#[test]
+fn a_kick_is_told_to_everyone_and_takes_the_kicked_out() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.join_all(carol, &["#r"]);
+    h.send(alice, kick("#R", "BOB", Some("spam")));
+    let kick_event = kicked("#r", "alice", "bob", Some("spam"));
+    h.assert_told(&[alice, bob, carol], &[kick_event]);
+    h.send(bob, say("let me back"));
+    assert_eq!(h.events(bob), error("bob", Error::NoCurrentRoom));
+    h.send(bob, who(Some("#r")));
+    assert_eq!(h.events(bob), [members("bob", "#r", &["@alice", "carol"])]);
+    h.assert_quiet(&[alice, carol]);
+}
+
+#[test]
+fn a_kick_needs_an_operator_and_a_member_to_kick() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(bob, kick("#r", "alice", None));
+    assert_eq!(h.events(bob), error("bob", Error::NotOperator("#r".into())));
+    h.send(alice, kick("#r", "ghost", None));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NoSuchUser("ghost".into()))
+    );
+    h.send(alice, kick("#r", "carol", None));
+    let not_in = Error::UserNotInRoom {
+        nick: "carol".into(),
+        room: "#r".into(),
+    };
+    assert_eq!(h.events(alice), error("alice", not_in));
+    h.assert_quiet(&[bob, carol]);
+}
+
+#[test]
+fn an_invite_lets_its_invitee_into_an_invite_only_room_once() {
+    let (mut h, [alice, bob, carol]) = trio();
+    let notified = h.irc("dave", "invite-notify");
+    h.join_all(notified, &["#r"]);
+    h.send(alice, mode("#r", "+i", &[]));
+    h.clear();
+    h.send(bob, invite("carol", "#r"));
+    assert_eq!(h.events(bob), error("bob", Error::NotOperator("#r".into())));
+    h.send(alice, invite("CAROL", "#R"));
+    let inviting = Reply::Inviting {
+        nick: name("carol"),
+        room: name("#r"),
+    };
+    assert_eq!(h.events(alice), [reply("alice", inviting)]);
+    let invited = Event::Invited {
+        by: mask("alice"),
+        nick: name("carol"),
+        room: name("#r"),
+    };
+    h.assert_told(&[carol, notified], &[invited]);
+    h.assert_quiet(&[bob]);
+    h.send(carol, join("#r"));
+    h.assert_told(&[alice, bob, notified], &[joined("#r", "carol")]);
+    h.send(carol, leave(None, None));
+    h.clear();
+    h.send(carol, join("#r"));
+    assert_eq!(
+        h.events(carol),
+        error("carol", Error::InviteOnly("#r".into()))
+    );
+    h.send(alice, invite("bob", "#r"));
+    let already = Error::AlreadyInRoom {
+        nick: "bob".into(),
+        room: "#r".into(),
+    };
+    assert_eq!(h.events(alice), error("alice", already));
+}
+
+// Room modes. In `trio`, alice is the operator of `#r` and bob a member.
+
+#[test]
+fn a_new_room_is_nt_and_shows_its_key_to_members_only() {
+    let (mut h, [alice, bob, carol]) = trio();
+    let modes = |me: &str, modes: &str| {
+        let modes = Reply::RoomModes {
+            room: name("#r"),
+            modes: modes.into(),
+            created: 0,
+        };
+        vec![reply(me, modes)]
+    };
+    h.send(bob, mode("#r", "", &[]));
+    assert_eq!(h.events(bob), modes("bob", "+nt"));
+    h.send(alice, mode("#r", "+k", &["sesame"]));
+    h.clear();
+    h.send(bob, mode("#R", "", &[]));
+    assert_eq!(h.events(bob), modes("bob", "+ntk sesame"));
+    h.send(carol, mode("#r", "", &[]));
+    assert_eq!(h.events(carol), modes("carol", "+ntk *"));
+}
+
+#[test]
+fn mode_changes_need_an_operator_and_known_letters() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(bob, mode("#r", "+i", &[]));
+    assert_eq!(h.events(bob), error("bob", Error::NotOperator("#r".into())));
+    h.assert_quiet(&[alice]);
+    // The known letters still apply.
+    h.send(alice, mode("#r", "+zi", &[]));
+    let changed = mode_changed("#r", "alice", "+i", &[]);
+    let unknown = reply("alice", Reply::Error(Error::UnknownMode('z')));
+    assert_eq!(h.events(alice), [unknown, changed.clone()]);
+    assert_eq!(h.events(bob), [changed]);
+}
+
+#[test]
+fn an_invite_only_room_refuses_the_uninvited() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(alice, mode("#r", "+i", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "+i", &[])]);
+    h.send(carol, join("#r"));
+    assert_eq!(
+        h.events(carol),
+        error("carol", Error::InviteOnly("#r".into()))
+    );
+    h.assert_quiet(&[alice, bob]);
+}
+
+#[test]
+fn a_key_set_by_mode_is_needed_until_unset() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(alice, mode("#r", "+k", &["sesame"]));
+    let keyed = mode_changed("#r", "alice", "+k", &["sesame"]);
+    h.assert_told(&[alice, bob], &[keyed]);
+    for request in [join("#r"), join_with_key("#r", "open")] {
+        h.send(carol, request);
+        assert_eq!(h.events(carol), error("carol", Error::BadKey("#r".into())));
+    }
+    h.send(alice, mode("#r", "-k", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "-k", &[])]);
+    h.send(carol, join("#r"));
+    h.assert_told(&[alice, bob], &[joined("#r", "carol")]);
+}
+
+#[test]
+fn a_limit_keeps_a_full_room_closed_until_lifted() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(alice, mode("#r", "+l", &["2"]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "+l", &["2"])]);
+    h.send(carol, join("#r"));
+    assert_eq!(
+        h.events(carol),
+        error("carol", Error::RoomFull("#r".into()))
+    );
+    h.send(alice, mode("#r", "-l", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "-l", &[])]);
+    h.send(carol, join("#r"));
+    h.assert_told(&[alice, bob], &[joined("#r", "carol")]);
+}
+
+#[test]
+fn a_moderated_room_hears_only_operators_and_the_voiced() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "+m", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "+m", &[])]);
+    h.send(bob, say("hello?"));
+    assert_eq!(h.events(bob), error("bob", Error::CannotSend("#r".into())));
+    h.assert_quiet(&[alice]);
+    h.send(alice, say("ops may"));
+    assert_eq!(h.events(bob), [said_in("alice", "#r", "ops may")]);
+    h.send(alice, mode("#r", "+v", &["bob"]));
+    let voiced = mode_changed("#r", "alice", "+v", &["bob"]);
+    h.assert_told(&[alice, bob], &[voiced]);
+    h.send(bob, say("hello!"));
+    assert_eq!(h.events(alice), [said_in("bob", "#r", "hello!")]);
+}
+
+#[test]
+fn without_n_a_room_takes_messages_from_outside() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(carol, msg("#r", "knock"));
+    assert_eq!(
+        h.events(carol),
+        error("carol", Error::CannotSend("#r".into()))
+    );
+    h.send(alice, mode("#r", "-n", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "-n", &[])]);
+    h.send(carol, msg("#r", "knock"));
+    h.assert_told(&[alice, bob], &[said_in("carol", "#r", "knock")]);
+    h.assert_quiet(&[carol]);
+}
+
+#[test]
+fn a_secret_room_is_hidden_from_outsiders() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "+s", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "+s", &[])]);
+    let outsider = h.irc("dave", "");
+    assert_eq!(h.rooms(outsider), [listing("dave", vec![])]);
+    h.send(outsider, who(Some("#r")));
+    let no_names = reply("dave", Reply::NoNames(name("#r")));
+    assert_eq!(h.events(outsider), [no_names]);
+    let listed = listing("bob", vec![summary("#r", 2, None)]);
+    assert_eq!(h.rooms(bob), [listed]);
+    h.send(bob, who(None));
+    assert_eq!(
+        h.events(bob),
+        [names("bob", "#r", true, &["@alice", "bob"])]
+    );
+}
+
+#[test]
+fn without_t_any_member_sets_the_topic() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "-t", &[]));
+    h.assert_told(&[alice, bob], &[mode_changed("#r", "alice", "-t", &[])]);
+    h.send(bob, set_topic(None, "ours"));
+    h.assert_told(&[alice, bob], &[topic_changed("#r", "bob", "ours")]);
+}
+
+#[test]
+fn operators_and_voice_are_given_and_taken_by_operators() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "+ov", &["BOB", "bob"]));
+    let given = mode_changed("#r", "alice", "+ov", &["bob", "bob"]);
+    h.assert_told(&[alice, bob], &[given]);
+    h.send(bob, mode("#r", "-o", &["alice"]));
+    let taken = mode_changed("#r", "bob", "-o", &["alice"]);
+    h.assert_told(&[alice, bob], &[taken]);
+    h.send(alice, who(None));
+    assert_eq!(
+        h.events(alice),
+        [members("alice", "#r", &["alice", "@+bob"])]
+    );
+    h.send(alice, mode("#r", "+v", &["bob"]));
+    assert_eq!(
+        h.events(alice),
+        error("alice", Error::NotOperator("#r".into()))
+    );
+    h.send(bob, mode("#r", "+o", &["carol"]));
+    let not_in = Error::UserNotInRoom {
+        nick: "carol".into(),
+        room: "#r".into(),
+    };
+    assert_eq!(h.events(bob), error("bob", not_in));
+}
+
+#[test]
+fn bans_are_normalized_listed_and_lifted() {
+    let (mut h, [alice, bob, carol]) = trio();
+    h.send(alice, mode("#r", "+bb", &["carol", "*@10.0.0.1"]));
+    let banned = mode_changed("#r", "alice", "+bb", &["carol!*@*", "*!*@10.0.0.1"]);
+    h.assert_told(&[alice, bob], &[banned]);
+    h.send(carol, join("#r"));
+    assert_eq!(h.events(carol), error("carol", Error::Banned("#r".into())));
+    // Anyone may list the bans.
+    h.send(carol, mode("#r", "b", &[]));
+    let ban = |mask: &str| Ban {
+        mask: name(mask),
+        set_by: name("alice"),
+        set_at: 0,
+    };
+    let bans = Reply::BanList {
+        room: name("#r"),
+        bans: vec![ban("carol!*@*"), ban("*!*@10.0.0.1")],
+    };
+    assert_eq!(h.events(carol), [reply("carol", bans)]);
+    h.send(alice, mode("#r", "-b", &["carol"]));
+    let lifted = mode_changed("#r", "alice", "-b", &["carol!*@*"]);
+    h.assert_told(&[alice, bob], &[lifted]);
+    h.send(carol, join("#r"));
+    h.assert_told(&[alice, bob], &[joined("#r", "carol")]);
+}
+
+#[test]
+fn a_banned_member_may_not_speak() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "+b", &["b*"]));
+    h.assert_told(
+        &[alice, bob],
+        &[mode_changed("#r", "alice", "+b", &["b*!*@*"])],
+    );
+    h.send(bob, say("hi"));
+    assert_eq!(h.events(bob), error("bob", Error::CannotSend("#r".into())));
+    h.assert_quiet(&[alice]);
+}
+
+/// A ban is lifted whatever the case it is named in, and the change shows
+/// the ban as it was listed, so clients can drop it from their lists.
+#[test]
+fn lifting_a_ban_shows_it_as_listed() {
+    let (mut h, [alice, bob, _]) = trio();
+    h.send(alice, mode("#r", "+b", &["carol"]));
+    h.clear();
+    h.send(alice, mode("#r", "-b", &["CAROL"]));
+    let lifted = mode_changed("#r", "alice", "-b", &["carol!*@*"]);
+    h.assert_told(&[alice, bob], &[lifted]);
+    h.send(alice, mode("#r", "b", &[]));
+    let bans = Reply::BanList {
+        room: name("#r"),
+        bans: vec![],
+    };
+    assert_eq!(h.events(alice), [reply("alice", bans)]);
 }
