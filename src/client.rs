@@ -42,12 +42,34 @@ impl Mailbox {
     }
 }
 
-/// How whoever writes a client's socket hears that its outbox changed. A
-/// writer thread blocked on the channel is woken by the channel itself and
-/// needs none; an event loop needs a nudge, and coalesces them.
+/// How whoever writes a client's socket hears that its outbox changed.
+///
+/// Telling is split in two so that a burst costs one wake-up per writer, not
+/// one per message: [`Outbox::deliver`] calls `nudge` on every delivery and
+/// notes the writers that need a `wake` in [`Wakes`]; the router wakes them
+/// all once it has handled everything that was ready.
 pub trait Nudge: Send + Sync + fmt::Debug {
-    /// Something was queued, or the outbox was closed.
-    fn nudge(&self);
+    /// Something was queued. True when this is the first change since the
+    /// writer last looked, so a [`Nudge::wake`] is owed.
+    fn nudge(&self) -> bool;
+
+    /// Makes sure the writer looks at its outbox soon; cheap when it is
+    /// already awake.
+    fn wake(&self);
+}
+
+/// Writers owed a wake-up: filled while the router works, emptied when it
+/// has handled what was ready.
+#[derive(Debug, Default)]
+pub struct Wakes(Vec<Arc<dyn Nudge>>);
+
+impl Wakes {
+    /// Wakes every writer owed it.
+    pub fn wake_all(&mut self) {
+        for nudge in self.0.drain(..) {
+            nudge.wake();
+        }
+    }
 }
 
 /// The sending side of a client's bounded queue of outgoing events.
@@ -122,8 +144,10 @@ pub fn outbox(
 }
 
 impl Outbox {
-    /// Queues a message without ever blocking; a full queue drops it.
-    pub fn deliver(&self, message: &Arc<Outgoing>) -> Delivery {
+    /// Queues a message without ever blocking; a full queue drops it. The
+    /// writer is not woken yet: if it is owed a wake-up, its nudge goes in
+    /// `wakes`.
+    pub fn deliver(&self, message: &Arc<Outgoing>, wakes: &mut Wakes) -> Delivery {
         if self.tx.len() >= self.capacity {
             self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -136,8 +160,10 @@ impl Outbox {
         // Never blocks: the channel is unbounded and the bound is checked above.
         match self.tx.send(queued) {
             Ok(()) => {
-                if let Some(nudge) = &self.nudge {
-                    nudge.nudge();
+                if let Some(nudge) = &self.nudge
+                    && nudge.nudge()
+                {
+                    wakes.0.push(Arc::clone(nudge));
                 }
                 Delivery::Queued
             }
@@ -172,11 +198,12 @@ impl Outbox {
             tx, mailbox, nudge, ..
         } = self;
         // Set before the sender is dropped, so the writer sees it once the
-        // channel reports disconnection, and the nudge comes after both.
+        // channel reports disconnection, and the wake-up comes after both.
         let _ = mailbox.farewell.set(reason);
         drop(tx);
         if let Some(nudge) = nudge {
             nudge.nudge();
+            nudge.wake();
         }
     }
 }

@@ -69,21 +69,24 @@ pub struct Server {
     running: Option<Running>,
 }
 
-/// The threads to stop, in order.
+/// What a running server stops.
 #[derive(Debug)]
 struct Running {
     serving: Serving,
-    stop_router: Sender<()>,
-    router: JoinHandle<()>,
     config: Arc<Config>,
 }
 
 /// What accepts and serves connections.
 #[derive(Debug)]
 enum Serving {
-    /// An accept thread per address, two threads per connection.
-    Threads(Vec<Listener>),
-    /// One event loop for everything.
+    /// The router thread, an accept thread per address, two threads per
+    /// connection.
+    Threads {
+        listeners: Vec<Listener>,
+        stop_router: Sender<()>,
+        router: JoinHandle<()>,
+    },
+    /// One event loop for everything, the router included.
     Loop(EventLoop),
 }
 
@@ -96,29 +99,12 @@ impl Server {
         let config = Arc::new(config);
         let stats = Arc::new(Stats::default());
         let live = Arc::new(Live::default());
-        let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
-        let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
         let router = Router::new(&config, Arc::clone(&stats));
-        let router = thread::Builder::new()
-            .name("sb-router".into())
-            .spawn(move || router.run(router_rx, stop_rx))?;
-        let mut server = Server {
-            endpoints: Vec::new(),
-            stats: Arc::clone(&stats),
-            live: Arc::clone(&live),
-            running: Some(Running {
-                serving: Serving::Threads(Vec::new()),
-                stop_router,
-                router,
-                config: Arc::clone(&config),
-            }),
-        };
         let context = Context {
             config: Arc::clone(&config),
-            router: router_tx,
-            live,
+            live: Arc::clone(&live),
             next_id: Arc::new(AtomicU64::new(1)),
-            stats,
+            stats: Arc::clone(&stats),
         };
         let line = config
             .line_listen
@@ -126,23 +112,46 @@ impl Server {
             .map(|&addr| (Protocol::Line, addr));
         let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
         let endpoints: Vec<(Protocol, SocketAddr)> = line.chain(irc).collect();
-        // On error, dropping `server` stops what already started.
         log::info!("{} transport", config.transport);
-        let running = server.running.as_mut().expect("just started");
+        let mut server = Server {
+            endpoints: Vec::new(),
+            stats,
+            live,
+            running: None,
+        };
         match config.transport {
             Transport::Threaded => {
-                let mut listeners = Vec::new();
+                let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
+                let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
+                let router = thread::Builder::new()
+                    .name("sb-router".into())
+                    .spawn(move || router.run(router_rx, stop_rx))?;
+                let running = server.running.insert(Running {
+                    serving: Serving::Threads {
+                        listeners: Vec::new(),
+                        stop_router,
+                        router,
+                    },
+                    config: Arc::clone(&config),
+                });
+                let Serving::Threads { listeners, .. } = &mut running.serving else {
+                    unreachable!("just made");
+                };
+                // On error, dropping `server` stops what already started.
                 for &(protocol, addr) in &endpoints {
-                    let listener = threaded::listen(addr, protocol, context.clone())?;
+                    let listener =
+                        threaded::listen(addr, protocol, context.clone(), router_tx.clone())?;
                     server.endpoints.push((protocol, listener.addr()));
                     listeners.push(listener);
                 }
-                running.serving = Serving::Threads(listeners);
             }
             Transport::Evented => {
-                let event_loop = evented::start(&endpoints, context)?;
+                let event_loop = evented::start(&endpoints, context, router)?;
                 server.endpoints = event_loop.addrs().to_vec();
-                running.serving = Serving::Loop(event_loop);
+                server.running = Some(Running {
+                    serving: Serving::Loop(event_loop),
+                    config,
+                });
             }
         }
         Ok(server)
@@ -183,38 +192,48 @@ impl Server {
             return;
         };
         log::info!("shutting down");
-        let (connections, event_loop): (Vec<_>, _) = match running.serving {
-            Serving::Threads(listeners) => (
-                listeners.into_iter().flat_map(Listener::stop).collect(),
-                None,
-            ),
-            Serving::Loop(event_loop) => {
-                event_loop.stop_accepting();
-                (Vec::new(), Some(event_loop))
-            }
-        };
-        // The router tells every client and drops their outboxes; each writer
-        // then sends what is queued and the farewell, and hangs up.
-        let _ = running.stop_router.send(());
-        if running.router.join().is_err() {
-            log::error!("the router thread panicked");
-        }
         let deadline = Instant::now() + running.config.shutdown_timeout;
-        if !self.live.wait_empty(deadline) {
-            log::warn!(
-                "{} connections still flushing after {:?}; closing them",
-                self.live.count(),
-                running.config.shutdown_timeout
-            );
-            connections
-                .iter()
-                .for_each(threaded::Connection::force_close);
-        }
-        connections.into_iter().for_each(threaded::Connection::join);
-        if let Some(event_loop) = event_loop {
-            event_loop.exit();
+        match running.serving {
+            Serving::Threads {
+                listeners,
+                stop_router,
+                router,
+            } => {
+                let connections: Vec<_> = listeners.into_iter().flat_map(Listener::stop).collect();
+                // The router tells every client and drops their outboxes; each
+                // writer then sends what is queued and the farewell, and hangs up.
+                let _ = stop_router.send(());
+                if router.join().is_err() {
+                    log::error!("the router thread panicked");
+                }
+                if !self.drained(deadline) {
+                    connections
+                        .iter()
+                        .for_each(threaded::Connection::force_close);
+                }
+                connections.into_iter().for_each(threaded::Connection::join);
+            }
+            Serving::Loop(event_loop) => {
+                // The same, on the loop's thread; `exit` closes what is left.
+                event_loop.shut_down();
+                self.drained(deadline);
+                event_loop.exit();
+            }
         }
         log::info!("stopped");
+    }
+
+    /// Waits until every connection has flushed and closed, or `deadline`;
+    /// false (and a warning) if some are left.
+    fn drained(&self, deadline: Instant) -> bool {
+        let drained = self.live.wait_empty(deadline);
+        if !drained {
+            log::warn!(
+                "{} connections still flushing at the shutdown deadline; closing them",
+                self.live.count()
+            );
+        }
+        drained
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::client::{ClientId, Outbox};
+use crate::client::{ClientId, Outbox, Wakes};
 use crate::config::Config;
 use crate::protocol::{Event, Name, Outgoing, Protocol, Reply, ServerInfo};
 use crate::stats::Stats;
@@ -29,8 +29,9 @@ use state::{Client, Clients, Room, SlowPolicy};
 /// blocks, which pushes back on that one client's TCP connection.
 pub const INBOX_CAPACITY: usize = 4096;
 
-/// How often the router checks the clocks: registration, ping and lag deadlines.
-const TICK: Duration = Duration::from_millis(250);
+/// How often the router checks the clocks: registration, ping and lag
+/// deadlines.
+pub const TICK: Duration = Duration::from_millis(250);
 
 /// The farewell every client gets when the server stops.
 const SHUTTING_DOWN: &str = "server shutting down";
@@ -76,6 +77,7 @@ impl Router {
         Router {
             clients: Clients {
                 map: HashMap::new(),
+                wakes: Wakes::default(),
                 doomed: Vec::new(),
                 policy: SlowPolicy {
                     max_dropped: config.slow_drops,
@@ -123,6 +125,7 @@ impl Router {
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
             }
+            self.wake_writers();
         }
         self.shutdown();
         // Connections accepted just before the stop are still in the inbox;
@@ -227,6 +230,13 @@ impl Router {
         self.rooms.clear();
         self.nicks.clear();
         self.registered = 0;
+    }
+
+    /// Wakes the writers of every client something was queued for since
+    /// the last call: once per writer however many messages it got. Call it
+    /// after handling a batch of inputs or a tick.
+    pub fn wake_writers(&mut self) {
+        self.clients.wakes.wake_all();
     }
 
     /// How many clients are connected.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::client::{ClientId, Delivery, Outbox};
+use crate::client::{ClientId, Delivery, Outbox, Wakes};
 use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Topic};
 use crate::stats::Stats;
@@ -272,6 +272,9 @@ pub struct SlowPolicy {
 #[derive(Debug)]
 pub struct Clients {
     pub map: HashMap<ClientId, Client>,
+    /// Writers with something new to write, woken once the router has
+    /// handled everything that was ready.
+    pub wakes: Wakes,
     pub doomed: Vec<(ClientId, Name)>,
     pub policy: SlowPolicy,
     pub stats: Arc<Stats>,
@@ -286,7 +289,7 @@ impl Clients {
         // Whether a lagging client caught up is judged by what waited before
         // this message; only lagging clients pay for the look.
         let caught_up = client.lag.is_some() && client.caught_up();
-        match client.outbox.deliver(message) {
+        match client.outbox.deliver(message, &mut self.wakes) {
             Delivery::Queued => {
                 if caught_up {
                     client.lag = None;

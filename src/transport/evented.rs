@@ -1,15 +1,20 @@
-//! The evented transport: one thread, one mio event loop, every socket.
+//! The evented transport: one thread, one mio event loop, every socket, and
+//! the router.
 //!
 //! The loop accepts, reads, frames and decodes exactly as the threaded
 //! transport does (the same [`Intake`]), and writes each client's outbox when
 //! its socket can take bytes. Flood control holds lines in the intake and
 //! sets a timer instead of sleeping.
 //!
-//! The router cannot block on the loop and the loop must not block on the
-//! router's clients, so they meet through the outboxes: the router queues
-//! without ever waiting and nudges the loop ([`LoopNudge`]). A nudge marks the
-//! client ready and wakes the loop through its `mio::Waker`, but only when
-//! the loop is not already awake: a burst of deliveries costs one wake-up.
+//! The loop owns the [`Router`] and hands it each request as soon as it is
+//! decoded: the router does no I/O and never blocks, so calling it in place
+//! costs what the work costs, where a router thread would add two thread
+//! wake-ups to every message. The router still meets the sockets only
+//! through the outboxes: it queues without waiting and nudges the loop
+//! ([`LoopNudge`]), which marks the client ready; at the end of the turn the
+//! loop writes to every ready client. A nudge from another thread wakes the
+//! loop through its `mio::Waker`, but only when the loop is not already
+//! awake.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -27,7 +32,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::{Admitted, Context, Intake, Next, Slot, describe};
 use crate::client::{ClientId, Inbox, Nudge};
 use crate::protocol::{Caps, Codec, Event, Protocol};
-use crate::router::Input;
+use crate::router::{self, Input, Router};
 use crate::stats::Stats;
 
 /// The waker's token; listeners follow it, then connections.
@@ -43,7 +48,7 @@ const READ_CHUNK: usize = 16 * 1024;
 /// cannot keep the loop from the others; the rest waits for the next turn.
 const READS_PER_TURN: usize = 8;
 
-/// How often the loop looks for stalled writes while any output is pending.
+/// How often the loop looks for stalled writes.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
 /// The running loop, as the server holds it.
@@ -58,18 +63,19 @@ pub struct EventLoop {
 /// What the server tells the loop.
 #[derive(Debug)]
 enum Control {
-    /// Close the listening sockets.
-    StopAccepting,
+    /// Close the listening sockets and let every client go with the
+    /// shutdown farewell.
+    ShutDown,
     /// Close every connection and end the loop.
     Exit,
 }
 
-/// What the loop shares with the router's nudges and the server.
+/// What the loop shares with the outboxes' nudges and the server.
 #[derive(Debug)]
 struct Shared {
     waker: Waker,
-    /// Whether a wake-up is already on its way (or the loop is running and
-    /// will look at `ready` before it sleeps again).
+    /// Whether a wake-up is already on its way, or the loop is running and
+    /// will look at `ready` before it sleeps again.
     awake: AtomicBool,
     /// Clients whose outbox changed since the loop last looked.
     ready: Sender<Token>,
@@ -95,16 +101,25 @@ struct LoopNudge {
 }
 
 impl Nudge for LoopNudge {
-    fn nudge(&self) {
-        if !self.scheduled.swap(true, Ordering::AcqRel) {
+    fn nudge(&self) -> bool {
+        let first = !self.scheduled.swap(true, Ordering::AcqRel);
+        if first {
             let _ = self.shared.ready.send(self.token);
-            self.shared.wake();
         }
+        first
+    }
+
+    fn wake(&self) {
+        self.shared.wake();
     }
 }
 
-/// Binds every address and starts the loop thread.
-pub fn start(endpoints: &[(Protocol, SocketAddr)], context: Context) -> io::Result<EventLoop> {
+/// Binds every address and starts the loop thread, which owns `router`.
+pub fn start(
+    endpoints: &[(Protocol, SocketAddr)],
+    context: Context,
+    router: Router,
+) -> io::Result<EventLoop> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
@@ -136,6 +151,8 @@ pub fn start(endpoints: &[(Protocol, SocketAddr)], context: Context) -> io::Resu
         again: Vec::new(),
         chunk: vec![0; READ_CHUNK],
         housekept: Instant::now(),
+        next_tick: Instant::now() + router::TICK,
+        router,
         context,
         shared: Arc::clone(&shared),
         ready: ready_rx,
@@ -158,9 +175,10 @@ impl EventLoop {
         &self.addrs
     }
 
-    /// Closes the listening sockets; connections carry on.
-    pub fn stop_accepting(&self) {
-        let _ = self.control.send(Control::StopAccepting);
+    /// Closes the listening sockets and tells every client the server is
+    /// going down; the loop goes on until their farewells are written.
+    pub fn shut_down(&self) {
+        let _ = self.control.send(Control::ShutDown);
         self.shared.wake();
     }
 
@@ -209,6 +227,9 @@ struct Loop {
     chunk: Vec<u8>,
     /// When stalled writes were last looked for.
     housekept: Instant,
+    /// When the router next checks its clocks.
+    next_tick: Instant,
+    router: Router,
     context: Context,
     shared: Arc<Shared>,
     ready: Receiver<Token>,
@@ -220,12 +241,14 @@ impl Loop {
         let mut events = Events::with_capacity(1024);
         loop {
             let timeout = self.timeout();
-            if let Err(error) = self.poll.poll(&mut events, timeout)
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout))
                 && error.kind() != io::ErrorKind::Interrupted
             {
                 log::error!("event loop cannot poll: {error}");
                 break;
             }
+            // Awake until `take_ready`: the router's nudges need no wake-up.
+            self.shared.awake.store(true, Ordering::Release);
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
@@ -243,12 +266,13 @@ impl Loop {
             if self.take_control() {
                 break;
             }
-            self.take_ready();
             for token in std::mem::take(&mut self.again) {
                 self.read(token);
             }
             self.fire_timers();
+            self.tick();
             self.check_stalled();
+            self.take_ready();
         }
         // Exit: whatever is left is closed as it stands.
         for (_, connection) in self.connections.drain() {
@@ -256,22 +280,27 @@ impl Loop {
         }
     }
 
-    /// How long `poll` may sleep: not at all if reads are left over, until
-    /// the next flood-control deadline, and no longer than the next
-    /// housekeeping while there are connections.
-    fn timeout(&self) -> Option<Duration> {
+    /// How long `poll` may sleep: not at all if reads are left over, else
+    /// until the next flood-control deadline or router tick, whichever
+    /// comes first.
+    fn timeout(&self) -> Duration {
         if !self.again.is_empty() {
-            return Some(Duration::ZERO);
+            return Duration::ZERO;
         }
+        let mut wake_at = self.next_tick;
+        if let Some(&Reverse((at, _))) = self.timers.peek() {
+            wake_at = wake_at.min(at);
+        }
+        wake_at.saturating_duration_since(Instant::now())
+    }
+
+    /// Lets the router check its clocks (registration, ping and lag
+    /// deadlines) every [`router::TICK`].
+    fn tick(&mut self) {
         let now = Instant::now();
-        let timer = self
-            .timers
-            .peek()
-            .map(|Reverse((at, _))| at.saturating_duration_since(now));
-        let housekeeping = (!self.connections.is_empty()).then_some(HOUSEKEEPING);
-        match (timer, housekeeping) {
-            (Some(timer), Some(housekeeping)) => Some(timer.min(housekeeping)),
-            (timer, housekeeping) => timer.or(housekeeping),
+        if now >= self.next_tick {
+            self.router.tick(now);
+            self.next_tick = now + router::TICK;
         }
     }
 
@@ -279,10 +308,11 @@ impl Loop {
     fn take_control(&mut self) -> bool {
         for command in self.control.try_iter() {
             match command {
-                Control::StopAccepting => {
+                Control::ShutDown => {
                     for (_, (mut listener, _)) in self.listeners.drain() {
                         let _ = self.poll.registry().deregister(&mut listener);
                     }
+                    self.router.shutdown();
                 }
                 Control::Exit => return true,
             }
@@ -292,8 +322,12 @@ impl Loop {
 
     /// Writes to every client whose outbox changed.
     fn take_ready(&mut self) {
-        // Cleared before looking, so a nudge that comes while we work wakes
-        // the loop again rather than being lost.
+        // The router's wake-ups are owed to this loop, which looks now.
+        self.router.wake_writers();
+        // Cleared before looking, so a nudge from another thread while we
+        // work wakes the loop again rather than being lost. Nudges from the
+        // router while we write (a write error ends a client, whose peers
+        // hear of it) land in `ready` and are taken in this same loop.
         self.shared.awake.store(false, Ordering::Release);
         while let Ok(token) = self.ready.try_recv() {
             if let Some(connection) = self.connections.get(&token) {
@@ -361,10 +395,7 @@ impl Loop {
             peer,
             protocol,
         };
-        // The router is never blocked for long: it does no I/O.
-        if self.context.router.send(connected).is_err() {
-            return;
-        }
+        self.router.handle(connected, Instant::now());
         let intake = Intake::new(protocol, &self.context.config, Instant::now());
         self.connections.insert(
             token,
@@ -408,9 +439,7 @@ impl Loop {
                 }
                 Ok(read) => {
                     connection.intake.push(&self.chunk[..read]);
-                    if !Self::dispatch(connection, token, &self.context, &mut self.timers) {
-                        return;
-                    }
+                    Self::dispatch(connection, token, &mut self.router, &mut self.timers);
                     if connection.intake.flooded() {
                         ended = Some("excess flood".to_owned());
                         break;
@@ -429,35 +458,29 @@ impl Loop {
         }
     }
 
-    /// Sends the router the requests flood control lets through now, and
-    /// sets a timer for the rest. False when the router is gone.
+    /// Hands the router the requests flood control lets through now, and
+    /// sets a timer for the rest.
     fn dispatch(
         connection: &mut Connection,
         token: Token,
-        context: &Context,
+        router: &mut Router,
         timers: &mut BinaryHeap<Reverse<(Instant, Token)>>,
-    ) -> bool {
+    ) {
         if connection.resume_at.is_some() {
             // A timer is set; it dispatches when it fires.
-            return true;
+            return;
         }
         let now = Instant::now();
         loop {
             match connection.intake.next(now) {
-                // The router is never blocked for long: it does no I/O.
-                Next::Ready(request) => {
-                    let request = Input::Request(connection.id, request);
-                    if context.router.send(request).is_err() {
-                        return false;
-                    }
-                }
+                Next::Ready(request) => router.handle(Input::Request(connection.id, request), now),
                 Next::Wait(wait) => {
                     let at = now + wait;
                     connection.resume_at = Some(at);
                     timers.push(Reverse((at, token)));
-                    return true;
+                    return;
                 }
-                Next::Empty => return true,
+                Next::Empty => return,
             }
         }
     }
@@ -474,7 +497,7 @@ impl Loop {
                 && connection.resume_at == Some(at)
             {
                 connection.resume_at = None;
-                Self::dispatch(connection, token, &self.context, &mut self.timers);
+                Self::dispatch(connection, token, &mut self.router, &mut self.timers);
             }
         }
     }
@@ -531,10 +554,8 @@ impl Loop {
         };
         if !connection.ended {
             connection.ended = true;
-            let _ = self
-                .context
-                .router
-                .send(Input::Disconnected(connection.id, reason));
+            let disconnected = Input::Disconnected(connection.id, reason);
+            self.router.handle(disconnected, Instant::now());
         }
     }
 

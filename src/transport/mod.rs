@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
 use parking_lot::{Condvar, Mutex};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
@@ -24,14 +22,12 @@ use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::Config;
 use crate::protocol::framing::{Frame, LineFramer};
 use crate::protocol::{Caps, Codec, Error, Event, Protocol, Request};
-use crate::router::Input;
 use crate::stats::Stats;
 
 /// What every transport needs to take on connections.
 #[derive(Clone, Debug)]
 pub struct Context {
     pub config: Arc<Config>,
-    pub router: Sender<Input>,
     pub live: Arc<Live>,
     pub next_id: Arc<AtomicU64>,
     pub stats: Arc<Stats>,

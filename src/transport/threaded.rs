@@ -9,23 +9,26 @@
 //!   sends them to the router. It blocks in `read` (with a timeout while
 //!   lines wait for flood control), and on the router's inbox when the router
 //!   is behind, which slows down this one client's TCP connection.
-//! - The writer blocks on the client's outbox and writes everything queued
-//!   with one `write_all`. When the router drops the outbox, the writer sends
-//!   what is left and the farewell, then shuts the socket down, which also
-//!   wakes the reader.
+//! - The writer parks while the client's outbox is empty and writes
+//!   everything queued with one `write_all`. The router wakes it through a
+//!   [`WriterNudge`] once per turn, however many messages it queued in that
+//!   turn, so a burst costs one wake-up per writer. When the router drops
+//!   the outbox, the writer sends what is left and the farewell, then shuts
+//!   the socket down, which also wakes the reader.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{self, AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TryRecvError};
+use crossbeam_utils::Backoff;
 
 use super::{Admitted, Context, Intake, Next, Slot, describe};
-use crate::client::{ClientId, Inbox};
+use crate::client::{ClientId, Inbox, Nudge, Queued};
 use crate::config::Config;
 use crate::protocol::{Caps, Codec, Event, Protocol};
 use crate::router::Input;
@@ -73,8 +76,78 @@ impl Connection {
     }
 }
 
+/// How the router wakes a writer thread. The writer parks when its outbox
+/// is empty; the router unparks it at the end of a turn in which it queued
+/// something, and only if it is parked.
+#[derive(Debug, Default)]
+pub struct WriterNudge {
+    /// The writer thread, known once it first parks.
+    thread: OnceLock<Thread>,
+    /// Set while the writer is parked or about to park.
+    parked: AtomicBool,
+    /// Something was queued since the writer was last woken.
+    pending: AtomicBool,
+}
+
+impl Nudge for WriterNudge {
+    fn nudge(&self) -> bool {
+        !self.pending.swap(true, Ordering::AcqRel)
+    }
+
+    fn wake(&self) {
+        self.pending.store(false, Ordering::Release);
+        // Pairs with the fence in `next`: either the writer sees what was
+        // queued before this, or this sees the writer parked.
+        atomic::fence(Ordering::SeqCst);
+        if self.parked.swap(false, Ordering::AcqRel)
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+}
+
+impl WriterNudge {
+    /// The next event in `inbox`, parking until the router queues one;
+    /// `None` once the router has let go and the queue is empty.
+    fn next(&self, inbox: &Inbox) -> Option<Queued> {
+        self.thread.get_or_init(thread::current);
+        // Chat comes in bursts: look again a few times, yielding, before
+        // paying for a sleep and a wake-up.
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            match inbox.rx.try_recv() {
+                Ok(queued) => return Some(queued),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => backoff.snooze(),
+            }
+        }
+        loop {
+            self.parked.store(true, Ordering::Release);
+            // Announce the park before the last look; see `wake`.
+            atomic::fence(Ordering::SeqCst);
+            match inbox.rx.try_recv() {
+                Ok(queued) => {
+                    self.parked.store(false, Ordering::Release);
+                    return Some(queued);
+                }
+                Err(TryRecvError::Disconnected) => return None,
+                // Returns at once if the router woke us since the store above;
+                // a spurious return just looks again.
+                Err(TryRecvError::Empty) => thread::park(),
+            }
+        }
+    }
+}
+
 /// Binds `addr` and starts accepting `protocol` connections on it.
-pub fn listen(addr: SocketAddr, protocol: Protocol, context: Context) -> io::Result<Listener> {
+/// Requests and disconnections go to the router over `router`.
+pub fn listen(
+    addr: SocketAddr,
+    protocol: Protocol,
+    context: Context,
+    router: Sender<Input>,
+) -> io::Result<Listener> {
     let listener = super::bind(addr)?;
     let addr = listener.local_addr()?;
     let stopping = Arc::new(AtomicBool::new(false));
@@ -82,7 +155,7 @@ pub fn listen(addr: SocketAddr, protocol: Protocol, context: Context) -> io::Res
         .name(format!("sb-accept-{protocol}"))
         .spawn({
             let stopping = Arc::clone(&stopping);
-            move || accept_loop(&listener, protocol, &context, &stopping)
+            move || accept_loop(&listener, protocol, &context, &router, &stopping)
         })?;
     log::info!("serving the {protocol} protocol on {addr}");
     Ok(Listener {
@@ -124,6 +197,7 @@ fn accept_loop(
     listener: &TcpListener,
     protocol: Protocol,
     context: &Context,
+    router: &Sender<Input>,
     stopping: &AtomicBool,
 ) -> Vec<Connection> {
     let mut connections: Vec<Connection> = Vec::new();
@@ -135,7 +209,7 @@ fn accept_loop(
             break;
         }
         match incoming {
-            Ok(stream) => connections.extend(start(stream, protocol, context)),
+            Ok(stream) => connections.extend(start(stream, protocol, context, router)),
             Err(error) => {
                 // Typically out of file descriptors: back off instead of
                 // spinning, and let existing clients carry on.
@@ -154,10 +228,17 @@ fn accept_loop(
 }
 
 /// Starts serving one accepted socket, unless the server turns it away.
-fn start(stream: TcpStream, protocol: Protocol, context: &Context) -> Option<Connection> {
+fn start(
+    stream: TcpStream,
+    protocol: Protocol,
+    context: &Context,
+    router: &Sender<Input>,
+) -> Option<Connection> {
     let config = &context.config;
     let peer = stream.peer_addr().ok()?;
-    let admitted = context.admit(&stream, context.next_id(), protocol, peer, None)?;
+    let nudge = Arc::new(WriterNudge::default());
+    let for_outbox: Arc<dyn Nudge> = nudge.clone();
+    let admitted = context.admit(&stream, context.next_id(), protocol, peer, Some(for_outbox))?;
     if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
         log::debug!("dropping {peer}: {error}");
         return None;
@@ -181,8 +262,9 @@ fn start(stream: TcpStream, protocol: Protocol, context: &Context) -> Option<Con
     let writer = Writer {
         id,
         inbox,
+        nudge,
         codec,
-        router: context.router.clone(),
+        router: router.clone(),
         stats: Arc::clone(&context.stats),
         timeout: config.write_timeout,
         _slot: Arc::clone(&slot),
@@ -207,14 +289,14 @@ fn start(stream: TcpStream, protocol: Protocol, context: &Context) -> Option<Con
         peer,
         protocol,
     };
-    if context.router.send(connected).is_err() {
+    if router.send(connected).is_err() {
         // Shutting down; dropping the outbox ends the writer.
         return Some(connection);
     }
     let reader = spawn(
         "read",
         Box::new({
-            let router = context.router.clone();
+            let router = router.clone();
             let config = Arc::clone(config);
             move || read_thread(&stream, id, protocol, &router, &config, slot)
         }),
@@ -222,9 +304,7 @@ fn start(stream: TcpStream, protocol: Protocol, context: &Context) -> Option<Con
     match reader {
         Ok(reader) => connection.threads.push(reader),
         Err(error) => {
-            let _ = context
-                .router
-                .send(Input::Disconnected(id, error.to_string()));
+            let _ = router.send(Input::Disconnected(id, error.to_string()));
         }
     }
     Some(connection)
@@ -302,6 +382,7 @@ fn read_loop(
 struct Writer {
     id: ClientId,
     inbox: Inbox,
+    nudge: Arc<WriterNudge>,
     codec: Codec,
     router: Sender<Input>,
     stats: Arc<Stats>,
@@ -318,6 +399,7 @@ impl Writer {
             write_loop(
                 &mut out,
                 &self.inbox,
+                &self.nudge,
                 &self.codec,
                 &self.stats,
                 self.timeout,
@@ -344,14 +426,15 @@ impl Writer {
 pub fn write_loop<W: Write>(
     out: &mut W,
     inbox: &Inbox,
+    nudge: &WriterNudge,
     codec: &Codec,
     stats: &Stats,
     timeout: Duration,
 ) -> io::Result<()> {
     let most = inbox.capacity;
     let mut buf = Vec::new();
-    // Blocks until the router queues something or drops the outbox.
-    while let Ok(first) = inbox.rx.recv() {
+    // Parks until the router queues something or drops the outbox.
+    while let Some(first) = nudge.next(inbox) {
         first.message.write_to(codec, first.caps, &mut buf);
         let mut events = 1;
         // At most one queue's worth, so a fast router cannot grow the buffer
@@ -453,10 +536,14 @@ mod tests {
     /// `farewell`, if any) and runs the writer over it.
     fn written(capacity: usize, count: usize, farewell: Option<&str>) -> (Recorder, Arc<Stats>) {
         let stats = Arc::new(Stats::default());
-        let (outbox, inbox) = client::outbox(capacity, Arc::clone(&stats), None);
+        let nudge = Arc::new(WriterNudge::default());
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let (outbox, inbox) = client::outbox(capacity, Arc::clone(&stats), Some(for_outbox));
+        let mut wakes = client::Wakes::default();
         for n in 0..count {
-            outbox.deliver(&message(n));
+            outbox.deliver(&message(n), &mut wakes);
         }
+        wakes.wake_all();
         match farewell {
             Some(reason) => outbox.close(reason.into()),
             None => drop(outbox),
@@ -465,6 +552,7 @@ mod tests {
         write_loop(
             &mut out,
             &inbox,
+            &nudge,
             &line_codec(),
             &stats,
             Duration::from_secs(5),
