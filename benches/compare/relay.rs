@@ -200,6 +200,13 @@ impl Lobby {
         let open = loop {
             match client.stream.read(chunk) {
                 Ok(0) => break false,
+                // A short read drained the socket: on Linux, data arriving
+                // after it raises a new edge, so the read that would only
+                // say `WouldBlock` is saved (tokio does the same).
+                Ok(read) if read < chunk.len() => {
+                    input.extend_from_slice(&chunk[..read]);
+                    break true;
+                }
                 Ok(read) => input.extend_from_slice(&chunk[..read]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -338,6 +345,12 @@ impl Clients {
                 break true;
             }
             match client.stream.write(&client.output[written..]) {
+                // A short write filled the socket, which then raises a
+                // writable edge when room frees: no `WouldBlock` call needed.
+                Ok(n) if written + n < client.output.len() => {
+                    written += n;
+                    break true;
+                }
                 Ok(n) => written += n,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
