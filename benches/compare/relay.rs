@@ -94,8 +94,8 @@ struct Lobby {
 }
 
 /// The connections, and what is to be done with them at the end of a turn.
-/// Apart from the rooms so a message can go to every member while the room
-/// is borrowed.
+/// Kept apart from the rooms, so a message can be appended to every member
+/// while the room's member list is borrowed.
 struct Clients {
     /// Indexed by token; `None` is a free slot.
     slots: Vec<Option<Client>>,
