@@ -321,9 +321,27 @@ struct Peer {
     out: Vec<u8>,
 }
 
+impl Peer {
+    /// Writes what the socket takes of `out`.
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            match self.stream.write(&self.out) {
+                Ok(written) => {
+                    self.out.drain(..written);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Many clients on one poll.
 struct Engine {
     poll: Poll,
+    events: Events,
     peers: Vec<Peer>,
     line: bool,
     chunk: Vec<u8>,
@@ -358,6 +376,7 @@ impl Engine {
         }
         let mut engine = Engine {
             poll,
+            events: Events::with_capacity(1024),
             peers,
             line,
             chunk: vec![0; 64 * 1024],
@@ -439,18 +458,7 @@ impl Engine {
     }
 
     fn flush(&mut self, client: usize) -> io::Result<()> {
-        let peer = &mut self.peers[client];
-        while !peer.out.is_empty() {
-            match peer.stream.write(&peer.out) {
-                Ok(written) => {
-                    peer.out.drain(..written);
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
-        Ok(())
+        self.peers[client].flush()
     }
 
     /// Polls once and hands `on_message` the text of every chat message
@@ -481,18 +489,17 @@ impl Engine {
         timeout: Duration,
         mut on_line: impl FnMut(usize, &str),
     ) -> io::Result<()> {
-        let mut events = Events::with_capacity(1024);
-        self.poll.poll(&mut events, Some(timeout))?;
+        self.poll.poll(&mut self.events, Some(timeout))?;
         let mut pongs = Vec::new();
-        for event in events.iter() {
+        for event in self.events.iter() {
             let client = event.token().0;
+            let peer = &mut self.peers[client];
             if event.is_writable() {
-                self.flush(client)?;
+                peer.flush()?;
             }
             if !event.is_readable() {
                 continue;
             }
-            let peer = &mut self.peers[client];
             loop {
                 match peer.stream.read(&mut self.chunk) {
                     Ok(0) => {
@@ -501,7 +508,15 @@ impl Engine {
                             nick(client)
                         )));
                     }
-                    Ok(read) => peer.framer.push(&self.chunk[..read]),
+                    Ok(read) => {
+                        peer.framer.push(&self.chunk[..read]);
+                        // A short read emptied the socket; more data would
+                        // raise a new event. This saves the read that says
+                        // so, which would cost every server the same.
+                        if read < self.chunk.len() {
+                            break;
+                        }
+                    }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                     Err(error) => return Err(error),
