@@ -254,8 +254,9 @@ impl Loop {
                     WAKER => {}
                     token if self.listeners.contains_key(&token) => self.accept(token),
                     token => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(token);
+                        let closed = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || closed {
+                            self.read(token, closed);
                         }
                         if event.is_writable() {
                             self.flush(token);
@@ -267,7 +268,7 @@ impl Loop {
                 break;
             }
             for token in std::mem::take(&mut self.again) {
-                self.read(token);
+                self.read(token, true);
             }
             self.fire_timers();
             self.tick();
@@ -418,8 +419,12 @@ impl Loop {
     }
 
     /// Reads what the socket has (a turn's worth) and passes on what flood
-    /// control allows.
-    fn read(&mut self, token: Token) {
+    /// control allows. Unless `to_the_end`, a short read ends the turn: the
+    /// socket is empty and data that comes later raises a new event, so
+    /// asking again would only cost a system call to hear WouldBlock. When
+    /// the peer has hung up (or the turn resumes an earlier one) the socket
+    /// is read until it says so, since no new event would tell of the end.
+    fn read(&mut self, token: Token, to_the_end: bool) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
@@ -442,6 +447,9 @@ impl Loop {
                     Self::dispatch(connection, token, &mut self.router, &mut self.timers);
                     if connection.intake.flooded() {
                         ended = Some("excess flood".to_owned());
+                        break;
+                    }
+                    if read < READ_CHUNK && !to_the_end {
                         break;
                     }
                 }
