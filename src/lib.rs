@@ -16,7 +16,8 @@
 //! - The **router** ([`router`]) owns every user, room and membership. It
 //!   receives [`router::Input`]s on one bounded channel and answers by
 //!   queueing events on clients' bounded outboxes, which drop rather than
-//!   wait: it never blocks on a client and never does I/O.
+//!   wait: it never blocks on a client and never does I/O. Each writer is
+//!   woken once per router turn, however many messages it got.
 //! - **Codecs** ([`protocol`]) turn lines into [`protocol::Request`]s and
 //!   [`protocol::Event`]s into bytes. They never touch a socket. A broadcast
 //!   is one shared [`protocol::Outgoing`], encoded once per protocol by the
@@ -24,7 +25,8 @@
 //! - The **transport** ([`transport`]) owns the sockets: per connection a
 //!   reader thread (framing, flood control, decoding) and a writer thread
 //!   (batched writes of everything queued), or with `--transport evented`
-//!   one mio event loop for every socket.
+//!   one mio event loop for every socket, which also owns the router and
+//!   calls it in place instead of sending to a router thread.
 //! - A **slow client** fills only its own outbox: further events are dropped
 //!   for it and counted, it is told how many it missed, and one that stays
 //!   behind past `--slow-drops` or `--slow-timeout` is disconnected.
