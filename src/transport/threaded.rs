@@ -76,6 +76,12 @@ impl Connection {
     }
 }
 
+/// A writer that waited less than this for its last message spins a little
+/// before it parks next time. Measured on two cores: spinning always made
+/// fanout to 500 members a quarter slower, never spinning made fanout to
+/// 100 members a quarter slower; this keeps most of both.
+const SPIN_PAYS: Duration = Duration::from_millis(1);
+
 /// How the router wakes a writer thread. The writer parks when its outbox
 /// is empty; the router unparks it at the end of a turn in which it queued
 /// something, and only if it is parked.
@@ -110,18 +116,26 @@ impl Nudge for WriterNudge {
 impl WriterNudge {
     /// The next event in `inbox`, parking until the router queues one;
     /// `None` once the router has let go and the queue is empty.
-    fn next(&self, inbox: &Inbox) -> Option<Queued> {
+    ///
+    /// With `spin`, it first looks again a few times, spinning then
+    /// yielding, as crossbeam's own `recv` does: in a busy room the next
+    /// message often comes before a sleep and a wake-up would be over. But
+    /// with hundreds of writers yielding to each other, spinning costs more
+    /// than it saves, so `spin` says whether the last wait was short enough
+    /// for it to pay, and this updates it.
+    fn next(&self, inbox: &Inbox, spin: &mut bool) -> Option<Queued> {
         self.thread.get_or_init(thread::current);
-        // Chat comes in bursts: look again a few times, yielding, before
-        // paying for a sleep and a wake-up.
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            match inbox.rx.try_recv() {
-                Ok(queued) => return Some(queued),
-                Err(TryRecvError::Disconnected) => return None,
-                Err(TryRecvError::Empty) => backoff.snooze(),
+        if *spin {
+            let backoff = Backoff::new();
+            while !backoff.is_completed() {
+                match inbox.rx.try_recv() {
+                    Ok(queued) => return Some(queued),
+                    Err(TryRecvError::Disconnected) => return None,
+                    Err(TryRecvError::Empty) => backoff.snooze(),
+                }
             }
         }
+        let waiting_since = Instant::now();
         loop {
             self.parked.store(true, Ordering::Release);
             // Announce the park before the last look; see `wake`.
@@ -129,6 +143,7 @@ impl WriterNudge {
             match inbox.rx.try_recv() {
                 Ok(queued) => {
                     self.parked.store(false, Ordering::Release);
+                    *spin = waiting_since.elapsed() < SPIN_PAYS;
                     return Some(queued);
                 }
                 Err(TryRecvError::Disconnected) => return None,
@@ -433,8 +448,9 @@ pub fn write_loop<W: Write>(
 ) -> io::Result<()> {
     let most = inbox.capacity;
     let mut buf = Vec::new();
+    let mut spin = true;
     // Parks until the router queues something or drops the outbox.
-    while let Some(first) = nudge.next(inbox) {
+    while let Some(first) = nudge.next(inbox, &mut spin) {
         first.message.write_to(codec, first.caps, &mut buf);
         let mut events = 1;
         // At most one queue's worth, so a fast router cannot grow the buffer
