@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -126,8 +127,11 @@ impl Lobby {
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut chunk = vec![0; READ_CHUNK];
+        // Whether output is waiting for one more look at the sockets.
+        let mut gathering = false;
         loop {
-            match self.poll.poll(&mut events, None) {
+            let timeout = gathering.then_some(Duration::ZERO);
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => return Err(error),
@@ -146,6 +150,14 @@ impl Lobby {
                     }
                 }
             }
+            // As switchboard's event loop does: before writing, look once
+            // more, without waiting, for input that came meanwhile, so its
+            // messages go out in the same writes.
+            if !gathering && !events.is_empty() && !self.clients.to_flush.is_empty() {
+                gathering = true;
+                continue;
+            }
+            gathering = false;
             for id in std::mem::take(&mut self.clients.to_flush) {
                 self.clients.flush(id);
             }

@@ -239,8 +239,14 @@ struct Loop {
 impl Loop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        // Whether output is waiting for one more look at the sockets.
+        let mut gathering = false;
         loop {
-            let timeout = self.timeout();
+            let timeout = if gathering {
+                Duration::ZERO
+            } else {
+                self.timeout()
+            };
             if let Err(error) = self.poll.poll(&mut events, Some(timeout))
                 && error.kind() != io::ErrorKind::Interrupted
             {
@@ -273,6 +279,15 @@ impl Loop {
             self.fire_timers();
             self.tick();
             self.check_stalled();
+            // Before writing, look once more, without waiting, for input
+            // that came while this turn worked: its messages then go out in
+            // the same writes. In a busy room that halves the writes per
+            // message, for the price of one `epoll_wait`.
+            if !gathering && !events.is_empty() && !self.ready.is_empty() {
+                gathering = true;
+                continue;
+            }
+            gathering = false;
             self.take_ready();
         }
         // Exit: whatever is left is closed as it stands.
