@@ -5,8 +5,9 @@
 //! and a bare relay, the ceiling of what a chat relay can do on this machine.
 //! For each workload and server a fresh server starts, `switchboard-load`
 //! plays the clients from another process, and the server's CPU time is read
-//! from /proc before and after. Everything shares this machine's cores:
-//! compare the columns of one run, not runs on different days.
+//! from /proc before and after; each pairing runs three times, in turns, and
+//! the median counts. Everything shares this machine's cores: compare the
+//! columns of one run, not runs on different days.
 //!
 //! A name given after `--` runs only the workloads whose names contain it:
 //! `cargo bench --bench compare -- "1 x 100"`. A full run writes the chart
@@ -31,6 +32,11 @@ use switchboard::{Config, Server, Transport};
 
 use crate::ngircd::Ngircd;
 use crate::relay::Relay;
+
+/// Each workload runs this many times on each server, the servers taking
+/// turns, and the tables show the median of each measure: on a shared
+/// two-core machine a single run can be off by a third.
+const ROUNDS: usize = 3;
 
 /// One workload: the load generator's arguments.
 struct Workload {
@@ -207,6 +213,24 @@ struct Outcome {
     cpu_per_million: f64,
 }
 
+impl Outcome {
+    /// The median of each measure over `runs` (the most lost, for losses);
+    /// `None` if there were none.
+    fn median(runs: &[Outcome]) -> Option<Outcome> {
+        let median = |measure: fn(&Outcome) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(measure).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied()
+        };
+        Some(Outcome {
+            rate: median(|outcome| outcome.rate)?,
+            p99_ms: median(|outcome| outcome.p99_ms)?,
+            lost: runs.iter().map(|outcome| outcome.lost).fold(0.0, f64::max),
+            cpu_per_million: median(|outcome| outcome.cpu_per_million)?,
+        })
+    }
+}
+
 /// One workload's outcomes, indexed like `Kind::ALL`; `None` where the
 /// server is absent or the run failed.
 struct Row {
@@ -244,16 +268,21 @@ fn main() {
             continue;
         }
         eprint!("{}:", workload.name);
-        let outcomes = Kind::ALL.map(|kind| {
-            if kind == Kind::Ngircd && !have_ngircd {
-                return None;
+        let mut runs: [Vec<Outcome>; 4] = Default::default();
+        for _ in 0..ROUNDS {
+            for (kind, runs) in Kind::ALL.into_iter().zip(&mut runs) {
+                if kind == Kind::Ngircd && !have_ngircd {
+                    continue;
+                }
+                eprint!(" {}", kind.name());
+                match run(kind, workload) {
+                    Ok(outcome) => runs.push(outcome),
+                    Err(error) => eprint!(" (failed: {error})"),
+                }
             }
-            eprint!(" {}", kind.name());
-            run(kind, workload)
-                .map_err(|error| eprint!(" (failed: {error})"))
-                .ok()
-        });
+        }
         eprintln!();
+        let outcomes = runs.map(|runs| Outcome::median(&runs));
         rows.push(Row { workload, outcomes });
     }
     print_tables(&rows);
