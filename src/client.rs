@@ -64,6 +64,11 @@ pub trait Nudge: Send + Sync + fmt::Debug {
 pub struct Wakes(Vec<Arc<dyn Nudge>>);
 
 impl Wakes {
+    /// Forgets every owed wake-up.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Wakes every writer owed it.
     pub fn wake_all(&mut self) {
         for nudge in self.0.drain(..) {

@@ -239,6 +239,13 @@ impl Router {
         self.clients.wakes.wake_all();
     }
 
+    /// Forgets the wake-ups owed since the last call, for a caller that
+    /// looks at every outbox that changed by itself (the event loop, which
+    /// runs the router on its own thread).
+    pub fn forget_wakes(&mut self) {
+        self.clients.wakes.clear();
+    }
+
     /// How many clients are connected.
     pub fn client_count(&self) -> usize {
         self.clients.map.len()

@@ -253,8 +253,6 @@ impl Loop {
                 log::error!("event loop cannot poll: {error}");
                 break;
             }
-            // Awake until `take_ready`: the router's nudges need no wake-up.
-            self.shared.awake.store(true, Ordering::Release);
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
@@ -338,8 +336,9 @@ impl Loop {
 
     /// Writes to every client whose outbox changed.
     fn take_ready(&mut self) {
-        // The router's wake-ups are owed to this loop, which looks now.
-        self.router.wake_writers();
+        // The router's deliveries were made on this thread, which looks at
+        // every ready outbox now: the wake-ups they owe are not needed.
+        self.router.forget_wakes();
         // Cleared before looking, so a nudge from another thread while we
         // work wakes the loop again rather than being lost. Nudges from the
         // router while we write (a write error ends a client, whose peers
