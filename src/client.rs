@@ -94,7 +94,24 @@ pub struct Outbox {
     caps: Caps,
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
-    nudge: Option<Arc<dyn Nudge>>,
+    /// Declared after `tx`, so that when the outbox goes, closed or simply
+    /// dropped (by a router that panicked, say), the writer's wake-up comes
+    /// after the disconnection it is to notice.
+    nudge: Farewell,
+}
+
+/// The outbox's nudge, which wakes the writer a last time when the outbox
+/// goes: a writer parked on an empty queue would otherwise never learn.
+#[derive(Debug)]
+struct Farewell(Option<Arc<dyn Nudge>>);
+
+impl Drop for Farewell {
+    fn drop(&mut self) {
+        if let Some(nudge) = &self.0 {
+            nudge.nudge();
+            nudge.wake();
+        }
+    }
 }
 
 /// One event in an outbox.
@@ -138,7 +155,7 @@ pub fn outbox(
         caps: Caps::default(),
         mailbox: Arc::clone(&mailbox),
         stats,
-        nudge,
+        nudge: Farewell(nudge),
     };
     let inbox = Inbox {
         rx,
@@ -165,7 +182,7 @@ impl Outbox {
         // Never blocks: the channel is unbounded and the bound is checked above.
         match self.tx.send(queued) {
             Ok(()) => {
-                if let Some(nudge) = &self.nudge
+                if let Some(nudge) = &self.nudge.0
                     && nudge.nudge()
                 {
                     wakes.0.push(Arc::clone(nudge));
@@ -199,16 +216,8 @@ impl Outbox {
     /// Lets go of the client: the writer flushes the queue, sends `reason`
     /// and hangs up.
     pub fn close(self, reason: Name) {
-        let Outbox {
-            tx, mailbox, nudge, ..
-        } = self;
-        // Set before the sender is dropped, so the writer sees it once the
-        // channel reports disconnection, and the wake-up comes after both.
-        let _ = mailbox.farewell.set(reason);
-        drop(tx);
-        if let Some(nudge) = nudge {
-            nudge.nudge();
-            nudge.wake();
-        }
+        // Set before the sender is dropped (with `self`, right after), so the
+        // writer sees it once the channel reports disconnection.
+        let _ = self.mailbox.farewell.set(reason);
     }
 }

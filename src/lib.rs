@@ -14,10 +14,11 @@
 //! ```
 //!
 //! - The **router** ([`router`]) owns every user, room and membership. It
-//!   receives [`router::Input`]s on one bounded channel and answers by
-//!   queueing events on clients' bounded outboxes, which drop rather than
-//!   wait: it never blocks on a client and never does I/O. Each writer is
-//!   woken once per router turn, however many messages it got.
+//!   takes [`router::Input`]s (on one bounded channel, or called in place by
+//!   the event loop) and answers by queueing events on clients' bounded
+//!   outboxes, which drop rather than wait: it never blocks on a client and
+//!   never does I/O. Each writer is woken once per router turn, however
+//!   many messages it got.
 //! - **Codecs** ([`protocol`]) turn lines into [`protocol::Request`]s and
 //!   [`protocol::Event`]s into bytes. They never touch a socket. A broadcast
 //!   is one shared [`protocol::Outgoing`], encoded once per protocol by the
@@ -47,7 +48,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -194,7 +195,7 @@ impl Server {
             return;
         };
         log::info!("shutting down");
-        let deadline = Instant::now() + running.config.shutdown_timeout;
+        let timeout = running.config.shutdown_timeout;
         match running.serving {
             Serving::Threads {
                 listeners,
@@ -208,7 +209,7 @@ impl Server {
                 if router.join().is_err() {
                     log::error!("the router thread panicked");
                 }
-                if !self.drained(deadline) {
+                if !self.drained(timeout) {
                     connections
                         .iter()
                         .for_each(threaded::Connection::force_close);
@@ -218,20 +219,20 @@ impl Server {
             Serving::Loop(event_loop) => {
                 // The same, on the loop's thread; `exit` closes what is left.
                 event_loop.shut_down();
-                self.drained(deadline);
+                self.drained(timeout);
                 event_loop.exit();
             }
         }
         log::info!("stopped");
     }
 
-    /// Waits until every connection has flushed and closed, or `deadline`;
-    /// false (and a warning) if some are left.
-    fn drained(&self, deadline: Instant) -> bool {
-        let drained = self.live.wait_empty(deadline);
+    /// Waits up to `timeout` for every connection to flush and close; false
+    /// (and a warning) if some are left.
+    fn drained(&self, timeout: Duration) -> bool {
+        let drained = self.live.wait_empty(Instant::now() + timeout);
         if !drained {
             log::warn!(
-                "{} connections still flushing at the shutdown deadline; closing them",
+                "{} connections still flushing after {timeout:?}; closing them",
                 self.live.count()
             );
         }

@@ -679,8 +679,8 @@ impl fmt::Display for Error {
 /// The router wraps each event once and hands every recipient a clone of the
 /// `Arc`. Each protocol's bytes are produced by the first writer that needs
 /// them and shared by the rest, so a broadcast to a thousand clients is
-/// formatted once per protocol, never once per recipient, and never on the
-/// router thread. Only IRC message tags (the time, client tags), which depend
+/// formatted once per protocol, never once per recipient, and not while the
+/// router is routing. Only IRC message tags (the time, client tags), which depend
 /// on each recipient's capabilities, are put in front at write time.
 #[derive(Debug)]
 pub struct Outgoing {

@@ -1,9 +1,11 @@
-//! The router: one thread that owns all chat state.
+//! The router: the one owner of all chat state.
 //!
-//! Transports send it [`Input`]s over one bounded channel; it answers by
-//! queueing events on clients' bounded outboxes, which drop rather than
-//! wait, so it never blocks on a client. It does no I/O at all, which is why
-//! its tests need no sockets.
+//! It takes [`Input`]s, one at a time: the threaded transport sends them
+//! over one bounded channel to the router's own thread ([`Router::run`]);
+//! the evented loop owns the router and calls [`Router::handle`] in place.
+//! It answers by queueing events on clients' bounded outboxes, which drop
+//! rather than wait, so it never blocks on a client. It does no I/O at all,
+//! which is why its tests need no sockets.
 
 mod commands;
 mod state;

@@ -31,7 +31,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::{Admitted, Context, Intake, Next, Slot, describe};
 use crate::client::{ClientId, Inbox, Nudge};
-use crate::protocol::{Caps, Codec, Event, Protocol};
+use crate::protocol::{Codec, Protocol};
 use crate::router::{self, Input, Router};
 use crate::stats::Stats;
 
@@ -438,6 +438,9 @@ impl Loop {
     /// asking again would only cost a system call to hear WouldBlock. When
     /// the peer has hung up (or the turn resumes an earlier one) the socket
     /// is read until it says so, since no new event would tell of the end.
+    /// The new event is how Linux's epoll and the BSDs' kqueue behave; mio
+    /// itself promises one only after WouldBlock (its `poll(2)` fallback
+    /// needs it), so a port to such a backend must read to WouldBlock.
     fn read(&mut self, token: Token, to_the_end: bool) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
@@ -648,21 +651,9 @@ impl Connection {
             }
         }
         stats.written.fetch_add(events as u64, Ordering::Relaxed);
-        let missed = self.inbox.mailbox.take_missed();
-        if missed > 0 {
-            self.codec
-                .encode(Event::Missed(missed), Caps::default(), &mut self.out);
-        }
-        if disconnected && !self.closing {
-            self.closing = true;
-            if let Some(reason) = self.inbox.mailbox.farewell() {
-                self.codec.encode(
-                    Event::Closing(reason.clone()),
-                    Caps::default(),
-                    &mut self.out,
-                );
-            }
-        }
+        let farewell = disconnected && !self.closing;
+        self.closing |= farewell;
+        super::append_notices(&self.inbox, &self.codec, farewell, &mut self.out);
         !self.out.is_empty()
     }
 }

@@ -94,6 +94,19 @@ impl Context {
     }
 }
 
+/// Appends what a writer owes its client after the queued events: how many
+/// messages were dropped since it was last told, and, once the router has
+/// let go (`farewell`), the reason.
+pub fn append_notices(inbox: &Inbox, codec: &Codec, farewell: bool, out: &mut Vec<u8>) {
+    let missed = inbox.mailbox.take_missed();
+    if missed > 0 {
+        codec.encode(Event::Missed(missed), Caps::default(), out);
+    }
+    if farewell && let Some(reason) = inbox.mailbox.farewell() {
+        codec.encode(Event::Closing(reason.clone()), Caps::default(), out);
+    }
+}
+
 /// How many connections may wait to be accepted. The standard library's 128
 /// overflows when thousands of clients connect at once, and each dropped SYN
 /// costs its client a second.

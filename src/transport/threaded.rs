@@ -30,7 +30,7 @@ use crossbeam_utils::Backoff;
 use super::{Admitted, Context, Intake, Next, Slot, describe};
 use crate::client::{ClientId, Inbox, Nudge, Queued};
 use crate::config::Config;
-use crate::protocol::{Caps, Codec, Event, Protocol};
+use crate::protocol::{Codec, Protocol};
 use crate::router::Input;
 use crate::stats::Stats;
 
@@ -87,7 +87,7 @@ const SPIN_PAYS: Duration = Duration::from_millis(1);
 /// something, and only if it is parked.
 #[derive(Debug, Default)]
 pub struct WriterNudge {
-    /// The writer thread, known once it first parks.
+    /// The writer thread, known from its first look for an event.
     thread: OnceLock<Thread>,
     /// Set while the writer is parked or about to park.
     parked: AtomicBool,
@@ -146,7 +146,10 @@ impl WriterNudge {
                     *spin = waiting_since.elapsed() < SPIN_PAYS;
                     return Some(queued);
                 }
-                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Disconnected) => {
+                    self.parked.store(false, Ordering::Release);
+                    return None;
+                }
                 // Returns at once if the router woke us since the store above;
                 // a spurious return just looks again.
                 Err(TryRecvError::Empty) => thread::park(),
@@ -459,7 +462,7 @@ pub fn write_loop<W: Write>(
             next.message.write_to(codec, next.caps, &mut buf);
             events += 1;
         }
-        report_missed(inbox, codec, &mut buf);
+        super::append_notices(inbox, codec, false, &mut buf);
         write_within(out, &buf, timeout)?;
         stats.write_calls.fetch_add(1, Ordering::Relaxed);
         stats.written.fetch_add(events, Ordering::Relaxed);
@@ -470,20 +473,9 @@ pub fn write_loop<W: Write>(
             buf = Vec::new();
         }
     }
-    report_missed(inbox, codec, &mut buf);
-    if let Some(reason) = inbox.mailbox.farewell() {
-        codec.encode(Event::Closing(reason.clone()), Caps::default(), &mut buf);
-    }
+    super::append_notices(inbox, codec, true, &mut buf);
     write_within(out, &buf, timeout)?;
     out.flush()
-}
-
-/// Appends how many messages were dropped since the last report, if any.
-fn report_missed(inbox: &Inbox, codec: &Codec, buf: &mut Vec<u8>) {
-    let missed = inbox.mailbox.take_missed();
-    if missed > 0 {
-        codec.encode(Event::Missed(missed), Caps::default(), buf);
-    }
 }
 
 /// `write_all` that gives up once `timeout` has passed in all. Each `write`
@@ -508,7 +500,7 @@ fn write_within<W: Write>(out: &mut W, mut buf: &[u8], timeout: Duration) -> io:
 mod tests {
     use super::*;
     use crate::client;
-    use crate::protocol::{Destination, Mask, MessageKind, Outgoing};
+    use crate::protocol::{Destination, Event, Mask, MessageKind, Outgoing};
 
     /// Records each `write` call.
     #[derive(Default)]
@@ -599,5 +591,35 @@ mod tests {
              ! missed 7 messages: your connection was too slow\n"
         );
         assert_eq!(stats.snapshot().dropped, 7);
+    }
+
+    /// A router that panics drops its outboxes without closing them; their
+    /// writers, parked on empty queues, must still end, or shutdown hangs
+    /// joining them.
+    #[test]
+    fn dropping_the_outbox_ends_a_parked_writer() {
+        let stats = Arc::new(Stats::default());
+        let nudge = Arc::new(WriterNudge::default());
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let (outbox, inbox) = client::outbox(10, Arc::clone(&stats), Some(for_outbox));
+        let (ended_tx, ended) = crossbeam_channel::bounded(1);
+        let writer = thread::spawn({
+            let nudge = Arc::clone(&nudge);
+            move || {
+                let mut out = Recorder::default();
+                let timeout = Duration::from_secs(5);
+                let result = write_loop(&mut out, &inbox, &nudge, &line_codec(), &stats, timeout);
+                let _ = ended_tx.send(result.is_ok());
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !nudge.parked.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the writer never parked");
+            thread::yield_now();
+        }
+        drop(outbox);
+        let ended = ended.recv_timeout(Duration::from_secs(5));
+        assert_eq!(ended, Ok(true), "the writer ended cleanly");
+        writer.join().unwrap();
     }
 }

@@ -326,6 +326,7 @@ impl Peer {
     fn flush(&mut self) -> io::Result<()> {
         while !self.out.is_empty() {
             match self.stream.write(&self.out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
                     self.out.drain(..written);
                 }
@@ -500,6 +501,8 @@ impl Engine {
             if !event.is_readable() {
                 continue;
             }
+            // With the peer gone there is no later event: read to the end.
+            let to_the_end = event.is_read_closed() || event.is_error();
             loop {
                 match peer.stream.read(&mut self.chunk) {
                     Ok(0) => {
@@ -511,9 +514,10 @@ impl Engine {
                     Ok(read) => {
                         peer.framer.push(&self.chunk[..read]);
                         // A short read emptied the socket; more data would
-                        // raise a new event. This saves the read that says
-                        // so, which would cost every server the same.
-                        if read < self.chunk.len() {
+                        // raise a new event (on Linux's epoll; mio promises
+                        // one only after WouldBlock). This saves the read
+                        // that says so, which would cost every server the same.
+                        if read < self.chunk.len() && !to_the_end {
                             break;
                         }
                     }
