@@ -11,7 +11,7 @@
 //! costs what the work costs, where a router thread would add two thread
 //! wake-ups to every message. The router still meets the sockets only
 //! through the outboxes: it queues without waiting and nudges the loop
-//! ([`LoopNudge`]), which marks the client ready; at the end of the turn the
+//! (`LoopNudge`), which marks the client ready; at the end of the turn the
 //! loop writes to every ready client. A nudge from another thread wakes the
 //! loop through its `mio::Waker`, but only when the loop is not already
 //! awake.

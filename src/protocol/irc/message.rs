@@ -201,7 +201,7 @@ pub fn write(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&
     write_message(out, source, command, params, false);
 }
 
-/// Like [`write`], but the last parameter is always trailing, as servers
+/// Like [`write()`], but the last parameter is always trailing, as servers
 /// write text (a message, a reason) so clients never mistake its first word
 /// for all of it.
 pub fn write_text(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&str]) {
