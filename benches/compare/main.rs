@@ -191,6 +191,18 @@ impl Running {
         }
     }
 
+    /// Messages written and write calls so far, where the server counts
+    /// them (switchboard does).
+    fn writes(&self) -> Option<(u64, u64)> {
+        match self {
+            Running::Switchboard(server) => {
+                let stats = server.stats();
+                Some((stats.written, stats.write_calls))
+            }
+            Running::Ngircd(_) | Running::Ceiling(_) => None,
+        }
+    }
+
     fn stop(self) -> io::Result<()> {
         match self {
             Running::Switchboard(server) => {
@@ -211,6 +223,8 @@ struct Outcome {
     lost: f64,
     /// Server CPU seconds per million deliveries (or round trips).
     cpu_per_million: f64,
+    /// Messages per write call, where the server counts them (NaN if not).
+    per_write: f64,
 }
 
 impl Outcome {
@@ -227,6 +241,7 @@ impl Outcome {
             p99_ms: median(|outcome| outcome.p99_ms)?,
             lost: runs.iter().map(|outcome| outcome.lost).fold(0.0, f64::max),
             cpu_per_million: median(|outcome| outcome.cpu_per_million)?,
+            per_write: median(|outcome| outcome.per_write)?,
         })
     }
 }
@@ -301,6 +316,7 @@ fn main() {
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
     let server = kind.start().map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
+    let writes_before = server.writes();
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard-load"))
         .args(workload.args)
         .args([
@@ -311,6 +327,12 @@ fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
         ])
         .output();
     let cpu = server.cpu_seconds() - cpu_before;
+    let per_write = match (writes_before, server.writes()) {
+        (Some((messages, calls)), Some((messages_after, calls_after))) => {
+            (messages_after - messages) as f64 / (calls_after - calls) as f64
+        }
+        _ => f64::NAN,
+    };
     server.stop().map_err(|error| format!("stop: {error}"))?;
     let output = output.map_err(|error| format!("switchboard-load: {error}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -326,6 +348,7 @@ fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
         p99_ms: field("p99_ms"),
         lost: field("lost").max(0.0),
         cpu_per_million: cpu / (count / 1e6),
+        per_write,
     })
 }
 
@@ -383,36 +406,37 @@ fn print_tables(rows: &[Row]) {
     );
     println!();
     println!(
-        "{:<27}{:>9}{:>9}{:>9}{:>9}{:>10}{:>10}{:>10}{:>10}",
-        "cpu s/M; lost",
+        "{:<27}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
+        "cost; batching; lost",
         "cpu thr",
         "cpu evt",
         "cpu ngd",
         "cpu ceil",
-        "lost thr",
-        "lost evt",
-        "lost ngd",
-        "lost ceil"
+        "/wr thr",
+        "/wr evt",
+        "lost",
     );
     for row in rows {
         let cpu = |kind| cell(row.get(kind, |o| o.cpu_per_million), 9, 2);
-        let lost = |kind| cell(row.get(kind, |o| o.lost), 10, 0);
+        let per_write = |kind| cell(row.get(kind, |o| o.per_write), 9, 2);
+        let lost: Option<f64> = Kind::ALL
+            .iter()
+            .filter_map(|&kind| row.get(kind, |o| o.lost))
+            .reduce(|all, lost| all + lost);
         println!(
-            "{:<27}{}{}{}{}{}{}{}{}",
+            "{:<27}{}{}{}{}{}{}{}",
             row.workload.name,
             cpu(Threaded),
             cpu(Evented),
             cpu(Ngircd),
             cpu(Ceiling),
-            lost(Threaded),
-            lost(Evented),
-            lost(Ngircd),
-            lost(Ceiling),
+            per_write(Threaded),
+            per_write(Evented),
+            cell(lost, 10, 0),
         );
     }
-    println!(
-        "(cpu s/M: server CPU seconds per million deliveries or round trips; - : did not run)"
-    );
+    println!("(cpu: server CPU seconds per million deliveries or round trips;");
+    println!(" /wr: messages per write call; lost: by all four servers; - : did not run)");
 }
 
 /// A right-aligned number, or `-` where there is none.
