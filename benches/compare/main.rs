@@ -259,6 +259,14 @@ impl Row {
         Some(measure(&outcome)).filter(|value| value.is_finite())
     }
 
+    /// One measure for every server, in column order, as table cells.
+    fn cells(&self, measure: fn(&Outcome) -> f64, width: usize, precision: usize) -> String {
+        Kind::ALL
+            .iter()
+            .map(|&kind| cell(self.get(kind, measure), width, precision))
+            .collect()
+    }
+
     /// `top / bottom` of one measure.
     fn ratio(&self, top: Kind, bottom: Kind, measure: fn(&Outcome) -> f64) -> Option<f64> {
         Some(self.get(top, measure)? / self.get(bottom, measure)?)
@@ -372,12 +380,9 @@ fn print_tables(rows: &[Row]) {
     );
     for row in rows {
         println!(
-            "{:<27}{}{}{}{}{}{}{}{}",
+            "{:<27}{}{}{}{}{}",
             row.workload.name,
-            cell(row.get(Threaded, rate), 10, 0),
-            cell(row.get(Evented, rate), 10, 0),
-            cell(row.get(Ngircd, rate), 10, 0),
-            cell(row.get(Ceiling, rate), 10, 0),
+            row.cells(rate, 10, 0),
             cell(row.ratio(Evented, Ceiling, rate), 9, 2),
             cell(row.ratio(Evented, Ngircd, rate), 9, 2),
             cell(row.ratio(Threaded, Ngircd, rate), 9, 2),
@@ -391,12 +396,9 @@ fn print_tables(rows: &[Row]) {
     );
     for row in rows {
         println!(
-            "{:<27}{}{}{}{}{}{}",
+            "{:<27}{}{}{}",
             row.workload.name,
-            cell(row.get(Threaded, p99), 10, 2),
-            cell(row.get(Evented, p99), 10, 2),
-            cell(row.get(Ngircd, p99), 10, 2),
-            cell(row.get(Ceiling, p99), 10, 2),
+            row.cells(p99, 10, 2),
             cell(row.ratio(Evented, Ceiling, p99), 13, 2),
             cell(row.ratio(Threaded, Ngircd, p99), 13, 2),
         );
@@ -417,19 +419,15 @@ fn print_tables(rows: &[Row]) {
         "lost",
     );
     for row in rows {
-        let cpu = |kind| cell(row.get(kind, |o| o.cpu_per_million), 9, 2);
         let per_write = |kind| cell(row.get(kind, |o| o.per_write), 9, 2);
         let lost: Option<f64> = Kind::ALL
             .iter()
             .filter_map(|&kind| row.get(kind, |o| o.lost))
             .reduce(|all, lost| all + lost);
         println!(
-            "{:<27}{}{}{}{}{}{}{}",
+            "{:<27}{}{}{}{}",
             row.workload.name,
-            cpu(Threaded),
-            cpu(Evented),
-            cpu(Ngircd),
-            cpu(Ceiling),
+            row.cells(|o| o.cpu_per_million, 9, 2),
             per_write(Threaded),
             per_write(Evented),
             cell(lost, 10, 0),
