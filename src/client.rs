@@ -1,7 +1,7 @@
 //! A client as the router sees it from outside: an id and a bounded outbox.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -28,6 +28,14 @@ pub struct Mailbox {
     /// Why the router closed the connection. The writer sends this after the
     /// last queued message, so the reason arrives even when the queue was full.
     farewell: OnceLock<Name>,
+    /// Set while the client's socket takes no more bytes: a write would
+    /// block, or one is waiting. Only the writer sets and clears it; it is
+    /// how the router tells a slow client from one that is merely getting a
+    /// burst.
+    backed_up: AtomicBool,
+    /// The total weight of the events the writer took from the queue. The
+    /// router adds up what it queued; the difference is what waits.
+    taken: AtomicU64,
 }
 
 impl Mailbox {
@@ -39,6 +47,16 @@ impl Mailbox {
     /// The reason the router gave when it let go of the client, if it did.
     pub fn farewell(&self) -> Option<&Name> {
         self.farewell.get()
+    }
+
+    /// The writer says whether the socket stopped taking bytes.
+    pub fn set_backed_up(&self, backed_up: bool) {
+        self.backed_up.store(backed_up, Ordering::Relaxed);
+    }
+
+    /// The writer took events of this total [`Outgoing::weight`] from the queue.
+    pub fn took(&self, weight: u64) {
+        self.taken.fetch_add(weight, Ordering::Relaxed);
     }
 }
 
@@ -84,11 +102,16 @@ impl Wakes {
 #[derive(Debug)]
 pub struct Outbox {
     tx: Sender<Queued>,
-    /// The most events the queue holds. The channel itself is unbounded,
-    /// which allocates its slots in small blocks as they fill rather than
-    /// all of them up front for every idle client; the bound is kept here,
-    /// exactly, because the router is the only sender.
+    /// How many events always fit (`--sendq`). The channel itself is
+    /// unbounded, which allocates its slots in small blocks as they fill
+    /// rather than all of them up front for every idle client; the bound is
+    /// kept here, exactly, because the router is the only sender.
     capacity: usize,
+    /// Beyond `capacity` events, more are queued only while the socket
+    /// takes bytes and what waits weighs at most this (`--sendq-bytes`).
+    max_weight: u64,
+    /// The total weight of the events queued so far.
+    given: u64,
     /// The client's IRC capabilities, sent along with each event so the
     /// writer encodes it as the client asked at the time it was queued.
     caps: Caps,
@@ -134,16 +157,18 @@ pub struct Inbox {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
     Queued,
-    /// The queue was full: the message was dropped for this client and counted.
+    /// The client is not keeping up: the message was dropped for this
+    /// client and counted.
     Dropped,
     /// The writer is gone; the connection is closing.
     Closed,
 }
 
-/// A bounded queue of `capacity` events: the router's outbox and the writer's
-/// inbox. `nudge`, if any, is told of every change.
+/// A bounded queue (see [`Outbox::deliver`] for the bounds): the router's
+/// outbox and the writer's inbox. `nudge`, if any, is told of every change.
 pub fn outbox(
     capacity: usize,
+    max_weight: usize,
     stats: Arc<Stats>,
     nudge: Option<Arc<dyn Nudge>>,
 ) -> (Outbox, Inbox) {
@@ -152,6 +177,8 @@ pub fn outbox(
     let outbox = Outbox {
         tx,
         capacity,
+        max_weight: max_weight as u64,
+        given: 0,
         caps: Caps::default(),
         mailbox: Arc::clone(&mailbox),
         stats,
@@ -166,15 +193,28 @@ pub fn outbox(
 }
 
 impl Outbox {
-    /// Queues a message without ever blocking; a full queue drops it. The
+    /// Queues a message without ever blocking, unless the client is not
+    /// keeping up; then the message is dropped for it and counted.
+    ///
+    /// Up to `capacity` events always fit. Beyond that, a client is keeping
+    /// up while its socket takes bytes and what waits weighs at most
+    /// `max_weight`: a burst bigger than the queue reaches a client that
+    /// reads, and only one whose socket pushes back loses messages. The
     /// writer is not woken yet: if it is owed a wake-up, its nudge goes in
     /// `wakes`.
-    pub fn deliver(&self, message: &Arc<Outgoing>, wakes: &mut Wakes) -> Delivery {
-        if self.tx.len() >= self.capacity {
+    pub fn deliver(&mut self, message: &Arc<Outgoing>, wakes: &mut Wakes) -> Delivery {
+        let weight = message.weight() as u64;
+        let waiting = self.tx.len();
+        // Past the queue's length, the atomics tell whether to go on.
+        if waiting >= self.capacity
+            && (self.mailbox.backed_up.load(Ordering::Relaxed)
+                || self.waiting_weight() + weight > self.max_weight)
+        {
             self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return Delivery::Dropped;
         }
+        self.given += weight;
         let queued = Queued {
             message: Arc::clone(message),
             caps: self.caps,
@@ -182,10 +222,15 @@ impl Outbox {
         // Never blocks: the channel is unbounded and the bound is checked above.
         match self.tx.send(queued) {
             Ok(()) => {
-                if let Some(nudge) = &self.nudge.0
-                    && nudge.nudge()
-                {
-                    wakes.0.push(Arc::clone(nudge));
+                if let Some(nudge) = &self.nudge.0 {
+                    if nudge.nudge() {
+                        wakes.0.push(Arc::clone(nudge));
+                    }
+                    // A queue this long does not wait for the router's turn
+                    // to end: its writer starts on it now.
+                    if waiting + 1 == self.capacity {
+                        nudge.wake();
+                    }
                 }
                 Delivery::Queued
             }
@@ -208,9 +253,15 @@ impl Outbox {
         self.tx.len()
     }
 
-    /// How many messages the queue holds at most.
+    /// How many messages always fit in the queue.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// The total [`Outgoing::weight`] of what waits in the queue.
+    fn waiting_weight(&self) -> u64 {
+        // The writer counts an event after taking it, so `taken` trails.
+        self.given - self.mailbox.taken.load(Ordering::Relaxed)
     }
 
     /// Lets go of the client: the writer flushes the queue, sends `reason`

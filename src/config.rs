@@ -37,6 +37,9 @@ impl std::fmt::Display for Transport {
 /// The slowest flood-control rate, in lines per second: one line a minute.
 pub const MIN_RATE: f64 = 1.0 / 60.0;
 
+/// The smallest `--sendq-bytes`: room for a few of the longest lines.
+pub const MIN_SENDQ_BYTES: usize = 16 * 1024;
+
 /// Server settings. Every field has a command-line flag of the same name
 /// (see README.md); [`Config::default`] gives the documented defaults.
 #[derive(Clone, Debug)]
@@ -61,8 +64,13 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// Longest accepted input line in bytes, terminator excluded.
     pub max_line: usize,
-    /// Capacity of each client's outbox, in messages.
+    /// Messages queued for a client whose socket is backed up; more are
+    /// dropped for it.
     pub sendq: usize,
+    /// Most bytes queued for a client that keeps reading (its socket takes
+    /// bytes) during a burst bigger than `sendq`; past it the client is
+    /// treated as slow.
+    pub sendq_bytes: usize,
     /// A slow client is disconnected once this many messages were dropped for
     /// it without its outbox draining to half.
     pub slow_drops: u64,
@@ -100,6 +108,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(60),
             max_line: 4096,
             sendq: 100,
+            sendq_bytes: 1 << 20,
             slow_drops: 1000,
             slow_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
@@ -134,6 +143,12 @@ impl Config {
         }
         if self.sendq == 0 {
             return Err("--sendq must be at least 1".into());
+        }
+        if self.sendq_bytes < MIN_SENDQ_BYTES {
+            return Err(format!(
+                "--sendq-bytes {} is below the minimum of {MIN_SENDQ_BYTES}",
+                self.sendq_bytes
+            ));
         }
         if self.slow_drops == 0 {
             return Err("--slow-drops must be at least 1".into());

@@ -57,9 +57,15 @@ struct Flags {
     #[argh(option, default = "Config::default().max_line")]
     max_line: usize,
 
-    /// messages queued per client before they are dropped for it (default 100)
+    /// messages queued for a client whose socket is backed up, beyond which
+    /// they are dropped for it (default 100)
     #[argh(option, default = "Config::default().sendq")]
     sendq: usize,
+
+    /// most bytes queued for a client that keeps reading, during a burst,
+    /// before it is treated as slow (default 1048576)
+    #[argh(option, default = "Config::default().sendq_bytes")]
+    sendq_bytes: usize,
 
     /// disconnect a client once this many messages were dropped for it
     /// without its queue draining to half (default 1000)
@@ -156,6 +162,7 @@ impl Flags {
             ping_timeout: Duration::from_secs(self.ping_timeout),
             max_line: self.max_line,
             sendq: self.sendq,
+            sendq_bytes: self.sendq_bytes,
             slow_drops: self.slow_drops,
             slow_timeout: Duration::from_secs(self.slow_timeout),
             write_timeout: Duration::from_secs(self.write_timeout),

@@ -475,6 +475,14 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Away(false) => line(out, &["- you are back"]),
         Reply::IsAway { nick, message } => line(out, &["- ", nick, " is away: ", message]),
         Reply::Switched(room) => line(out, &["- now talking in ", room]),
+        Reply::Draining(waiting) => line(
+            out,
+            &[
+                "- you closed your end: ",
+                &waiting.to_string(),
+                " lines still waiting go out at the flood-control pace, then the connection closes",
+            ],
+        ),
         Reply::Help => {
             for entry in HELP {
                 line(out, &["- ", entry]);

@@ -10,9 +10,12 @@
 pub mod framing;
 pub mod irc;
 pub mod line;
+mod outgoing;
+
+pub use outgoing::{Codec, Outgoing};
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// A nickname, room name or other text shared cheaply between events.
 pub type Name = Arc<str>;
@@ -471,6 +474,10 @@ pub enum Reply {
     },
     /// Plain text now goes to this room.
     Switched(Name),
+    /// The client closed its sending side with this many lines still
+    /// waiting for flood control: they go on at its pace, then the
+    /// connection closes.
+    Draining(usize),
     Help,
     Error(Error),
 }
@@ -567,6 +574,15 @@ pub enum Destination {
     Room(Name),
     /// A private message; the name is its recipient.
     User(Name),
+}
+
+impl Destination {
+    /// The room, or the recipient's nickname.
+    pub fn name(&self) -> &Name {
+        match self {
+            Destination::Room(name) | Destination::User(name) => name,
+        }
+    }
 }
 
 /// Why a request was refused. `Display` gives the text users read; the IRC
@@ -671,83 +687,5 @@ impl fmt::Display for Error {
             Error::InvalidUtf8 => write!(f, "line is not valid UTF-8, ignored"),
             Error::EmptyLine => write!(f, "empty line ignored (type /help for commands)"),
         }
-    }
-}
-
-/// An event on its way to one or many clients, with its wire encodings.
-///
-/// The router wraps each event once and hands every recipient a clone of the
-/// `Arc`. Each protocol's bytes are produced by the first writer that needs
-/// them and shared by the rest, so a broadcast to a thousand clients is
-/// formatted once per protocol, never once per recipient, and not while the
-/// router is routing. Only IRC message tags (the time, client tags), which depend
-/// on each recipient's capabilities, are put in front at write time.
-#[derive(Debug)]
-pub struct Outgoing {
-    event: Event,
-    /// When the router made it, for IRC's `server-time`.
-    at: jiff::Timestamp,
-    line: OnceLock<Box<[u8]>>,
-    irc: OnceLock<Box<[u8]>>,
-    /// The `server-time` tag value, formatted on first use.
-    time: OnceLock<Box<str>>,
-}
-
-impl Outgoing {
-    /// Wraps an event for delivery, stamped with the current time.
-    pub fn new(event: Event) -> Arc<Outgoing> {
-        Arc::new(Outgoing {
-            event,
-            at: jiff::Timestamp::now(),
-            line: OnceLock::new(),
-            irc: OnceLock::new(),
-            time: OnceLock::new(),
-        })
-    }
-
-    /// The event itself.
-    pub fn event(&self) -> &Event {
-        &self.event
-    }
-
-    /// Appends the event's bytes for a client of `codec` with `caps`.
-    pub fn write_to(&self, codec: &Codec, caps: Caps, out: &mut Vec<u8>) {
-        match codec.protocol {
-            Protocol::Line => out.extend_from_slice(self.line.get_or_init(|| {
-                let mut bytes = Vec::new();
-                line::encode(&self.event, &mut bytes);
-                bytes.into_boxed_slice()
-            })),
-            Protocol::Irc => {
-                let time = || &**self.time.get_or_init(|| format!("{:.3}", self.at).into());
-                irc::write_tags(&self.event, caps, time, out);
-                if let Event::Reply { .. } = self.event {
-                    // Replies have one reader and may depend on its
-                    // capabilities: nothing to share, nothing to cache.
-                    irc::encode(&self.event, &codec.server, caps, out);
-                } else {
-                    out.extend_from_slice(self.irc.get_or_init(|| {
-                        let mut bytes = Vec::new();
-                        irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
-                        bytes.into_boxed_slice()
-                    }));
-                }
-            }
-        }
-    }
-}
-
-/// How one connection's writer encodes: its protocol and the server's name,
-/// which prefixes IRC numerics.
-#[derive(Clone, Debug)]
-pub struct Codec {
-    pub protocol: Protocol,
-    pub server: Name,
-}
-
-impl Codec {
-    /// Appends the bytes of an event that only this client sees.
-    pub fn encode(&self, event: Event, caps: Caps, out: &mut Vec<u8>) {
-        Outgoing::new(event).write_to(self, caps, out);
     }
 }

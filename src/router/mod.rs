@@ -50,6 +50,10 @@ pub enum Input {
     },
     /// A client's request, decoded from one line.
     Request(ClientId, crate::protocol::Request),
+    /// The client will send no more, but `waiting` of its lines still wait
+    /// for flood control; the transport hands them on at their pace, then
+    /// reports the disconnection.
+    Draining { id: ClientId, waiting: usize },
     /// The connection ended; the router cleans up the first time it hears it.
     Disconnected(ClientId, String),
 }
@@ -177,6 +181,9 @@ impl Router {
                 }
             }
             Input::Request(id, request) => self.request(id, request, now),
+            // Said to the client, which may still be reading; if it is gone,
+            // writing this is also how the transport finds out.
+            Input::Draining { id, waiting } => self.reply(id, Reply::Draining(waiting), now),
             Input::Disconnected(id, reason) => {
                 let reason: Name = reason.into();
                 self.remove(id, Some(reason.clone()), reason, now);

@@ -17,9 +17,26 @@ use crate::client::{self, ClientId, Inbox};
 use crate::config::Config;
 use crate::protocol::{
     Ban, CapCommand, Destination, Error, Event, Lusers, Mask, Member, MessageKind, ModeChange,
-    Name, Protocol, Reply, Request, RoomSummary, ServerInfo, Target, Topic, Welcome, Whois,
+    Name, Outgoing, Protocol, Reply, Request, RoomSummary, ServerInfo, Target, Topic, Welcome,
+    Whois,
 };
 use crate::stats::Stats;
+
+/// Takes at most `most` events from `inbox`, as a writer does.
+fn take(inbox: &Inbox, most: usize) -> Vec<Event> {
+    let mut weight = 0;
+    let events = inbox
+        .rx
+        .try_iter()
+        .take(most)
+        .map(|queued| {
+            weight += queued.message.weight();
+            queued.message.event().clone()
+        })
+        .collect();
+    inbox.mailbox.took(weight as u64);
+    events
+}
 
 /// Outbox capacity of clients that are not testing overflow.
 const ROOMY: usize = 1000;
@@ -33,6 +50,8 @@ struct Harness {
     now: Instant,
     inboxes: HashMap<ClientId, Inbox>,
     next_id: u64,
+    /// Each outbox's weight bound, from the config.
+    sendq_bytes: usize,
 }
 
 impl Harness {
@@ -49,6 +68,7 @@ impl Harness {
             now: Instant::now(),
             inboxes: HashMap::new(),
             next_id: 1,
+            sendq_bytes: config.sendq_bytes,
         }
     }
 
@@ -60,7 +80,8 @@ impl Harness {
     fn connect_speaking(&mut self, protocol: Protocol, capacity: usize) -> ClientId {
         let id = ClientId(self.next_id);
         self.next_id += 1;
-        let (outbox, inbox) = client::outbox(capacity, Arc::clone(&self.stats), None);
+        let (outbox, inbox) =
+            client::outbox(capacity, self.sendq_bytes, Arc::clone(&self.stats), None);
         self.inboxes.insert(id, inbox);
         let input = Input::Connected {
             id,
@@ -151,13 +172,10 @@ impl Harness {
         self.unclock(self.raw_events(id))
     }
 
-    /// Everything queued for `id` so far, as the router made it.
+    /// Everything queued for `id` so far, as the router made it, taken
+    /// as a writer takes it.
     fn raw_events(&self, id: ClientId) -> Vec<Event> {
-        self.inboxes[&id]
-            .rx
-            .try_iter()
-            .map(|queued| queued.message.event().clone())
-            .collect()
+        take(&self.inboxes[&id], usize::MAX)
     }
 
     fn unclock(&self, events: Vec<Event>) -> Vec<Event> {
@@ -1216,7 +1234,8 @@ const SLOW_DROPS: u64 = 20;
 const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A room with a sender, a reader that keeps up and a reader with a small
-/// outbox that only reads when told to; every inbox starts empty.
+/// outbox whose socket is backed up, which only reads when told to; every
+/// inbox starts empty.
 struct SlowRoom {
     h: Harness,
     sender: ClientId,
@@ -1247,6 +1266,7 @@ impl SlowRoom {
             Protocol::Irc => (h.irc_with("slow", "", SLOW_CAPACITY), "SendQ exceeded"),
         };
         h.join_all(slow, &["#busy"]);
+        h.inboxes[&slow].mailbox.set_backed_up(true);
         SlowRoom {
             h,
             sender,
@@ -1275,13 +1295,7 @@ impl SlowRoom {
 
     /// Reads `count` events from the slow client's outbox.
     fn read_slow(&self, count: usize) -> Vec<Event> {
-        let inbox = &self.h.inboxes[&self.slow];
-        let events: Vec<Event> = inbox
-            .rx
-            .try_iter()
-            .take(count)
-            .map(|queued| queued.message.event().clone())
-            .collect();
+        let events = take(&self.h.inboxes[&self.slow], count);
         assert_eq!(events.len(), count, "the slow client's outbox ran dry");
         events
     }
@@ -1424,6 +1438,55 @@ fn a_client_that_drained_its_outbox_is_not_cut_off_at_the_slow_timeout() {
     room.h.tick_after(SLOW_TIMEOUT);
     room.assert_still_here();
     room.h.assert_quiet(&[room.reader]);
+}
+
+/// A burst bigger than the outbox reaches a client whose socket takes
+/// bytes: only a socket that pushes back makes a client slow.
+#[test]
+fn a_client_that_keeps_up_gets_a_burst_bigger_than_its_outbox() {
+    let mut room = SlowRoom::new();
+    room.h.inboxes[&room.slow].mailbox.set_backed_up(false);
+    let lines = room.say(SLOW_CAPACITY * 20);
+    assert_eq!(room.h.events(room.slow), lines);
+    assert_eq!(room.dropped(), 0);
+    room.assert_still_here();
+}
+
+/// Once its socket pushes back, a client gets at most its outbox's worth.
+#[test]
+fn a_client_whose_socket_backs_up_mid_burst_loses_what_overflows() {
+    let mut room = SlowRoom::new();
+    let mailbox = &room.h.inboxes[&room.slow].mailbox;
+    mailbox.set_backed_up(false);
+    let lines = room.say(SLOW_CAPACITY * 2);
+    room.h.inboxes[&room.slow].mailbox.set_backed_up(true);
+    room.say(3);
+    assert_eq!(room.dropped(), 3);
+    assert_eq!(room.missed(), 3);
+    assert_eq!(room.h.events(room.slow), lines);
+}
+
+/// Even a client that keeps up holds at most `--sendq-bytes`: past it the
+/// burst is dropped for it, as for a slow client.
+#[test]
+fn a_burst_past_the_byte_bound_is_dropped_even_for_a_client_that_keeps_up() {
+    let mut h = Harness::with(Config {
+        sendq_bytes: crate::config::MIN_SENDQ_BYTES,
+        ..Config::default()
+    });
+    let sender = h.member("sender", &["#big"]);
+    let reader = h.register_with("reader", 1);
+    h.join_all(reader, &["#big"]);
+    h.clear();
+    let text = "x".repeat(400);
+    for _ in 0..100 {
+        h.send(sender, say(&text));
+    }
+    let got = h.events(reader).len();
+    let weight = Outgoing::new(said_in("sender", "#big", &text)).weight();
+    // The first always fits; then as many as the bound allows.
+    assert_eq!(got, 1 + (crate::config::MIN_SENDQ_BYTES - weight) / weight);
+    assert_eq!(h.stats.dropped.load(Ordering::Relaxed), 100 - got as u64);
 }
 
 // Shutdown.

@@ -209,6 +209,9 @@ struct Connection {
     resume_at: Option<Instant>,
     /// The router was told the connection ended; reading is over.
     ended: bool,
+    /// The peer sent all it will (it may still read): reading is over, and
+    /// the connection ends once what waits for flood control is handed on.
+    finished: bool,
     /// The router let go (the outbox is closed); after what is encoded is
     /// written, the connection closes.
     closing: bool,
@@ -426,6 +429,7 @@ impl Loop {
                 stalled_since: None,
                 resume_at: None,
                 ended: false,
+                finished: false,
                 closing: false,
                 _slot: slot,
             },
@@ -448,6 +452,15 @@ impl Loop {
         if connection.ended {
             return;
         }
+        if connection.finished {
+            // Nothing more will come, but a peer that is gone for good
+            // answers what was written to it with a reset. Reads only say
+            // end of stream now; the socket's error says whether it came.
+            if !matches!(connection.stream.take_error(), Ok(None)) {
+                self.end(token, "connection closed".into());
+            }
+            return;
+        }
         let mut ended = None;
         for turn in 0.. {
             if turn == READS_PER_TURN {
@@ -456,7 +469,18 @@ impl Loop {
             }
             match connection.stream.read(&mut self.chunk) {
                 Ok(0) => {
-                    ended = Some("connection closed".to_owned());
+                    if connection.resume_at.is_some() {
+                        // Lines still wait their turn; the timer ends it.
+                        connection.finished = true;
+                        let waiting = connection.intake.waiting();
+                        let draining = Input::Draining {
+                            id: connection.id,
+                            waiting,
+                        };
+                        self.router.handle(draining, Instant::now());
+                    } else {
+                        ended = Some("connection closed".to_owned());
+                    }
                     break;
                 }
                 Ok(read) => {
@@ -523,6 +547,9 @@ impl Loop {
             {
                 connection.resume_at = None;
                 Self::dispatch(connection, token, &mut self.router, &mut self.timers);
+                if connection.finished && connection.resume_at.is_none() {
+                    self.end(token, "connection closed".into());
+                }
             }
         }
     }
@@ -616,9 +643,13 @@ impl Connection {
                     self.stalled_since = None;
                     if self.written == self.out.len() {
                         stats.write_calls.fetch_add(1, Ordering::Relaxed);
+                        self.inbox.mailbox.set_backed_up(false);
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    // Until it takes everything, the router queues at most
+                    // `--sendq` messages more for this client.
+                    self.inbox.mailbox.set_backed_up(true);
                     self.stalled_since.get_or_insert_with(Instant::now);
                     return Ok(());
                 }
@@ -634,6 +665,7 @@ impl Connection {
     fn refill(&mut self, stats: &Stats) -> bool {
         let most = self.inbox.capacity;
         let mut events = 0;
+        let mut weight = 0;
         let mut disconnected = false;
         while events < most {
             match self.inbox.rx.try_recv() {
@@ -642,6 +674,7 @@ impl Connection {
                         .message
                         .write_to(&self.codec, queued.caps, &mut self.out);
                     events += 1;
+                    weight += queued.message.weight();
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -651,6 +684,7 @@ impl Connection {
             }
         }
         stats.written.fetch_add(events as u64, Ordering::Relaxed);
+        self.inbox.mailbox.took(weight as u64);
         let farewell = disconnected && !self.closing;
         self.closing |= farewell;
         super::append_notices(&self.inbox, &self.codec, farewell, &mut self.out);

@@ -83,7 +83,12 @@ impl Context {
             log::debug!("dropping {peer}: {error}");
             return None;
         }
-        let (outbox, inbox) = client::outbox(config.sendq, Arc::clone(&self.stats), nudge);
+        let (outbox, inbox) = client::outbox(
+            config.sendq,
+            config.sendq_bytes,
+            Arc::clone(&self.stats),
+            nudge,
+        );
         Some(Admitted {
             id,
             slot,
@@ -316,6 +321,11 @@ impl Intake {
             self.pending.push_back((request, size));
             self.pending_bytes += size;
         }
+    }
+
+    /// How many requests wait for flood control.
+    pub fn waiting(&self) -> usize {
+        self.pending.len()
     }
 
     /// Whether more is waiting for flood control than a client may have

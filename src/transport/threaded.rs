@@ -10,7 +10,9 @@
 //!   lines wait for flood control), and on the router's inbox when the router
 //!   is behind, which slows down this one client's TCP connection.
 //! - The writer parks while the client's outbox is empty and writes
-//!   everything queued with one `write_all`. The router wakes it through a
+//!   everything queued at once, first without waiting: when the socket does
+//!   not take it all, the writer tells the router (the client's mailbox
+//!   says it is backed up) and then waits for the socket. The router wakes it through a
 //!   [`WriterNudge`] once per turn, however many messages it queued in that
 //!   turn, so a burst costs one wake-up per writer. When the router drops
 //!   the outbox, the writer sends what is left and the farewell, then shuts
@@ -24,11 +26,12 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use crossbeam_utils::Backoff;
+use socket2::SockRef;
 
 use super::{Admitted, Context, Intake, Next, Slot, describe};
-use crate::client::{ClientId, Inbox, Nudge, Queued};
+use crate::client::{ClientId, Inbox, Mailbox, Nudge, Queued};
 use crate::config::Config;
 use crate::protocol::{Codec, Protocol};
 use crate::router::Input;
@@ -270,6 +273,8 @@ fn start(
     } = admitted;
     let stream = Arc::new(stream);
     let slot = Arc::new(slot);
+    // Disconnected when the writer ends, for a reader waiting on its own.
+    let (hangup, writer_gone) = crossbeam_channel::bounded(0);
     let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
         thread::Builder::new()
             .name(format!("sb-{role}-{}", id.0))
@@ -285,6 +290,7 @@ fn start(
         router: router.clone(),
         stats: Arc::clone(&context.stats),
         timeout: config.write_timeout,
+        _hangup: hangup,
         _slot: Arc::clone(&slot),
     };
     let writer = spawn(
@@ -316,7 +322,14 @@ fn start(
         Box::new({
             let router = router.clone();
             let config = Arc::clone(config);
-            move || read_thread(&stream, id, protocol, &router, &config, slot)
+            let reading = Reading {
+                id,
+                protocol,
+                router,
+                config,
+                writer_gone,
+            };
+            move || reading.run(&stream, slot)
         }),
     );
     match reader {
@@ -328,72 +341,104 @@ fn start(
     Some(connection)
 }
 
-fn read_thread(
-    stream: &TcpStream,
+/// What a reader thread needs besides its socket.
+struct Reading {
     id: ClientId,
     protocol: Protocol,
-    router: &Sender<Input>,
-    config: &Config,
-    _slot: Arc<Slot>,
-) {
-    // A bug must not leave a ghost user behind: a panic counts as a disconnect.
-    let ended = panic::catch_unwind(AssertUnwindSafe(|| {
-        read_loop(stream, id, protocol, router, config)
-    }))
-    .unwrap_or_else(|_| Some("internal error".into()));
-    if let Some(reason) = ended {
-        // Blocks only while the router's inbox is full; fails only when the
-        // router is gone, and then nobody needs to know.
-        let _ = router.send(Input::Disconnected(id, reason));
+    router: Sender<Input>,
+    config: Arc<Config>,
+    /// Disconnects when the writer ends: the connection is over.
+    writer_gone: Receiver<()>,
+}
+
+impl Reading {
+    fn run(self, stream: &TcpStream, _slot: Arc<Slot>) {
+        // A bug must not leave a ghost user behind: a panic counts as a disconnect.
+        let ended = panic::catch_unwind(AssertUnwindSafe(|| self.read_loop(stream)))
+            .unwrap_or_else(|_| Some("internal error".into()));
+        if let Some(reason) = ended {
+            // Blocks only while the router's inbox is full; fails only when
+            // the router is gone, and then nobody needs to know.
+            let _ = self.router.send(Input::Disconnected(self.id, reason));
+        }
+    }
+
+    /// Reads lines and sends them to the router until the connection ends;
+    /// says why, or `None` when there is nobody to tell (the router or the
+    /// writer is gone, and with it the client).
+    fn read_loop(&self, mut stream: &TcpStream) -> Option<String> {
+        let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
+        let mut chunk = vec![0; READ_CHUNK];
+        let mut timeout = None;
+        // The peer sent all it will (it may still read), and whether the
+        // router was told how much still waits.
+        let mut finished = false;
+        let mut told = false;
+        loop {
+            let wait = loop {
+                match intake.next(Instant::now()) {
+                    // Blocks while the router's inbox is full: backpressure
+                    // on this client only.
+                    Next::Ready(request) => {
+                        self.router.send(Input::Request(self.id, request)).ok()?;
+                    }
+                    Next::Wait(wait) => break Some(wait),
+                    Next::Empty => break None,
+                }
+            };
+            if intake.flooded() {
+                return Some("excess flood".into());
+            }
+            if finished {
+                // What waits for flood control goes on at its pace, then the
+                // connection ends; sooner if the writer does.
+                let Some(wait) = wait else {
+                    return Some("connection closed".into());
+                };
+                if !told {
+                    let waiting = intake.waiting();
+                    let draining = Input::Draining {
+                        id: self.id,
+                        waiting,
+                    };
+                    self.router.send(draining).ok()?;
+                    told = true;
+                }
+                if self.writer_gone.recv_timeout(wait) != Err(RecvTimeoutError::Timeout) {
+                    return None;
+                }
+                // A peer that is gone for good answers what is written to
+                // it with a reset. Reads only say end of stream now; the
+                // socket's error says whether the reset came.
+                if !matches!(stream.take_error(), Ok(None)) {
+                    return Some("connection closed".into());
+                }
+                continue;
+            }
+            // While lines wait for flood control, read only until the next
+            // one may go; otherwise block until the client sends something.
+            if wait != timeout {
+                if let Err(error) = stream.set_read_timeout(wait) {
+                    return Some(describe(&error));
+                }
+                timeout = wait;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) => finished = true,
+                Ok(read) => intake.push(&chunk[..read]),
+                Err(error) if is_transient(&error) => {}
+                Err(error) => return Some(describe(&error)),
+            }
+        }
     }
 }
 
-/// Reads lines and sends them to the router until the connection ends; says
-/// why, or `None` when the router is gone.
-fn read_loop(
-    mut stream: &TcpStream,
-    id: ClientId,
-    protocol: Protocol,
-    router: &Sender<Input>,
-    config: &Config,
-) -> Option<String> {
-    let mut intake = Intake::new(protocol, config, Instant::now());
-    let mut chunk = vec![0; READ_CHUNK];
-    let mut timeout = None;
-    loop {
-        let wait = loop {
-            match intake.next(Instant::now()) {
-                // Blocks while the router's inbox is full: backpressure on
-                // this client only.
-                Next::Ready(request) => router.send(Input::Request(id, request)).ok()?,
-                Next::Wait(wait) => break Some(wait),
-                Next::Empty => break None,
-            }
-        };
-        if intake.flooded() {
-            return Some("excess flood".into());
-        }
-        // While lines wait for flood control, read only until the next one
-        // may go; otherwise block until the client sends something.
-        if wait != timeout {
-            if let Err(error) = stream.set_read_timeout(wait) {
-                return Some(describe(&error));
-            }
-            timeout = wait;
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) => return Some("connection closed".into()),
-            Ok(read) => intake.push(&chunk[..read]),
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
-            Err(error) => return Some(describe(&error)),
-        }
-    }
+/// Whether a read error only means "nothing yet": a timeout or a signal.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// What a writer thread owns.
@@ -405,6 +450,9 @@ struct Writer {
     router: Sender<Input>,
     stats: Arc<Stats>,
     timeout: Duration,
+    /// Dropped when the writer ends, which a reader handing on a closed
+    /// peer's last lines waits for.
+    _hangup: Sender<()>,
     /// Held for the thread's life: the connection counts until both its
     /// threads are gone.
     _slot: Arc<Slot>,
@@ -436,12 +484,25 @@ impl Writer {
     }
 }
 
+/// A socket as the writer sees it: it can also be written without waiting.
+pub trait Sink: Write {
+    /// Writes what the socket takes at once, if anything; never waits.
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl Sink for &TcpStream {
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The reader shares the socket and blocks in `read`, so the socket
+        // itself stays blocking and this one call does not wait.
+        SockRef::from(*self).send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    }
+}
+
 /// Writes the client's events until the router drops its outbox, then the
-/// farewell. Everything queued when the writer wakes goes out in one
-/// `write_all`, followed by how many messages were dropped meanwhile, if any.
-/// A batch that takes longer than `timeout` in all ends the connection, so a
-/// peer taking a byte at a time cannot keep a writer forever.
-pub fn write_loop<W: Write>(
+/// farewell. Everything queued when the writer wakes goes out at once (see
+/// [`write_batch`]), followed by how many messages were dropped meanwhile,
+/// if any.
+pub fn write_loop<W: Sink>(
     out: &mut W,
     inbox: &Inbox,
     nudge: &WriterNudge,
@@ -456,14 +517,17 @@ pub fn write_loop<W: Write>(
     while let Some(first) = nudge.next(inbox, &mut spin) {
         first.message.write_to(codec, first.caps, &mut buf);
         let mut events = 1;
+        let mut weight = first.message.weight();
         // At most one queue's worth, so a fast router cannot grow the buffer
         // without bound while we drain.
         for next in inbox.rx.try_iter().take(most) {
             next.message.write_to(codec, next.caps, &mut buf);
             events += 1;
+            weight += next.message.weight();
         }
+        inbox.mailbox.took(weight as u64);
         super::append_notices(inbox, codec, false, &mut buf);
-        write_within(out, &buf, timeout)?;
+        write_batch(out, &buf, timeout, &inbox.mailbox)?;
         stats.write_calls.fetch_add(1, Ordering::Relaxed);
         stats.written.fetch_add(events, Ordering::Relaxed);
         buf.clear();
@@ -476,6 +540,39 @@ pub fn write_loop<W: Write>(
     super::append_notices(inbox, codec, true, &mut buf);
     write_within(out, &buf, timeout)?;
     out.flush()
+}
+
+/// Writes a batch whole. It is tried first without waiting: whether the
+/// socket takes it all is what tells a client that keeps up from a slow one.
+/// If it does not, the router learns that the client is backed up (it then
+/// queues at most `--sendq` messages more) until the rest is written.
+/// Waiting longer than `timeout` in all ends the connection, so a peer
+/// taking a byte at a time cannot keep a writer forever.
+fn write_batch<W: Sink>(
+    out: &mut W,
+    buf: &[u8],
+    timeout: Duration,
+    mailbox: &Mailbox,
+) -> io::Result<()> {
+    let written = match out.write_now(buf) {
+        Ok(written) => written,
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            0
+        }
+        Err(error) => return Err(error),
+    };
+    if written == buf.len() {
+        return Ok(());
+    }
+    mailbox.set_backed_up(true);
+    write_within(out, &buf[written..], timeout)?;
+    mailbox.set_backed_up(false);
+    Ok(())
 }
 
 /// `write_all` that gives up once `timeout` has passed in all. Each `write`
@@ -506,6 +603,12 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         writes: Vec<Vec<u8>>,
+    }
+
+    impl Sink for Recorder {
+        fn write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write(buf)
+        }
     }
 
     impl Write for Recorder {
@@ -546,7 +649,10 @@ mod tests {
         let stats = Arc::new(Stats::default());
         let nudge = Arc::new(WriterNudge::default());
         let for_outbox: Arc<dyn Nudge> = nudge.clone();
-        let (outbox, inbox) = client::outbox(capacity, Arc::clone(&stats), Some(for_outbox));
+        let (mut outbox, inbox) =
+            client::outbox(capacity, 1 << 20, Arc::clone(&stats), Some(for_outbox));
+        // Its socket is backed up, so the outbox holds at most `capacity`.
+        inbox.mailbox.set_backed_up(true);
         let mut wakes = client::Wakes::default();
         for n in 0..count {
             outbox.deliver(&message(n), &mut wakes);
@@ -601,7 +707,7 @@ mod tests {
         let stats = Arc::new(Stats::default());
         let nudge = Arc::new(WriterNudge::default());
         let for_outbox: Arc<dyn Nudge> = nudge.clone();
-        let (outbox, inbox) = client::outbox(10, Arc::clone(&stats), Some(for_outbox));
+        let (outbox, inbox) = client::outbox(10, 1 << 20, Arc::clone(&stats), Some(for_outbox));
         let (ended_tx, ended) = crossbeam_channel::bounded(1);
         let writer = thread::spawn({
             let nudge = Arc::clone(&nudge);

@@ -648,6 +648,12 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
         Reply::Away(true) => numeric(out, "306", &["You have been marked as being away"]),
         Reply::Away(false) => numeric(out, "305", &["You are no longer marked as being away"]),
         Reply::IsAway { nick, message } => numeric(out, "301", &[nick, message]),
+        Reply::Draining(waiting) => {
+            let notice = format!(
+                "You closed your end: {waiting} lines still waiting go out at the flood-control pace, then the connection closes"
+            );
+            message::write_text(out, Some(server), "NOTICE", &[me, &notice]);
+        }
         // Line-protocol conveniences with no IRC counterpart.
         Reply::Switched(_) | Reply::Help => {}
         Reply::Error(error) => encode_error(error, server, me, out),
