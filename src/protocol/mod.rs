@@ -10,12 +10,50 @@
 pub mod framing;
 pub mod irc;
 pub mod line;
+pub mod telnet;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// A nickname, room name or other text shared cheaply between events.
 pub type Name = Arc<str>;
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` without control characters, except IRC's formatting codes (bold,
+/// colour, italics, underline, reverse, reset...), tab and, with `ctcp`,
+/// CTCP's `\x01`. Nothing else is relayed, so nobody can send a terminal
+/// escape (ESC, BEL) to other people's screens.
+pub fn strip_controls(text: &str, ctcp: bool) -> std::borrow::Cow<'_, str> {
+    let kept = |c: char| {
+        !c.is_control()
+            || matches!(
+                c,
+                '\t' | '\u{2}'
+                    | '\u{3}'
+                    | '\u{4}'
+                    | '\u{f}'
+                    | '\u{11}'
+                    | '\u{16}'
+                    | '\u{1d}'
+                    | '\u{1e}'
+                    | '\u{1f}'
+            )
+            || (ctcp && c == '\u{1}')
+    };
+    if text.chars().all(kept) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.chars().filter(|&c| kept(c)).collect())
+    }
+}
 
 /// The wire protocol a listener speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -217,6 +255,29 @@ pub enum Request {
     Time,
     Lusers,
     Motd,
+    /// What the server is (IRC `INFO`).
+    Info,
+    /// Users who had a nickname lately: at most `count` entries, all of
+    /// them when `None`.
+    Whowas {
+        nick: String,
+        count: Option<usize>,
+    },
+    /// Become a server operator.
+    Oper {
+        name: String,
+        password: String,
+    },
+    /// Disconnect a user (server operators only).
+    Kill {
+        nick: String,
+        reason: Option<String>,
+    },
+    /// A message to every user with user mode `+w` (server operators only).
+    Wallops(String),
+    /// A telnet client asks to be told when its earlier input was handled
+    /// (`IAC DO TIMING-MARK`, sent after Ctrl-C); it shows nothing until then.
+    TimingMark,
     /// Change one's real name (IRCv3 `setname`).
     SetName(String),
     /// Leave the server.
@@ -265,13 +326,26 @@ impl Target {
     }
 }
 
-/// Plain speech, an action (`/me waves`) or an IRC notice.
+/// Plain speech, an action (`/me waves`), an IRC notice, or a CTCP request
+/// or answer between clients (the text is then `COMMAND [arguments]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
     Say,
     Action,
     /// Never answered automatically: no errors, no away replies.
     Notice,
+    /// A CTCP request other than `ACTION`, such as `VERSION` or `PING 123`.
+    Ctcp,
+    /// The answer to a CTCP request; like a notice, never answered.
+    CtcpReply,
+}
+
+impl MessageKind {
+    /// Notices and CTCP answers are never answered automatically, not even
+    /// with errors, so two programs cannot answer each other forever.
+    pub fn is_quiet(self) -> bool {
+        matches!(self, MessageKind::Notice | MessageKind::CtcpReply)
+    }
 }
 
 /// One mode letter to set or unset, with its argument if it takes one.
@@ -375,11 +449,19 @@ pub enum Event {
         kind: MessageKind,
         /// Client-only tags, relayed to clients with `message-tags`.
         tags: Option<Name>,
+        /// Unique to this message, for IRCv3 `msgid`.
+        id: Name,
     },
     TagMessage {
         from: Arc<Mask>,
         to: Destination,
         tags: Name,
+        id: Name,
+    },
+    /// A server operator's message to users with user mode `+w`.
+    Wallops {
+        from: Arc<Mask>,
+        text: Name,
     },
     /// Somebody went away (with a message) or came back (`None`).
     Away {
@@ -448,6 +530,17 @@ pub enum Reply {
     Time(Name),
     Lusers(Lusers),
     Motd(Arc<ServerInfo>),
+    Info(Arc<ServerInfo>),
+    /// What is remembered of users who had a nickname (most recent first);
+    /// none means nobody had it lately.
+    Whowas {
+        nick: Name,
+        entries: Vec<WhowasEntry>,
+    },
+    /// You are now a server operator.
+    YoureOper,
+    /// A telnet timing mark: everything before it was handled.
+    TimingMark,
     RoomModes {
         room: Name,
         modes: String,
@@ -457,7 +550,7 @@ pub enum Reply {
         room: Name,
         bans: Vec<Ban>,
     },
-    UserModes(&'static str),
+    UserModes(Name),
     Inviting {
         nick: Name,
         room: Name,
@@ -499,6 +592,10 @@ pub struct ServerInfo {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lusers {
     pub users: usize,
+    /// Those of `users` with user mode `+i`.
+    pub invisible: usize,
+    /// Server operators.
+    pub operators: usize,
     pub unregistered: usize,
     pub rooms: usize,
     pub max_users: usize,
@@ -508,7 +605,7 @@ pub struct Lusers {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topic {
     pub text: Name,
-    pub set_by: Name,
+    pub set_by: Arc<Mask>,
     pub set_at: i64,
 }
 
@@ -536,6 +633,8 @@ pub struct WhoRow {
     pub mask: Arc<Mask>,
     pub realname: Name,
     pub away: bool,
+    /// A server operator.
+    pub operator: bool,
     /// `@`, `+` or both (multi-prefix), highest first; empty for none.
     pub prefixes: &'static str,
 }
@@ -548,9 +647,21 @@ pub struct Whois {
     /// Rooms with the user's prefix, e.g. `@#rust`.
     pub rooms: Vec<String>,
     pub away: Option<Name>,
+    /// A server operator.
+    pub operator: bool,
     pub idle_secs: u64,
     pub signon: i64,
     pub server: Name,
+}
+
+/// Who had a nickname, as `WHOWAS` tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhowasEntry {
+    pub mask: Arc<Mask>,
+    pub realname: Name,
+    pub server: Name,
+    /// When they stopped using the nickname, as people read it.
+    pub left: Name,
 }
 
 /// A ban mask and who set it when.
@@ -602,9 +713,20 @@ pub enum Error {
     NotOperator(String),
     TopicTooLong(usize),
     UnknownMode(char),
+    UnknownUserMode(char),
+    /// A room key with spaces, commas or control characters, or too long.
+    InvalidKey(String),
     BanListFull(String),
     UsersDontMatch,
     PasswordMismatch,
+    /// A server-operator command from someone who is not one.
+    NoPrivileges,
+    /// `OPER` with a wrong name or password.
+    OperFailed,
+    /// `OPER` while no operators are configured, or too soon after a failure.
+    OperRefused {
+        retry_secs: u64,
+    },
     NoText,
     NoRecipient,
     UnknownCommand(String),
@@ -657,9 +779,23 @@ impl fmt::Display for Error {
             Error::NotOperator(room) => write!(f, "you are not an operator of {room}"),
             Error::TopicTooLong(max) => write!(f, "topic too long (at most {max} bytes)"),
             Error::UnknownMode(mode) => write!(f, "unknown mode: {mode}"),
+            Error::UnknownUserMode(mode) => write!(f, "unknown user mode: {mode}"),
+            Error::InvalidKey(room) => write!(
+                f,
+                "invalid key for {room}: 1-{} bytes, no spaces, commas or control characters",
+                crate::router::KEY_MAX
+            ),
             Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
             Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
             Error::PasswordMismatch => write!(f, "wrong server password"),
+            Error::NoPrivileges => write!(f, "only server operators may do that"),
+            Error::OperFailed => write!(f, "wrong operator name or password"),
+            Error::OperRefused { retry_secs: 0 } => {
+                write!(f, "this server has no operators")
+            }
+            Error::OperRefused { retry_secs } => {
+                write!(f, "too many failed attempts: try again in {retry_secs} s")
+            }
             Error::NoText => write!(f, "no text to send"),
             Error::NoRecipient => write!(f, "no recipient given"),
             Error::UnknownCommand(command) => write!(f, "unknown command: /{command} (try /help)"),
@@ -749,5 +885,33 @@ impl Codec {
     /// Appends the bytes of an event that only this client sees.
     pub fn encode(&self, event: Event, caps: Caps, out: &mut Vec<u8>) {
         Outgoing::new(event).write_to(self, caps, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("hello", 10), "hello");
+    }
+
+    #[test]
+    fn only_formatting_codes_survive_among_control_characters() {
+        assert_eq!(
+            strip_controls(
+                "\x1b[31mred\x07 \x02bold\x02 \x0304c\x03\t\x1fu\x0f\u{9b}",
+                false
+            ),
+            "[31mred \x02bold\x02 \x0304c\x03\t\x1fu\x0f"
+        );
+        assert_eq!(strip_controls("\x01VERSION\x01", false), "VERSION");
+        assert_eq!(strip_controls("\x01VERSION\x01", true), "\x01VERSION\x01");
+        assert!(matches!(
+            strip_controls("plain text", false),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

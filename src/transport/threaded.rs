@@ -530,6 +530,7 @@ mod tests {
             text: n.to_string().into(),
             kind: MessageKind::Say,
             tags: None,
+            id: n.to_string().into(),
         })
     }
 

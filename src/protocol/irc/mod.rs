@@ -7,11 +7,13 @@
 
 pub mod message;
 
+use std::borrow::Cow;
+
 use super::{
-    CapCommand, Caps, Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target,
-    Whox, render_modes,
+    CapCommand, Caps, Destination, Error, Event, Mask, MessageKind, ModeChange, Reply, Request,
+    Target, Whox, render_modes, strip_controls,
 };
-use message::Message;
+use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
 /// space, then 510 bytes of message.
@@ -42,6 +44,7 @@ const ISUPPORT: [&[&str]; 2] = [
     ],
     &[
         "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
+        "KEYLEN=23",
         "TOPICLEN=390",
         "USERLEN=10",
         "UTF8ONLY",
@@ -54,6 +57,9 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     let Ok(line) = std::str::from_utf8(line) else {
         return Some(Err(Error::InvalidUtf8));
     };
+    // CTCP's \x01 stays: IRC clients use it to talk to each other.
+    let line: Cow<'_, str> = strip_controls(line, true);
+    let line = &*line;
     let message = Message::parse(line).ok()?;
     let body = match line.trim_start().strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, body)| body),
@@ -124,15 +130,18 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         "PRIVMSG" | "NOTICE" => {
             let to = param(0).ok_or(Error::NoRecipient)?;
             let text = param(1).ok_or(Error::NoText)?;
-            let (kind, text) = if command == "NOTICE" {
-                (MessageKind::Notice, text)
-            } else if let Some(action) = text
-                .strip_prefix("\u{1}ACTION ")
-                .map(|action| action.strip_suffix('\u{1}').unwrap_or(action))
-            {
-                (MessageKind::Action, action)
-            } else {
-                (MessageKind::Say, text)
+            let ctcp = text
+                .strip_prefix('\u{1}')
+                .map(|ctcp| ctcp.strip_suffix('\u{1}').unwrap_or(ctcp))
+                .filter(|ctcp| !ctcp.is_empty());
+            let (kind, text) = match (command.as_str(), ctcp) {
+                ("NOTICE", Some(ctcp)) => (MessageKind::CtcpReply, ctcp),
+                ("NOTICE", None) => (MessageKind::Notice, text),
+                (_, Some(ctcp)) => match ctcp.split_once(' ') {
+                    Some(("ACTION", action)) => (MessageKind::Action, action),
+                    _ => (MessageKind::Ctcp, ctcp),
+                },
+                (_, None) => (MessageKind::Say, text),
             };
             Request::Message {
                 to: targets(to),
@@ -199,6 +208,28 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         "TIME" => Request::Time,
         "LUSERS" => Request::Lusers,
         "MOTD" => Request::Motd,
+        "INFO" => Request::Info,
+        "WHOWAS" => Request::Whowas {
+            nick: param(0)
+                .ok_or(Error::NoNickGiven)?
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            // A count of zero or less asks for everything.
+            count: param(1)
+                .and_then(|count| count.parse::<usize>().ok())
+                .filter(|&count| count > 0),
+        },
+        "OPER" => Request::Oper {
+            name: need(0, "OPER")?.to_owned(),
+            password: need(1, "OPER")?.to_owned(),
+        },
+        "KILL" => Request::Kill {
+            nick: need(0, "KILL")?.to_owned(),
+            reason: param(1).map(str::to_owned),
+        },
+        "WALLOPS" => Request::Wallops(need(0, "WALLOPS")?.to_owned()),
         "SETNAME" => Request::SetName(need(0, "SETNAME")?.to_owned()),
         "QUIT" => Request::Quit(param(0).map(str::to_owned)),
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
@@ -254,26 +285,34 @@ pub fn write_tags<'a>(
                 | Event::Missed(_)
                 | Event::Reply { .. }
         );
-    let relayed = match event {
-        Event::Message { tags, .. } if caps.contains(Caps::MESSAGE_TAGS) => tags.as_deref(),
-        Event::TagMessage { tags, .. } => Some(&**tags).filter(|tags| !tags.is_empty()),
-        _ => None,
+    let tagged = caps.contains(Caps::MESSAGE_TAGS);
+    let (id, relayed) = match event {
+        Event::Message { tags, id, .. } if tagged => (Some(id), tags.as_deref()),
+        Event::TagMessage { tags, id, .. } if tagged => {
+            (Some(id), Some(&**tags).filter(|tags| !tags.is_empty()))
+        }
+        _ => (None, None),
     };
-    if !stamped && relayed.is_none() {
-        return;
-    }
-    out.push(b'@');
+    let mut first = true;
+    let mut tag = |out: &mut Vec<u8>, parts: &[&str]| {
+        out.push(if first { b'@' } else { b';' });
+        first = false;
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
+    };
     if stamped {
-        out.extend_from_slice(b"time=");
-        out.extend_from_slice(time().as_bytes());
+        tag(out, &["time=", time()]);
+    }
+    if let Some(id) = id {
+        tag(out, &["msgid=", id]);
     }
     if let Some(relayed) = relayed {
-        if stamped {
-            out.push(b';');
-        }
-        out.extend_from_slice(relayed.as_bytes());
+        tag(out, &[relayed]);
     }
-    out.push(b' ');
+    if !first {
+        out.push(b' ');
+    }
 }
 
 /// Appends the lines for `event` (tags excluded, see [`write_tags`]) as sent
@@ -299,7 +338,8 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             nick,
             reason,
         } => {
-            let reason = reason.as_deref().unwrap_or(nick);
+            // Without a reason, the kicker's nickname, as RFC 2812 says.
+            let reason = reason.as_deref().unwrap_or(&by.nick);
             text(out, &by.to_string(), "KICK", &[room, nick, reason]);
         }
         Event::Quit { who, reason } => {
@@ -334,11 +374,9 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             let target = match to {
                 Destination::Room(room) | Destination::User(room) => room,
             };
-            let (command, said) = match kind {
-                MessageKind::Say => ("PRIVMSG", body.to_string()),
-                MessageKind::Action => ("PRIVMSG", format!("\u{1}ACTION {body}\u{1}")),
-                MessageKind::Notice => ("NOTICE", body.to_string()),
-            };
+            let (command, before, after) = framing(*kind);
+            let body = super::truncate(body, text_budget(from, target, *kind));
+            let said = [before, body, after].concat();
             text(out, &from.to_string(), command, &[target, &said]);
         }
         Event::TagMessage { from, to, .. } => {
@@ -347,6 +385,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             };
             write(out, &from.to_string(), "TAGMSG", &[target]);
         }
+        Event::Wallops { from, text: said } => text(out, &from.to_string(), "WALLOPS", &[said]),
         Event::Away { who, message } => match message {
             Some(message) => text(out, &who.to_string(), "AWAY", &[message]),
             None => write(out, &who.to_string(), "AWAY", &[]),
@@ -361,10 +400,32 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             text(out, server, "NOTICE", &["*", &notice]);
         }
         Event::Closing(reason) => {
-            message::write_text(out, None, "ERROR", &[&format!("Closing Link: ({reason})")]);
+            message::write_text(out, None, "ERROR", &[&format!("Closing Link: {reason}")]);
         }
         Event::Reply { me, reply } => encode_reply(reply, server, me, caps, out),
     }
+}
+
+/// The command a message of `kind` travels in, and what goes around its text.
+fn framing(kind: MessageKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        MessageKind::Say => ("PRIVMSG", "", ""),
+        MessageKind::Action => ("PRIVMSG", "\u{1}ACTION ", "\u{1}"),
+        MessageKind::Notice => ("NOTICE", "", ""),
+        MessageKind::Ctcp => ("PRIVMSG", "\u{1}", "\u{1}"),
+        MessageKind::CtcpReply => ("NOTICE", "\u{1}", "\u{1}"),
+    }
+}
+
+/// How many bytes of text a message of `kind` from `from` to `target` may
+/// carry for the whole of it to fit in one 512-byte IRC line. The router
+/// splits longer text from line users, who may send more at once.
+pub fn text_budget(from: &Mask, target: &str, kind: MessageKind) -> usize {
+    let (command, before, after) = framing(kind);
+    // `:nick!user@host COMMAND target :` and `\r\n`.
+    let source = from.nick.len() + from.user.len() + from.host.len() + 2;
+    let overhead = 1 + source + 1 + command.len() + 1 + target.len() + 2 + 2;
+    MAX_MESSAGE.saturating_sub(overhead + before.len() + after.len())
 }
 
 /// Appends the numerics (and the odd command) that answer one client.
@@ -396,7 +457,7 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
             data(
                 out,
                 "004",
-                &[server, &info.version, "i", "biklmnostv", "bklov"],
+                &[server, &info.version, "iow", "biklmnostv", "bklov"],
             );
             let network = format!("NETWORK={}", info.network);
             for (line, tokens) in ISUPPORT.iter().enumerate() {
@@ -423,7 +484,7 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
             data(
                 out,
                 "333",
-                &[room, &topic.set_by, &topic.set_at.to_string()],
+                &[room, &topic.set_by.to_string(), &topic.set_at.to_string()],
             );
         }
         Reply::Names {
@@ -466,7 +527,12 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
         }
         Reply::Who { mask, rows, whox } => {
             for row in rows {
-                let flags = format!("{}{}", if row.away { "G" } else { "H" }, row.prefixes);
+                let flags = format!(
+                    "{}{}{}",
+                    if row.away { "G" } else { "H" },
+                    if row.operator { "*" } else { "" },
+                    row.prefixes
+                );
                 match whox {
                     None => {
                         let realname = format!("0 {}", row.realname);
@@ -532,6 +598,9 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
                 numeric(out, "319", &[nick, &rooms]);
             }
             numeric(out, "312", &[nick, &whois.server, "switchboard"]);
+            if whois.operator {
+                numeric(out, "313", &[nick, "is an IRC operator"]);
+            }
             if let Some(away) = &whois.away {
                 numeric(out, "301", &[nick, away]);
             }
@@ -574,13 +643,18 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
         Reply::Lusers(lusers) => {
             let users = lusers.users.to_string();
             let max = lusers.max_users.to_string();
+            let (visible, invisible) = (lusers.users - lusers.invisible, lusers.invisible);
             numeric(
                 out,
                 "251",
                 &[&format!(
-                    "There are {users} users and 0 invisible on 1 servers"
+                    "There are {visible} users and {invisible} invisible on 1 servers"
                 )],
             );
+            if lusers.operators > 0 {
+                let operators = lusers.operators.to_string();
+                numeric(out, "252", &[&operators, "operator(s) online"]);
+            }
             if lusers.unregistered > 0 {
                 numeric(
                     out,
@@ -623,6 +697,33 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
             }
             None => numeric(out, "422", &["MOTD File is missing"]),
         },
+        Reply::Info(info) => {
+            for line in [
+                &*info.version,
+                "a chat server for IRC clients and nc or telnet users",
+                "built on plain OS threads and channels",
+                &format!("running since {}", info.created),
+            ] {
+                numeric(out, "371", &[line]);
+            }
+            numeric(out, "374", &["End of INFO list"]);
+        }
+        Reply::Whowas { nick, entries } => {
+            if entries.is_empty() {
+                numeric(out, "406", &[nick, "There was no such nickname"]);
+            }
+            for entry in entries {
+                let mask = &entry.mask;
+                numeric(
+                    out,
+                    "314",
+                    &[&mask.nick, &mask.user, &mask.host, "*", &entry.realname],
+                );
+                numeric(out, "312", &[&mask.nick, &entry.server, &entry.left]);
+            }
+            numeric(out, "369", &[nick, "End of WHOWAS"]);
+        }
+        Reply::YoureOper => numeric(out, "381", &["You are now an IRC operator"]),
         Reply::RoomModes {
             room,
             modes,
@@ -649,7 +750,7 @@ fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec
         Reply::Away(false) => numeric(out, "305", &["You are no longer marked as being away"]),
         Reply::IsAway { nick, message } => numeric(out, "301", &[nick, message]),
         // Line-protocol conveniences with no IRC counterpart.
-        Reply::Switched(_) | Reply::Help => {}
+        Reply::Switched(_) | Reply::Help | Reply::TimingMark => {}
         Reply::Error(error) => encode_error(error, server, me, out),
     }
 }
@@ -691,9 +792,19 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
                 &[&mode.to_string(), "is unknown mode char to me"],
             );
         }
+        Error::UnknownUserMode(_) => numeric(out, "501", &["Unknown MODE flag"]),
+        Error::InvalidKey(room) => numeric(out, "696", &[room, "k", "*", "Invalid key"]),
         Error::BanListFull(room) => numeric(out, "478", &[room, "b", "Channel ban list is full"]),
         Error::UsersDontMatch => numeric(out, "502", &["Can't change mode for other users"]),
-        Error::PasswordMismatch => numeric(out, "464", &["Password incorrect"]),
+        Error::PasswordMismatch | Error::OperFailed => {
+            numeric(out, "464", &["Password incorrect"]);
+        }
+        Error::NoPrivileges => numeric(
+            out,
+            "481",
+            &["Permission Denied- You're not an IRC operator"],
+        ),
+        Error::OperRefused { .. } => numeric(out, "491", &[&error.to_string()]),
         Error::NoText => numeric(out, "412", &["No text to send"]),
         Error::NoRecipient => numeric(out, "411", &["No recipient given"]),
         Error::UnknownCommand(command) => numeric(out, "421", &[command, "Unknown command"]),

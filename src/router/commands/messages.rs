@@ -5,10 +5,10 @@ use std::time::Instant;
 
 use crate::client::ClientId;
 use crate::protocol::{
-    Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target,
+    Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target, irc,
 };
 use crate::router::Router;
-use crate::router::state::{self};
+use crate::router::state;
 
 impl Router {
     pub(super) fn message(
@@ -24,51 +24,115 @@ impl Router {
             return Err(Error::NoText);
         }
         let from = Arc::clone(self.clients.mask(id).expect("registered"));
-        let text: Name = text.into();
         let tags: Option<Name> = tags.map(Name::from);
-        self.clients
-            .map
-            .get_mut(&id)
-            .expect("caller checked")
-            .last_spoke = now;
-        let targets = self.targets(id, to)?;
-        for target in targets {
-            let delivered = target.and_then(|target| match target {
-                Resolved::Room(key) => {
-                    let event = Event::Message {
-                        from: Arc::clone(&from),
-                        to: Destination::Room(self.rooms[&key].name.clone()),
-                        text: text.clone(),
-                        kind,
-                        tags: tags.clone(),
-                    };
-                    self.say_in_room(id, &key, event, now)
-                }
-                Resolved::User(recipient) => {
-                    let recipient_client = &self.clients.map[&recipient];
-                    let away = recipient_client.away.clone();
-                    let event = Event::Message {
-                        from: Arc::clone(&from),
-                        to: Destination::User(recipient_client.me()),
-                        text: text.clone(),
-                        kind,
-                        tags: tags.clone(),
-                    };
-                    self.say_privately(id, recipient, event, now);
-                    if let (Some(message), MessageKind::Say | MessageKind::Action) = (away, kind) {
-                        let nick = self.clients.map[&recipient].me();
-                        self.reply(id, Reply::IsAway { nick, message }, now);
+        let client = self.clients.map.get_mut(&id).expect("caller checked");
+        client.last_spoke = now;
+        let protocol = client.protocol;
+        for target in self.targets(id, to)? {
+            let delivered = target.and_then(|target| {
+                let to = match &target {
+                    Resolved::Room(key) => Destination::Room(self.rooms[key].name.clone()),
+                    Resolved::User(recipient) => {
+                        Destination::User(self.clients.map[recipient].me())
                     }
-                    Ok(())
+                };
+                let (Destination::Room(place) | Destination::User(place)) = &to;
+                // A line user may say more at once than fits in an IRC
+                // line: it goes in pieces that do. IRC clients' own lines
+                // already fit (or nearly: the codec cuts the rest).
+                let pieces = match protocol {
+                    Protocol::Line => split_text(&text, irc::text_budget(&from, place, kind)),
+                    Protocol::Irc => vec![text.as_str().into()],
+                };
+                match target {
+                    Resolved::Room(key) => {
+                        for piece in pieces {
+                            let event = Event::Message {
+                                from: Arc::clone(&from),
+                                to: to.clone(),
+                                text: piece,
+                                kind,
+                                tags: tags.clone(),
+                                id: self.message_id(),
+                            };
+                            self.say_in_room(id, &key, event, now)?;
+                        }
+                        Ok(())
+                    }
+                    Resolved::User(recipient) => {
+                        if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
+                        {
+                            return Ok(());
+                        }
+                        for piece in pieces {
+                            let event = Event::Message {
+                                from: Arc::clone(&from),
+                                to: to.clone(),
+                                text: piece,
+                                kind,
+                                tags: tags.clone(),
+                                id: self.message_id(),
+                            };
+                            self.say_privately(id, recipient, event, now);
+                        }
+                        let recipient = &self.clients.map[&recipient];
+                        if let (Some(message), MessageKind::Say | MessageKind::Action) =
+                            (recipient.away.clone(), kind)
+                        {
+                            let nick = recipient.me();
+                            self.reply(id, Reply::IsAway { nick, message }, now);
+                        }
+                        Ok(())
+                    }
                 }
             });
             if let Err(error) = delivered
-                && kind != MessageKind::Notice
+                && !kind.is_quiet()
             {
                 self.reply(id, Reply::Error(error), now);
             }
         }
         Ok(())
+    }
+
+    /// Answers the CTCP queries IRC clients send on their own (`/ping`,
+    /// `/ctcp VERSION`) on behalf of a line user, who could not answer
+    /// them and need not see them. True if `request` was answered.
+    fn answer_ctcp(
+        &mut self,
+        id: ClientId,
+        recipient: ClientId,
+        request: &str,
+        now: Instant,
+    ) -> bool {
+        let target = &self.clients.map[&recipient];
+        if target.protocol != Protocol::Line {
+            return false;
+        }
+        let (command, argument) = request.split_once(' ').unwrap_or((request, ""));
+        let answer = match command.to_ascii_uppercase().as_str() {
+            "VERSION" => format!(
+                "VERSION {} (a line-protocol user: nc or telnet)",
+                self.info.version
+            ),
+            "PING" => format!("PING {argument}").trim_end().to_owned(),
+            "TIME" => format!(
+                "TIME {}",
+                jiff::Zoned::now().strftime("%a %b %-d %H:%M:%S %Y %Z")
+            ),
+            "CLIENTINFO" => "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION".to_owned(),
+            _ => return false,
+        };
+        let event = Event::Message {
+            from: Arc::clone(target.mask.as_ref().expect("registered")),
+            to: Destination::User(self.clients.map[&id].me()),
+            text: answer.into(),
+            kind: MessageKind::CtcpReply,
+            tags: None,
+            id: self.message_id(),
+        };
+        self.send(id, event, now);
+        true
     }
 
     pub(super) fn tag_message(
@@ -100,6 +164,7 @@ impl Router {
                     from: Arc::clone(&from),
                     to,
                     tags: tags.clone(),
+                    id: self.message_id(),
                 });
                 let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
                 for recipient in recipients {
@@ -192,4 +257,44 @@ enum Resolved {
     /// A room, by folded name.
     Room(Name),
     User(ClientId),
+}
+
+/// `text` in pieces of at most `max` bytes, cut after a space when one is
+/// in the second half of a piece, else at a character boundary.
+fn split_text(text: &str, max: usize) -> Vec<Name> {
+    let max = max.max(4);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut end = max;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(space) = rest[..end].rfind(' ').filter(|&space| space >= max / 2) {
+            end = space + 1;
+        }
+        pieces.push(rest[..end].trim_end().into());
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() {
+        pieces.push(rest.into());
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn long_text_is_split_at_spaces_or_characters() {
+        assert_eq!(split_text("short", 10), [Name::from("short")]);
+        assert_eq!(
+            split_text("hello there world", 12),
+            [Name::from("hello there"), Name::from("world")]
+        );
+        let pieces = split_text(&"é".repeat(10), 5);
+        assert!(pieces.iter().all(|piece| piece.len() <= 5));
+        assert_eq!(pieces.concat(), "é".repeat(10));
+    }
 }

@@ -6,16 +6,15 @@ use std::time::Instant;
 
 mod messages;
 mod modes;
+mod operators;
 mod queries;
 mod registration;
 mod rooms;
 
 use super::Router;
-use super::state;
+use super::state::{self, HELD_MAX};
 use crate::client::ClientId;
-use crate::protocol::{
-    Caps, Error, Event, Mask, MessageKind, Name, Outgoing, Protocol, Reply, Request,
-};
+use crate::protocol::{Caps, Error, Event, Mask, Name, Outgoing, Protocol, Reply, Request};
 
 /// The current Unix time in seconds.
 fn unix_now() -> i64 {
@@ -24,7 +23,6 @@ fn unix_now() -> i64 {
 
 impl Router {
     /// Dispatches one request from a connected client.
-    /// Dispatches one request from a connected client.
     pub(super) fn request(&mut self, id: ClientId, request: Request, now: Instant) {
         let Some(client) = self.clients.map.get_mut(&id) else {
             // Sent before the disconnect was handled; nobody is listening.
@@ -32,15 +30,18 @@ impl Router {
         };
         client.last_seen = now;
         client.ping_sent = false;
+        if client.verifying {
+            // Answered in order once the password check is done.
+            if client.held.len() == HELD_MAX {
+                self.clients.doomed.push((id, "excess flood".into()));
+            } else {
+                client.held.push_back(request);
+            }
+            return;
+        }
         let registered = client.registered;
         let protocol = client.protocol;
-        let notice = matches!(
-            request,
-            Request::Message {
-                kind: MessageKind::Notice,
-                ..
-            }
-        );
+        let quiet = matches!(request, Request::Message { kind, .. } if kind.is_quiet());
         let result = match request {
             Request::Help => {
                 self.reply(id, Reply::Help, now);
@@ -64,6 +65,10 @@ impl Router {
                 Ok(())
             }
             Request::Pong => Ok(()),
+            Request::TimingMark => {
+                self.reply(id, Reply::TimingMark, now);
+                Ok(())
+            }
             Request::Pass(password) => self.pass(id, password),
             Request::Cap(command) => {
                 self.cap(id, command, now);
@@ -179,6 +184,22 @@ impl Router {
                 self.reply(id, Reply::Motd(Arc::clone(&self.info)), now);
                 Ok(())
             }
+            Request::Info => {
+                self.reply(id, Reply::Info(Arc::clone(&self.info)), now);
+                Ok(())
+            }
+            Request::Whowas { nick, count } => {
+                let entries = self.history.lookup(&state::fold(&nick), count);
+                let reply = Reply::Whowas {
+                    nick: nick.into(),
+                    entries,
+                };
+                self.reply(id, reply, now);
+                Ok(())
+            }
+            Request::Oper { name, password } => self.oper(id, &name, password, now),
+            Request::Kill { nick, reason } => self.kill(id, &nick, reason, now),
+            Request::Wallops(text) => self.wallops(id, text, now),
             Request::SetName(realname) => {
                 self.set_name(id, &realname, now);
                 Ok(())
@@ -186,7 +207,7 @@ impl Router {
         };
         if let Err(error) = result {
             // Notices are never answered automatically, not even with errors.
-            if !notice {
+            if !quiet {
                 self.reply(id, Reply::Error(error), now);
             }
         }
@@ -274,25 +295,5 @@ fn not_registered(protocol: Protocol) -> Error {
     match protocol {
         Protocol::Line => Error::NeedNick,
         Protocol::Irc => Error::NotRegistered,
-    }
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    #[test]
-    fn truncation_respects_characters() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("hello", 10), "hello");
     }
 }

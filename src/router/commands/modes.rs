@@ -42,7 +42,8 @@ impl Router {
             self.reply(id, reply, now);
             return Ok(());
         }
-        if !room.is_operator(id) {
+        // Server operators may change any room's modes.
+        if !room.is_operator(id) && !self.is_server_operator(id) {
             return Err(Error::NotOperator(room.name.to_string()));
         }
         let by = Arc::clone(self.clients.mask(id).expect("registered"));
@@ -74,6 +75,9 @@ impl Router {
         change: ModeChange,
     ) -> Result<Option<ModeChange>, Error> {
         let ModeChange { add, mode, arg } = change;
+        let exists = arg
+            .as_deref()
+            .is_some_and(|nick| self.registered_id(nick).is_some());
         let members: Vec<(ClientId, Name)> = match mode {
             'o' | 'v' => self.rooms[key]
                 .members
@@ -95,9 +99,13 @@ impl Router {
             's' => flag(&mut room.modes.secret),
             't' => flag(&mut room.modes.topic_locked),
             'k' if add => match &arg {
-                Some(key) if !key.is_empty() && !key.contains(',') => {
+                Some(key) if state::valid_key(key) => {
                     room.modes.key = Some(key.clone());
                     true
+                }
+                // An empty key is no key; anything else invalid is refused.
+                Some(key) if !key.is_empty() => {
+                    return Err(Error::InvalidKey(room.name.to_string()));
                 }
                 _ => false,
             },
@@ -117,9 +125,13 @@ impl Router {
                     .into_iter()
                     .find(|(_, member_nick)| state::fold(member_nick) == folded)
                 else {
-                    return Err(Error::UserNotInRoom {
-                        nick: nick.clone(),
-                        room: room.name.to_string(),
+                    return Err(if exists {
+                        Error::UserNotInRoom {
+                            nick: nick.clone(),
+                            room: room.name.to_string(),
+                        }
+                    } else {
+                        Error::NoSuchUser(nick.clone())
                     });
                 };
                 let membership = room.members.get_mut(&member).expect("listed above");
@@ -178,6 +190,8 @@ impl Router {
         Ok(changed.then_some(ModeChange { add, mode, arg }))
     }
 
+    /// Shows or changes one's own user modes: `+i` invisible and `+w`
+    /// wallops may be set and unset, `+o` only unset (`OPER` sets it).
     pub(super) fn user_mode(
         &mut self,
         id: ClientId,
@@ -190,18 +204,41 @@ impl Router {
             return Err(Error::UsersDontMatch);
         }
         if changes.is_empty() {
-            let modes = if client.invisible { "+i" } else { "+" };
+            let modes = client.user_modes().into();
             self.reply(id, Reply::UserModes(modes), now);
             return Ok(());
         }
         let mut applied = Vec::new();
         let mut unknown = None;
         for change in changes {
-            if change.mode != 'i' {
-                unknown = Some(change.mode);
-            } else if client.invisible != change.add {
-                client.invisible = change.add;
-                applied.push(change);
+            let on = match change.mode {
+                'i' => &mut client.invisible,
+                'w' => &mut client.wallops,
+                'o' if !change.add && client.operator.is_some() => {
+                    client.operator = None;
+                    self.operators -= 1;
+                    applied.push(change);
+                    continue;
+                }
+                'o' => continue,
+                mode => {
+                    unknown = Some(mode);
+                    continue;
+                }
+            };
+            if *on != change.add {
+                *on = change.add;
+                if change.mode == 'i' {
+                    self.invisible = if change.add {
+                        self.invisible + 1
+                    } else {
+                        self.invisible - 1
+                    };
+                }
+                applied.push(ModeChange {
+                    arg: None,
+                    ..change
+                });
             }
         }
         if !applied.is_empty() {
@@ -214,7 +251,7 @@ impl Router {
             self.send(id, event, now);
         }
         match unknown {
-            Some(mode) => Err(Error::UnknownMode(mode)),
+            Some(mode) => Err(Error::UnknownUserMode(mode)),
             None => Ok(()),
         }
     }

@@ -19,6 +19,7 @@ impl Router {
             mask: Arc::clone(client.mask.as_ref().expect("registered")),
             realname: client.realname.clone(),
             away: client.away.is_some(),
+            operator: client.operator.is_some(),
             prefixes,
         };
         let mut rows = Vec::new();
@@ -37,19 +38,27 @@ impl Router {
             }
         } else {
             let shared = self.peers(id);
+            let sees_all = self.is_server_operator(id);
+            let folded = state::fold(mask);
             rows.extend(
                 self.clients
                     .map
                     .iter()
                     .filter(|(other, client)| {
+                        // An exact nickname finds anyone; a mask finds the
+                        // invisible only for those who share a room with
+                        // them (and server operators).
+                        let seen = !client.invisible
+                            || sees_all
+                            || **other == id
+                            || shared.contains(other);
                         client.registered
-                            && (!client.invisible || **other == id || shared.contains(other))
-                            && (state::fold(mask)
-                                == state::fold(client.nick.as_deref().unwrap_or_default())
-                                || crate::protocol::irc::message::mask_matches(
-                                    mask,
-                                    &client.mask.as_ref().expect("registered").to_string(),
-                                ))
+                            && (folded == state::fold(client.nick.as_deref().unwrap_or_default())
+                                || seen
+                                    && crate::protocol::irc::message::mask_matches(
+                                        mask,
+                                        &client.mask.as_ref().expect("registered").to_string(),
+                                    ))
                     })
                     .take(WHO_MAX)
                     .map(|(_, client)| row(client, "*".into(), "")),
@@ -90,6 +99,7 @@ impl Router {
             realname: client.realname.clone(),
             rooms,
             away: client.away.clone(),
+            operator: client.operator.is_some(),
             idle_secs: now.duration_since(client.last_spoke).as_secs(),
             signon: client.signon,
             server: self.info.name.clone(),

@@ -4,13 +4,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{truncate, unix_now};
+use super::unix_now;
 use crate::client::ClientId;
+use crate::protocol::truncate;
 use crate::protocol::{
     CapCommand, Caps, Error, Event, Lusers, Mask, Name, Outgoing, Protocol, Reply, Welcome,
 };
 use crate::router::Router;
 use crate::router::state::{self, REALNAME_MAX, TOPIC_MAX, USER_MAX};
+
+/// The real name of line users, who have no way to give one: what IRC
+/// users see in `WHOIS` and `WHO`.
+const LINE_REALNAME: &str = "switchboard line user (nc or telnet)";
 
 impl Router {
     pub(super) fn pass(&mut self, id: ClientId, password: String) -> Result<(), Error> {
@@ -91,6 +96,8 @@ impl Router {
             nick: nick.clone(),
             ..Mask::clone(&mask)
         }));
+        let realname = client.realname.clone();
+        self.remember(&mask, &realname);
         let changed = Outgoing::new(Event::NickChanged {
             who: mask,
             new: nick,
@@ -145,6 +152,9 @@ impl Router {
             self.remove(id, None, reason, now);
             return;
         }
+        if client.protocol == Protocol::Line {
+            client.realname = LINE_REALNAME.into();
+        }
         let user = client
             .user
             .clone()
@@ -172,6 +182,8 @@ impl Router {
     pub(super) fn lusers(&self) -> Lusers {
         Lusers {
             users: self.registered,
+            invisible: self.invisible,
+            operators: self.operators,
             unregistered: self.clients.map.len() - self.registered,
             rooms: self.rooms.len(),
             max_users: self.max_registered,
@@ -179,9 +191,13 @@ impl Router {
     }
 
     pub(super) fn quit(&mut self, id: ClientId, reason: Option<String>, now: Instant) {
-        let farewell = match &reason {
-            Some(reason) => format!("you quit ({reason})"),
-            None => "you quit".to_owned(),
+        let protocol = self.clients.map[&id].protocol;
+        // Each in the words its users know.
+        let farewell = match (protocol, &reason) {
+            (Protocol::Line, Some(reason)) => format!("you quit ({reason})"),
+            (Protocol::Line, None) => "you quit".to_owned(),
+            (Protocol::Irc, Some(reason)) => format!("Quit: {reason}"),
+            (Protocol::Irc, None) => "Client Quit".to_owned(),
         };
         self.remove(id, reason.map(Name::from), farewell.into(), now);
     }

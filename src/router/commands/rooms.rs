@@ -60,6 +60,11 @@ impl Router {
                 room.members.insert(id, Default::default());
             }
             None => {
+                if let Some(key) = &key
+                    && !state::valid_key(key)
+                {
+                    return Err(Error::InvalidKey(name.to_owned()));
+                }
                 log::debug!("{name} created by {who}");
                 let mut room = Room::new(name.into(), id, unix_now());
                 room.modes.key = key;
@@ -143,7 +148,7 @@ impl Router {
             .rooms
             .iter()
             .filter(|(key, _)| wanted.is_empty() || wanted.contains(key))
-            .filter(|(_, room)| !room.modes.secret || room.members.contains_key(&id))
+            .filter(|(_, room)| self.visible(room, id))
             .map(|(_, room)| RoomSummary {
                 name: room.name.clone(),
                 members: room.members.len(),
@@ -199,9 +204,10 @@ impl Router {
         self.reply(id, reply, now);
     }
 
-    /// Whether `id` may see who is in a room: it is public or `id` is in it.
+    /// Whether `id` may see who is in a room: it is public, `id` is in it,
+    /// or `id` is a server operator.
     pub(super) fn visible(&self, room: &Room, id: ClientId) -> bool {
-        !room.modes.secret || room.members.contains_key(&id)
+        !room.modes.secret || room.members.contains_key(&id) || self.is_server_operator(id)
     }
 
     pub(super) fn topic(
@@ -236,7 +242,7 @@ impl Router {
         let text: Name = text.into();
         room.topic = (!text.is_empty()).then(|| Topic {
             text: text.clone(),
-            set_by: who.nick.clone(),
+            set_by: Arc::clone(&who),
             set_at: unix_now(),
         });
         let event = Event::TopicChanged {
@@ -256,9 +262,15 @@ impl Router {
         reason: Option<String>,
         now: Instant,
     ) -> Result<(), Error> {
-        let key = self.member_room(id, Some(room))?;
+        // Server operators may kick in any room, member or not.
+        let server_operator = self.is_server_operator(id);
+        let key = if server_operator {
+            self.existing_room(id, Some(room))?
+        } else {
+            self.member_room(id, Some(room))?
+        };
         let room = &self.rooms[&key];
-        if !room.is_operator(id) {
+        if !room.is_operator(id) && !server_operator {
             return Err(Error::NotOperator(room.name.to_string()));
         }
         let target = self

@@ -229,14 +229,21 @@ fn unix_now() -> i64 {
 /// between `since` and now (and become 0), the server's start time must be
 /// given (and becomes empty). The user counts in a welcome depend on who
 /// else is connected: they are checked for consistency here (and become the
-/// default), and exactly by the tests about them.
+/// default), and exactly by the tests about them. Message ids, a count,
+/// must be there (and become empty); the tests about them compare them.
 fn unclocked(mut event: Event, since: i64) -> Event {
     let stamp = |at: &mut i64| {
         assert!(since <= *at && *at <= unix_now(), "time stamp {at}");
         *at = 0;
     };
-    let Event::Reply { reply, .. } = &mut event else {
-        return event;
+    let reply = match &mut event {
+        Event::Message { id, .. } | Event::TagMessage { id, .. } => {
+            assert!(!id.is_empty(), "no message id");
+            *id = name("");
+            return event;
+        }
+        Event::Reply { reply, .. } => reply,
+        _ => return event,
     };
     match reply {
         Reply::Topic {
@@ -521,6 +528,7 @@ fn said_to(from: &str, to: Destination, text: &str, kind: MessageKind) -> Event 
         text: name(text),
         kind,
         tags: None,
+        id: name(""),
     }
 }
 
@@ -540,7 +548,7 @@ fn topic_changed(room: &str, nick: &str, text: &str) -> Event {
 fn topic_is(me: &str, room: &str, topic: Option<(&str, &str)>) -> Event {
     let topic = topic.map(|(text, set_by)| Topic {
         text: name(text),
-        set_by: name(set_by),
+        set_by: mask(set_by),
         set_at: 0,
     });
     reply(
@@ -1283,7 +1291,7 @@ impl SlowRoom {
             .map(|queued| queued.message.event().clone())
             .collect();
         assert_eq!(events.len(), count, "the slow client's outbox ran dry");
-        events
+        self.h.unclock(events)
     }
 
     fn dropped(&self) -> u64 {
@@ -1317,7 +1325,8 @@ impl SlowRoom {
         reader.push(self.quit_told_to_sender());
         assert_eq!(self.h.events(self.reader), reader);
         self.h.events(self.slow);
-        assert!(self.h.farewell(self.slow).starts_with(self.cut));
+        // IRC clients read it as `Closing Link: HOST (REASON)`.
+        assert!(self.h.farewell(self.slow).contains(self.cut));
         assert_eq!(self.slow_disconnects(), 1);
         assert_eq!(self.h.router.client_count(), 2);
     }
@@ -1377,7 +1386,7 @@ fn a_slow_irc_client_is_cut_off_with_sendq_exceeded() {
     let lines = room.say(SLOW_CAPACITY + SLOW_DROPS as usize);
     assert_eq!(room.h.events(room.slow), lines[..SLOW_CAPACITY]);
     room.assert_cut_off(lines);
-    assert_eq!(&*room.h.farewell(room.slow), "SendQ exceeded");
+    assert_eq!(&*room.h.farewell(room.slow), "127.0.0.1 (SendQ exceeded)");
 }
 
 #[test]
@@ -1472,6 +1481,7 @@ fn irc_registration_needs_user_and_waits_for_cap_end() {
         unregistered: 0,
         rooms: 0,
         max_users: 1,
+        ..Lusers::default()
     };
     assert_eq!(welcome_lusers(&events), counts);
     assert_eq!(h.unclock(events), [welcome("alice")]);
@@ -1525,6 +1535,7 @@ fn the_welcome_and_lusers_count_users_rooms_and_the_unregistered() {
         unregistered: 1,
         rooms: 1,
         max_users: 3,
+        ..Lusers::default()
     };
     assert_eq!(welcome_lusers(&h.raw_events(dave)), counts);
     h.send(alice, Request::Lusers);
@@ -1557,7 +1568,11 @@ fn a_wrong_or_missing_password_closes_the_connection() {
                 h.assert_open(id);
             } else {
                 assert_eq!(events, error("*", Error::PasswordMismatch));
-                assert_eq!(&*h.farewell(id), "Bad password");
+                let farewell = match protocol {
+                    Protocol::Line => "Bad password",
+                    Protocol::Irc => "127.0.0.1 (Bad password)",
+                };
+                assert_eq!(&*h.farewell(id), farewell);
             }
         }
     }
@@ -1589,7 +1604,7 @@ fn a_silent_irc_client_is_pinged_then_cut() {
     h.assert_open(silent);
     h.assert_quiet(&[silent, line_user]);
     h.tick_after(Duration::from_secs(15));
-    assert!(h.farewell(silent).starts_with("Ping timeout"));
+    assert!(h.farewell(silent).starts_with("127.0.0.1 (Ping timeout"));
     let reason = "Ping timeout: 15 seconds";
     assert_eq!(h.events(line_user), [quit("silent", Some(reason))]);
     // Line clients are never pinged.
@@ -1713,6 +1728,7 @@ fn whois_tells_who_someone_is_and_only_the_rooms_the_asker_may_see() {
             realname: name("ALICE"),
             rooms: words(rooms),
             away: Some(name("lunch")),
+            operator: false,
             idle_secs: 30,
             signon: 0,
             server: name("switchboard.local"),
