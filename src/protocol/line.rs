@@ -793,6 +793,7 @@ mod tests {
             kind,
             tags: None,
             id: name("1"),
+            long: true,
         };
         let cases = [
             (
@@ -919,6 +920,7 @@ mod tests {
             kind: MessageKind::Say,
             tags: None,
             id: name("1"),
+            long: true,
         };
         assert_eq!(
             encoded(event("a\rb\x1b[2Jc\td\u{9b}e\u{202e}f")),

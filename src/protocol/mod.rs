@@ -451,6 +451,10 @@ pub enum Event {
         tags: Option<Name>,
         /// Unique to this message, for IRCv3 `msgid`.
         id: Name,
+        /// The text may be longer than one IRC line takes (a line user's):
+        /// IRC clients then get it in several. Otherwise what does not fit
+        /// is cut, as IRC servers do.
+        long: bool,
     },
     TagMessage {
         from: Arc<Mask>,
@@ -856,17 +860,23 @@ impl Outgoing {
             })),
             Protocol::Irc => {
                 let time = || &**self.time.get_or_init(|| format!("{:.3}", self.at).into());
-                irc::write_tags(&self.event, caps, time, out);
                 if let Event::Reply { .. } = self.event {
                     // Replies have one reader and may depend on its
                     // capabilities: nothing to share, nothing to cache.
+                    irc::write_tags(&self.event, caps, time, 0, out);
                     irc::encode(&self.event, &codec.server, caps, out);
-                } else {
-                    out.extend_from_slice(self.irc.get_or_init(|| {
-                        let mut bytes = Vec::new();
-                        irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
-                        bytes.into_boxed_slice()
-                    }));
+                    return;
+                }
+                let body = self.irc.get_or_init(|| {
+                    let mut bytes = Vec::new();
+                    irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
+                    bytes.into_boxed_slice()
+                });
+                // A long message from a line user is several IRC lines,
+                // each with its tags.
+                for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
+                    irc::write_tags(&self.event, caps, time, piece, out);
+                    out.extend_from_slice(line);
                 }
             }
         }

@@ -19,6 +19,9 @@ const SE: u8 = 240;
 const IP: u8 = 244;
 /// The timing-mark option.
 const TIMING_MARK: u8 = 6;
+/// The longest subnegotiation skipped; past it the bytes are text again, so
+/// a stray `IAC SB` cannot swallow all later input.
+const MAX_SUB: u8 = 64;
 
 /// The answer to `IAC DO TIMING-MARK`: "I won't", which tells telnet that
 /// everything before it was handled all the same.
@@ -44,10 +47,10 @@ enum State {
     Command,
     /// After `IAC WILL|WONT|DO|DONT`; the byte is which.
     Option(u8),
-    /// Inside a subnegotiation.
-    Sub,
+    /// Inside a subnegotiation, this many bytes in.
+    Sub(u8),
     /// After `IAC` inside a subnegotiation.
-    SubCommand,
+    SubCommand(u8),
 }
 
 /// Takes telnet commands out of a byte stream.
@@ -81,7 +84,7 @@ impl TelnetFilter {
                     State::Text
                 }
                 (State::Command, WILL..=DONT) => State::Option(byte),
-                (State::Command, SB) => State::Sub,
+                (State::Command, SB) => State::Sub(0),
                 (State::Command, IP) => {
                     on(Piece::Interrupt);
                     State::Text
@@ -92,10 +95,14 @@ impl TelnetFilter {
                     State::Text
                 }
                 (State::Option(_), _) => State::Text,
-                (State::Sub, IAC) => State::SubCommand,
-                (State::Sub, _) | (State::SubCommand, IAC) => State::Sub,
-                (State::SubCommand, SE) => State::Text,
-                (State::SubCommand, _) => State::Sub,
+                (State::Sub(length) | State::SubCommand(length), _) if length >= MAX_SUB => {
+                    run.get_or_insert(index);
+                    State::Text
+                }
+                (State::Sub(length), IAC) => State::SubCommand(length + 1),
+                (State::Sub(length), _) => State::Sub(length + 1),
+                (State::SubCommand(_), SE) => State::Text,
+                (State::SubCommand(length), _) => State::Sub(length + 1),
             };
         }
         if let Some(start) = run {
@@ -151,6 +158,14 @@ mod tests {
             pieces(&[b"\xff\xfb\x01x\xff\xfa\x18\x01\xff", b"\xf0y\xff\xfe\x06"]);
         assert_eq!(text, b"xy");
         assert!(commands.is_empty(), "DONT TIMING-MARK needs no answer");
+    }
+
+    #[test]
+    fn an_endless_subnegotiation_gives_up() {
+        let mut stream = b"\xff\xfa".to_vec();
+        stream.extend_from_slice(&[b'x'; MAX_SUB as usize]);
+        stream.extend_from_slice(b"/help\n");
+        assert_eq!(pieces(&[&stream]).0, b"/help\n");
     }
 
     #[test]

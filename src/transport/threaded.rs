@@ -531,6 +531,7 @@ mod tests {
             kind: MessageKind::Say,
             tags: None,
             id: n.to_string().into(),
+            long: false,
         })
     }
 

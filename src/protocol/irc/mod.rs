@@ -268,10 +268,13 @@ fn client_tags(message: &Message<'_>) -> Option<String> {
 
 /// Appends the message tags `event` carries for a client with `caps`: the
 /// time it happened (`server-time`) and relayed client tags (`message-tags`).
+/// `piece` counts the lines of a message sent in several (see [`encode`]):
+/// each has its own `msgid`.
 pub fn write_tags<'a>(
     event: &Event,
     caps: Caps,
     time: impl FnOnce() -> &'a str,
+    piece: usize,
     out: &mut Vec<u8>,
 ) {
     // Replies (numerics, often several lines) are answers, not things that
@@ -304,8 +307,10 @@ pub fn write_tags<'a>(
     if stamped {
         tag(out, &["time=", time()]);
     }
-    if let Some(id) = id {
-        tag(out, &["msgid=", id]);
+    match id {
+        Some(id) if piece > 0 => tag(out, &["msgid=", id, ".", &piece.to_string()]),
+        Some(id) => tag(out, &["msgid=", id]),
+        None => {}
     }
     if let Some(relayed) = relayed {
         tag(out, &[relayed]);
@@ -369,15 +374,24 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             to,
             text: body,
             kind,
+            long,
             ..
         } => {
             let target = match to {
                 Destination::Room(room) | Destination::User(room) => room,
             };
             let (command, before, after) = framing(*kind);
-            let body = super::truncate(body, text_budget(from, target, *kind));
-            let said = [before, body, after].concat();
-            text(out, &from.to_string(), command, &[target, &said]);
+            let budget = text_budget(from, target, *kind);
+            let source = from.to_string();
+            if *long {
+                for piece in split_text(body, budget) {
+                    let said = [before, piece, after].concat();
+                    text(out, &source, command, &[target, &said]);
+                }
+            } else {
+                let said = [before, super::truncate(body, budget), after].concat();
+                text(out, &source, command, &[target, &said]);
+            }
         }
         Event::TagMessage { from, to, .. } => {
             let target = match to {
@@ -418,14 +432,32 @@ fn framing(kind: MessageKind) -> (&'static str, &'static str, &'static str) {
 }
 
 /// How many bytes of text a message of `kind` from `from` to `target` may
-/// carry for the whole of it to fit in one 512-byte IRC line. The router
-/// splits longer text from line users, who may send more at once.
-pub fn text_budget(from: &Mask, target: &str, kind: MessageKind) -> usize {
+/// carry for the whole of it to fit in one 512-byte IRC line.
+fn text_budget(from: &Mask, target: &str, kind: MessageKind) -> usize {
     let (command, before, after) = framing(kind);
     // `:nick!user@host COMMAND target :` and `\r\n`.
     let source = from.nick.len() + from.user.len() + from.host.len() + 2;
     let overhead = 1 + source + 1 + command.len() + 1 + target.len() + 2 + 2;
     MAX_MESSAGE.saturating_sub(overhead + before.len() + after.len())
+}
+
+/// `text` in pieces of at most `max` bytes, cut after a space when one is
+/// in the second half of a piece, else at a character boundary.
+fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let max = max.max(4);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let cut = super::truncate(rest, max).len();
+        let end = match rest[..cut].rfind(' ') {
+            Some(space) if space >= max / 2 => space + 1,
+            _ => cut,
+        };
+        pieces.push(rest[..end].trim_end_matches(' '));
+        rest = &rest[end..];
+    }
+    pieces.push(rest);
+    pieces
 }
 
 /// Appends the numerics (and the odd command) that answer one client.

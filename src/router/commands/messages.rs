@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::client::ClientId;
 use crate::protocol::{
-    Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target, irc,
+    Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target,
 };
 use crate::router::Router;
 use crate::router::state;
@@ -27,7 +27,11 @@ impl Router {
         let tags: Option<Name> = tags.map(Name::from);
         let client = self.clients.map.get_mut(&id).expect("caller checked");
         client.last_spoke = now;
-        let protocol = client.protocol;
+        // A line user may say more at once than one IRC line holds; IRC
+        // clients then get it in several lines (their own lines fit, but
+        // for the longer source in front, which the codec cuts).
+        let long = client.protocol == Protocol::Line;
+        let text: Name = text.into();
         for target in self.targets(id, to)? {
             let delivered = target.and_then(|target| {
                 let to = match &target {
@@ -36,45 +40,34 @@ impl Router {
                         Destination::User(self.clients.map[recipient].me())
                     }
                 };
-                let (Destination::Room(place) | Destination::User(place)) = &to;
-                // A line user may say more at once than fits in an IRC
-                // line: it goes in pieces that do. IRC clients' own lines
-                // already fit (or nearly: the codec cuts the rest).
-                let pieces = match protocol {
-                    Protocol::Line => split_text(&text, irc::text_budget(&from, place, kind)),
-                    Protocol::Irc => vec![text.as_str().into()],
-                };
                 match target {
                     Resolved::Room(key) => {
-                        for piece in pieces {
-                            let event = Event::Message {
-                                from: Arc::clone(&from),
-                                to: to.clone(),
-                                text: piece,
-                                kind,
-                                tags: tags.clone(),
-                                id: self.message_id(),
-                            };
-                            self.say_in_room(id, &key, event, now)?;
-                        }
-                        Ok(())
+                        let event = Event::Message {
+                            from: Arc::clone(&from),
+                            to,
+                            text: text.clone(),
+                            kind,
+                            tags: tags.clone(),
+                            id: self.message_id(),
+                            long,
+                        };
+                        self.say_in_room(id, &key, event, now)
                     }
                     Resolved::User(recipient) => {
                         if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
                         {
                             return Ok(());
                         }
-                        for piece in pieces {
-                            let event = Event::Message {
-                                from: Arc::clone(&from),
-                                to: to.clone(),
-                                text: piece,
-                                kind,
-                                tags: tags.clone(),
-                                id: self.message_id(),
-                            };
-                            self.say_privately(id, recipient, event, now);
-                        }
+                        let event = Event::Message {
+                            from: Arc::clone(&from),
+                            to,
+                            text: text.clone(),
+                            kind,
+                            tags: tags.clone(),
+                            id: self.message_id(),
+                            long,
+                        };
+                        self.say_privately(id, recipient, event, now);
                         let recipient = &self.clients.map[&recipient];
                         if let (Some(message), MessageKind::Say | MessageKind::Action) =
                             (recipient.away.clone(), kind)
@@ -130,6 +123,7 @@ impl Router {
             kind: MessageKind::CtcpReply,
             tags: None,
             id: self.message_id(),
+            long: false,
         };
         self.send(id, event, now);
         true
@@ -257,44 +251,4 @@ enum Resolved {
     /// A room, by folded name.
     Room(Name),
     User(ClientId),
-}
-
-/// `text` in pieces of at most `max` bytes, cut after a space when one is
-/// in the second half of a piece, else at a character boundary.
-fn split_text(text: &str, max: usize) -> Vec<Name> {
-    let max = max.max(4);
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while rest.len() > max {
-        let mut end = max;
-        while !rest.is_char_boundary(end) {
-            end -= 1;
-        }
-        if let Some(space) = rest[..end].rfind(' ').filter(|&space| space >= max / 2) {
-            end = space + 1;
-        }
-        pieces.push(rest[..end].trim_end().into());
-        rest = &rest[end..];
-    }
-    if !rest.is_empty() {
-        pieces.push(rest.into());
-    }
-    pieces
-}
-
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    #[test]
-    fn long_text_is_split_at_spaces_or_characters() {
-        assert_eq!(split_text("short", 10), [Name::from("short")]);
-        assert_eq!(
-            split_text("hello there world", 12),
-            [Name::from("hello there"), Name::from("world")]
-        );
-        let pieces = split_text(&"é".repeat(10), 5);
-        assert!(pieces.iter().all(|piece| piece.len() <= 5));
-        assert_eq!(pieces.concat(), "é".repeat(10));
-    }
 }

@@ -529,7 +529,17 @@ fn said_to(from: &str, to: Destination, text: &str, kind: MessageKind) -> Event 
         kind,
         tags: None,
         id: name(""),
+        // Most tests speak as line users.
+        long: true,
     }
+}
+
+/// A message as an IRC client sent it: cut, not split, if too long.
+fn from_irc(mut event: Event) -> Event {
+    if let Event::Message { long, .. } = &mut event {
+        *long = false;
+    }
+    event
 }
 
 fn said_privately(from: &str, to: &str, text: &str) -> Event {
@@ -1638,11 +1648,12 @@ fn echo_message_sends_the_sender_its_own_messages() {
     h.join_all(echo, &["#r"]);
     h.join_all(plain, &["#r"]);
     h.send(echo, msg("#r", "hi"));
-    h.assert_told(&[echo, plain], &[said_in("echo", "#r", "hi")]);
+    h.assert_told(&[echo, plain], &[from_irc(said_in("echo", "#r", "hi"))]);
     h.send(echo, msg("plain", "psst"));
-    h.assert_told(&[echo, plain], &[said_privately("echo", "plain", "psst")]);
+    let psst = from_irc(said_privately("echo", "plain", "psst"));
+    h.assert_told(&[echo, plain], &[psst]);
     h.send(plain, msg("#r", "hello"));
-    assert_eq!(h.events(echo), [said_in("plain", "#r", "hello")]);
+    assert_eq!(h.events(echo), [from_irc(said_in("plain", "#r", "hello"))]);
     h.assert_quiet(&[plain]);
 }
 
@@ -1696,12 +1707,12 @@ fn coming_back_is_announced_and_notices_get_no_away_reply() {
     let notice = msg_kind("gone", "knock knock", MessageKind::Notice);
     h.send(asked, notice);
     h.assert_quiet(&[asked]);
-    let knock = said_to(
+    let knock = from_irc(said_to(
         "asked",
         Destination::User(name("gone")),
         "knock knock",
         MessageKind::Notice,
-    );
+    ));
     assert_eq!(h.events(gone), [knock]);
     h.send(gone, away(None));
     assert_eq!(h.events(gone), [reply("gone", Reply::Away(false))]);
