@@ -21,6 +21,9 @@ use crate::protocol::{
 };
 use crate::stats::Stats;
 
+mod conformance;
+mod operators;
+
 /// Outbox capacity of clients that are not testing overflow.
 const ROOMY: usize = 1000;
 
