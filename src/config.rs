@@ -34,6 +34,33 @@ impl std::fmt::Display for Transport {
     }
 }
 
+/// A server operator: a name and the Argon2id hash of its password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Oper {
+    pub name: String,
+    /// A PHC string, as `switchboard hash-password` prints.
+    pub hash: String,
+}
+
+impl std::str::FromStr for Oper {
+    type Err = String;
+
+    /// Parses `NAME:HASH`.
+    fn from_str(text: &str) -> Result<Oper, String> {
+        let (name, hash) = text
+            .split_once(':')
+            .ok_or_else(|| format!("{text:?} is not NAME:HASH"))?;
+        if name.is_empty() || name.contains([' ', ',']) {
+            return Err(format!("operator name {name:?} must be one word"));
+        }
+        crate::router::check_hash(hash).map_err(|error| format!("operator {name}: {error}"))?;
+        Ok(Oper {
+            name: name.to_owned(),
+            hash: hash.to_owned(),
+        })
+    }
+}
+
 /// The slowest flood-control rate, in lines per second: one line a minute.
 pub const MIN_RATE: f64 = 1.0 / 60.0;
 
@@ -58,6 +85,8 @@ pub struct Config {
     pub password: Option<String>,
     /// The message of the day, if any.
     pub motd: Option<String>,
+    /// Server operators (IRC `OPER`, line `/oper`).
+    pub opers: Vec<Oper>,
     /// An IRC client silent this long is sent a `PING`.
     pub ping_interval: Duration,
     /// ... and disconnected if it stays silent this much longer.
@@ -104,6 +133,7 @@ impl Default for Config {
             network: "switchboard".into(),
             password: None,
             motd: None,
+            opers: Vec::new(),
             ping_interval: Duration::from_secs(90),
             ping_timeout: Duration::from_secs(60),
             max_line: 4096,
@@ -134,6 +164,10 @@ impl Config {
                 "--server-name {:?} must be one word, like a host name",
                 self.server_name
             ));
+        }
+        for oper in &self.opers {
+            crate::router::check_hash(&oper.hash)
+                .map_err(|error| format!("--oper {}: {error}", oper.name))?;
         }
         if self.max_line < 64 {
             return Err(format!(

@@ -28,6 +28,9 @@
 //!   (batched writes of everything queued), or with `--transport evented`
 //!   one mio event loop for every socket, which also owns the router and
 //!   calls it in place instead of sending to a router thread.
+//! - **Operator passwords** (`--oper`) are Argon2id hashes, checked on a
+//!   thread of the router's own ("sb-verify") so the router never waits
+//!   for one; the client's later requests wait for the verdict instead.
 //! - A **slow client** fills only its own outbox: further events are dropped
 //!   for it and counted, it is told how many it missed, and one that stays
 //!   behind past `--slow-drops` or `--slow-timeout` is disconnected.

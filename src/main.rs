@@ -9,12 +9,16 @@ use std::time::Duration;
 use argh::FromArgs;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use switchboard::config::Oper;
 use switchboard::{Config, Server, Transport};
 
 /// switchboard: a chat server with rooms and private messages for IRC clients,
 /// nc and telnet. Logging is set with RUST_LOG (default: info).
 #[derive(FromArgs)]
 struct Flags {
+    #[argh(subcommand)]
+    command: Option<Command>,
+
     /// how connections are served: "threaded" (a reader and a writer thread
     /// each) or "evented" (one event loop) (default threaded)
     #[argh(option, default = "Transport::default()")]
@@ -44,6 +48,11 @@ struct Flags {
     /// a file whose text is the message of the day
     #[argh(option)]
     motd: Option<PathBuf>,
+
+    /// a server operator as NAME:HASH, HASH from "switchboard hash-password";
+    /// repeat for several
+    #[argh(option)]
+    oper: Vec<Oper>,
 
     /// seconds of silence before an IRC client is pinged (default 90)
     #[argh(option, default = "Config::default().ping_interval.as_secs()")]
@@ -114,6 +123,53 @@ struct Flags {
     thread_stack_kib: usize,
 }
 
+/// What to do instead of serving.
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    HashPassword(HashPassword),
+}
+
+/// print the Argon2id hash of a password, for --oper NAME:HASH
+#[derive(FromArgs)]
+#[argh(subcommand, name = "hash-password")]
+struct HashPassword {
+    /// the password; read from the first line of standard input if not given
+    /// (which keeps it out of the shell's history)
+    #[argh(positional)]
+    password: Option<String>,
+}
+
+impl HashPassword {
+    fn run(self) -> ExitCode {
+        let password = match self.password {
+            Some(password) => password,
+            None => {
+                let mut line = String::new();
+                if let Err(error) = std::io::stdin().read_line(&mut line) {
+                    eprintln!("cannot read the password: {error}");
+                    return ExitCode::FAILURE;
+                }
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            }
+        };
+        if password.is_empty() {
+            eprintln!("the password is empty");
+            return ExitCode::FAILURE;
+        }
+        match switchboard::router::hash_password(&password) {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 /// A listening address, or "off".
 #[derive(Clone, Copy)]
 struct Listen(Option<SocketAddr>);
@@ -158,6 +214,7 @@ impl Flags {
             network: self.network,
             password: self.password,
             motd,
+            opers: self.oper,
             ping_interval: Duration::from_secs(self.ping_interval),
             ping_timeout: Duration::from_secs(self.ping_timeout),
             max_line: self.max_line,
@@ -203,18 +260,23 @@ fn fit_map_count(max_clients: usize) -> usize {
     if fits >= max_clients {
         return max_clients;
     }
+    // 262144 (as README says) is enough for the default --max-clients.
+    let enough = (max_clients * MAPS_PER_CONNECTION * 2).max(262_144);
     log::warn!(
         "vm.max_map_count {max_maps} leaves room for about {fits} threaded connections: \
          serving at most {fits} instead of --max-clients {max_clients}; raise it \
-         (sysctl -w vm.max_map_count={}) or use --transport evented",
-        max_clients * MAPS_PER_CONNECTION * 2
+         (sysctl -w vm.max_map_count={enough}) or use --transport evented"
     );
     fits
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let mut config = match argh::from_env::<Flags>().into_config() {
+    let mut flags = argh::from_env::<Flags>();
+    if let Some(Command::HashPassword(command)) = flags.command.take() {
+        return command.run();
+    }
+    let mut config = match flags.into_config() {
         Ok(config) => config,
         Err(error) => {
             log::error!("{error}");

@@ -555,6 +555,8 @@ fn codec_benchmarks() {
         text: "x".repeat(64).into(),
         kind: MessageKind::Say,
         tags: None,
+        id: "1".into(),
+        long: false,
     };
     let codec = |protocol| Codec {
         protocol,

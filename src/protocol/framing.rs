@@ -94,6 +94,13 @@ impl LineFramer {
         Some(Frame::TooLong)
     }
 
+    /// Forgets the incomplete line held so far (telnet's Ctrl-C gives up on it).
+    pub fn discard_partial(&mut self) {
+        self.buf.truncate(self.start);
+        self.scanned = self.start;
+        self.discarding = false;
+    }
+
     /// Bytes held for an incomplete line.
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.start

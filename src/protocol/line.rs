@@ -6,16 +6,16 @@
 //! happened, `-` for replies, `!` for errors and warnings. The full grammar is
 //! in docs/line-protocol.md.
 
-use std::borrow::Cow;
-
 use super::{
     Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, render_modes,
+    strip_controls, telnet,
 };
 
 /// Parses one line (without its terminator).
 pub fn decode(line: &[u8]) -> Result<Request, Error> {
-    let line = strip_telnet(line);
-    let line = std::str::from_utf8(&line).map_err(|_| Error::InvalidUtf8)?;
+    let line = std::str::from_utf8(line).map_err(|_| Error::InvalidUtf8)?;
+    let line = strip_controls(line, false);
+    let line = &*line;
     if line.trim().is_empty() {
         return Err(Error::EmptyLine);
     }
@@ -61,10 +61,16 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
         "msg" => {
             let (target, text) = split_word(rest);
             let usage = "/msg #room|NAME TEXT";
+            let text = required(text, "msg", usage)?;
+            // `/msg ivy /me waves` is an action, as IRC clients send it.
+            let (kind, text) = match text.strip_prefix("/me ").map(str::trim) {
+                Some(action) if !action.is_empty() => (MessageKind::Action, action),
+                _ => (MessageKind::Say, text),
+            };
             Request::Message {
                 to: vec![Target::parse(required(target, "msg", usage)?)],
-                text: required(text, "msg", usage)?.to_owned(),
-                kind: MessageKind::Say,
+                text: text.to_owned(),
+                kind,
                 tags: None,
             }
         }
@@ -115,50 +121,33 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             }
         }
         "away" => Request::Away(optional(rest)),
+        "whowas" => Request::Whowas {
+            nick: required(rest, "whowas", "/whowas NAME")?.to_owned(),
+            count: None,
+        },
+        "motd" => Request::Motd,
+        "info" => Request::Info,
+        "oper" => {
+            let usage = "/oper NAME PASSWORD";
+            let (name, password) = split_word(required(rest, "oper", usage)?);
+            Request::Oper {
+                name: name.to_owned(),
+                password: required(password, "oper", usage)?.to_owned(),
+            }
+        }
+        "kill" => {
+            let (nick, reason) = split_word(required(rest, "kill", "/kill NAME [reason]")?);
+            Request::Kill {
+                nick: nick.to_owned(),
+                reason: optional(reason),
+            }
+        }
+        "wallops" => Request::Wallops(required(rest, "wallops", "/wallops TEXT")?.to_owned()),
         "quit" | "exit" => Request::Quit(optional(rest)),
         "help" => Request::Help,
         _ => return Err(Error::UnknownCommand(name)),
     };
     Ok(request)
-}
-
-/// Telnet's interrupt key and option negotiation arrive as `IAC` (255)
-/// sequences inside the line; they are not text, so they are dropped.
-fn strip_telnet(line: &[u8]) -> Cow<'_, [u8]> {
-    const IAC: u8 = 255;
-    const SB: u8 = 250;
-    const SE: u8 = 240;
-    if !line.contains(&IAC) {
-        return Cow::Borrowed(line);
-    }
-    let mut kept = Vec::with_capacity(line.len());
-    let mut bytes = line.iter().copied();
-    while let Some(byte) = bytes.next() {
-        if byte != IAC {
-            kept.push(byte);
-            continue;
-        }
-        match bytes.next() {
-            // An escaped 255.
-            Some(IAC) => kept.push(IAC),
-            // Subnegotiation runs to IAC SE.
-            Some(SB) => {
-                let mut previous = 0;
-                for byte in bytes.by_ref() {
-                    if previous == IAC && byte == SE {
-                        break;
-                    }
-                    previous = byte;
-                }
-            }
-            // WILL, WONT, DO and DONT name an option; other commands stand alone.
-            Some(251..=254) => {
-                bytes.next();
-            }
-            _ => {}
-        }
-    }
-    Cow::Owned(kept)
 }
 
 /// Splits off a leading `#room`, if there is one.
@@ -221,6 +210,8 @@ const HELP: &[&str] = &[
     "  /me ACTION            act in the current room",
     "  /msg #room|NAME TEXT  say something to a room or privately to a user",
     "  /away [message]       mark yourself away, or back without a message",
+    "  /whowas NAME          who had a nickname lately",
+    "  /motd, /info          the message of the day, what this server is",
     "  /quit [reason]        leave the server",
     "operators:",
     "  /kick #room NAME [why]   remove somebody from a room",
@@ -229,6 +220,10 @@ const HELP: &[&str] = &[
     "  /mode #room [+-modes]    show or change modes: i invite-only, k KEY, l LIMIT,",
     "                           m moderated, n no outside messages, s secret,",
     "                           t topic by operators, o NAME operator, v NAME voice",
+    "server operators:",
+    "  /oper NAME PASSWORD      become a server operator (any room is yours then)",
+    "  /kill NAME [why]         disconnect somebody",
+    "  /wallops TEXT            tell everybody who set /mode YOURNICK +w",
     "plain text goes to the current room; start it with // to send a leading /",
 ];
 
@@ -292,10 +287,15 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 Destination::Room(room) => room,
                 Destination::User(_) => "pm",
             };
+            let nick = &from.nick;
             match kind {
-                MessageKind::Say => line(out, &["[", place, "] <", &from.nick, "> ", text]),
-                MessageKind::Action => line(out, &["[", place, "] * ", &from.nick, " ", text]),
-                MessageKind::Notice => line(out, &["[", place, "] -", &from.nick, "- ", text]),
+                MessageKind::Say => line(out, &["[", place, "] <", nick, "> ", text]),
+                MessageKind::Action => line(out, &["[", place, "] * ", nick, " ", text]),
+                MessageKind::Notice => line(out, &["[", place, "] -", nick, "- ", text]),
+                MessageKind::Ctcp => line(out, &["[", place, "] * ", nick, " sent CTCP ", text]),
+                MessageKind::CtcpReply => {
+                    line(out, &["[", place, "] -", nick, "- CTCP reply: ", text])
+                }
             }
         }
         Event::Away {
@@ -317,6 +317,7 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 ")",
             ],
         ),
+        Event::Wallops { from, text } => line(out, &["* wallops from ", &from.nick, ": ", text]),
         Event::RealnameChanged { who, realname } => line(
             out,
             &["* ", &who.nick, " changed their real name to ", realname],
@@ -338,14 +339,19 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
 
 fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
-        Reply::Welcome(welcome) => line(
-            out,
-            &[
-                "- hello ",
-                &welcome.mask.nick,
-                "! /join #room to enter a room, /rooms to see them all",
-            ],
-        ),
+        Reply::Welcome(welcome) => {
+            line(
+                out,
+                &[
+                    "- hello ",
+                    &welcome.mask.nick,
+                    "! /join #room to enter a room, /rooms to see them all",
+                ],
+            );
+            if welcome.info.motd.is_some() {
+                encode_reply(&Reply::Motd(welcome.info.clone()), out);
+            }
+        }
         Reply::Topic { room, topic: None } => line(out, &["- ", room, " has no topic"]),
         Reply::Topic {
             room,
@@ -358,7 +364,7 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
                 ": ",
                 &topic.text,
                 " (set by ",
-                &topic.set_by,
+                &topic.set_by.nick,
                 ")",
             ],
         ),
@@ -418,6 +424,9 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             if !whois.rooms.is_empty() {
                 line(out, &["- ", nick, " is in ", &whois.rooms.join(" ")]);
             }
+            if whois.operator {
+                line(out, &["- ", nick, " is a server operator"]);
+            }
             if let Some(away) = &whois.away {
                 line(out, &["- ", nick, " is away: ", away]);
             }
@@ -449,6 +458,41 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             }
             None => line(out, &["- there is no message of the day"]),
         },
+        Reply::Info(info) => line(
+            out,
+            &[
+                "- ",
+                &info.version,
+                " on ",
+                &info.name,
+                ", running since ",
+                &info.created,
+            ],
+        ),
+        Reply::Whowas { nick, entries } if entries.is_empty() => {
+            line(out, &["- nobody was called ", nick, " lately"])
+        }
+        Reply::Whowas { entries, .. } => {
+            for entry in entries {
+                let mask = entry.mask.to_string();
+                line(
+                    out,
+                    &[
+                        "- ",
+                        &entry.mask.nick,
+                        " was ",
+                        &mask,
+                        " (",
+                        &entry.realname,
+                        ") until ",
+                        &entry.left,
+                    ],
+                );
+            }
+        }
+        Reply::YoureOper => line(out, &["- you are now a server operator"]),
+        // Not a line: the bytes telnet waits for after Ctrl-C.
+        Reply::TimingMark => out.extend_from_slice(&telnet::WONT_TIMING_MARK),
         Reply::RoomModes { room, modes, .. } => line(out, &["- modes of ", room, ": ", modes]),
         Reply::BanList { room, bans } if bans.is_empty() => {
             line(out, &["- nobody is banned from ", room])
@@ -749,20 +793,6 @@ mod tests {
     }
 
     #[test]
-    fn telnet_commands_are_not_text() {
-        // Interrupt (IAC IP), a WILL negotiation and an escaped 255 byte.
-        assert_eq!(
-            decode(b"\xff\xf4hi\xff\xfb\x01 there").unwrap(),
-            said(None, "hi there", MessageKind::Say)
-        );
-        assert_eq!(decode(b"\xff\xff").unwrap_err(), Error::InvalidUtf8);
-        assert_eq!(
-            decode(b"\xff\xfa\x18\x01\xff\xf0/help").unwrap(),
-            Request::Help
-        );
-    }
-
-    #[test]
     fn events_encode_as_documented() {
         let message = |to: Destination, kind: MessageKind| Event::Message {
             from: mask("bob"),
@@ -770,6 +800,8 @@ mod tests {
             text: name("hello"),
             kind,
             tags: None,
+            id: name("1"),
+            long: true,
         };
         let cases = [
             (
@@ -870,7 +902,7 @@ mod tests {
                     room: name("#r"),
                     topic: Some(Topic {
                         text: name("fun"),
-                        set_by: name("alice"),
+                        set_by: mask("alice"),
                         set_at: 0,
                     }),
                 }),
@@ -895,6 +927,8 @@ mod tests {
             text: name(text),
             kind: MessageKind::Say,
             tags: None,
+            id: name("1"),
+            long: true,
         };
         assert_eq!(
             encoded(event("a\rb\x1b[2Jc\td\u{9b}e\u{202e}f")),

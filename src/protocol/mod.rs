@@ -7,11 +7,14 @@
 //! Codecs are sans-io: they never touch a socket, so they are tested on plain
 //! byte slices.
 
+mod error;
 pub mod framing;
 pub mod irc;
 pub mod line;
 mod outgoing;
+pub mod telnet;
 
+pub use error::Error;
 pub use outgoing::{Codec, Outgoing};
 
 use std::fmt;
@@ -19,6 +22,43 @@ use std::sync::Arc;
 
 /// A nickname, room name or other text shared cheaply between events.
 pub type Name = Arc<str>;
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` without control characters, except IRC's formatting codes (bold,
+/// colour, italics, underline, reverse, reset...), tab and, with `ctcp`,
+/// CTCP's `\x01`. Nothing else is relayed, so nobody can send a terminal
+/// escape (ESC, BEL) to other people's screens.
+pub fn strip_controls(text: &str, ctcp: bool) -> std::borrow::Cow<'_, str> {
+    let kept = |c: char| {
+        !c.is_control()
+            || matches!(
+                c,
+                '\t' | '\u{2}'
+                    | '\u{3}'
+                    | '\u{4}'
+                    | '\u{f}'
+                    | '\u{11}'
+                    | '\u{16}'
+                    | '\u{1d}'
+                    | '\u{1e}'
+                    | '\u{1f}'
+            )
+            || (ctcp && c == '\u{1}')
+    };
+    if text.chars().all(kept) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.chars().filter(|&c| kept(c)).collect())
+    }
+}
 
 /// The wire protocol a listener speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,6 +260,29 @@ pub enum Request {
     Time,
     Lusers,
     Motd,
+    /// What the server is (IRC `INFO`).
+    Info,
+    /// Users who had a nickname lately: at most `count` entries, all of
+    /// them when `None`.
+    Whowas {
+        nick: String,
+        count: Option<usize>,
+    },
+    /// Become a server operator.
+    Oper {
+        name: String,
+        password: String,
+    },
+    /// Disconnect a user (server operators only).
+    Kill {
+        nick: String,
+        reason: Option<String>,
+    },
+    /// A message to every user with user mode `+w` (server operators only).
+    Wallops(String),
+    /// A telnet client asks to be told when its earlier input was handled
+    /// (`IAC DO TIMING-MARK`, sent after Ctrl-C); it shows nothing until then.
+    TimingMark,
     /// Change one's real name (IRCv3 `setname`).
     SetName(String),
     /// Leave the server.
@@ -268,13 +331,26 @@ impl Target {
     }
 }
 
-/// Plain speech, an action (`/me waves`) or an IRC notice.
+/// Plain speech, an action (`/me waves`), an IRC notice, or a CTCP request
+/// or answer between clients (the text is then `COMMAND [arguments]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
     Say,
     Action,
     /// Never answered automatically: no errors, no away replies.
     Notice,
+    /// A CTCP request other than `ACTION`, such as `VERSION` or `PING 123`.
+    Ctcp,
+    /// The answer to a CTCP request; like a notice, never answered.
+    CtcpReply,
+}
+
+impl MessageKind {
+    /// Notices and CTCP answers are never answered automatically, not even
+    /// with errors, so two programs cannot answer each other forever.
+    pub fn is_quiet(self) -> bool {
+        matches!(self, MessageKind::Notice | MessageKind::CtcpReply)
+    }
 }
 
 /// One mode letter to set or unset, with its argument if it takes one.
@@ -378,11 +454,23 @@ pub enum Event {
         kind: MessageKind,
         /// Client-only tags, relayed to clients with `message-tags`.
         tags: Option<Name>,
+        /// Unique to this message, for IRCv3 `msgid`.
+        id: Name,
+        /// The text may be longer than one IRC line takes (a line user's):
+        /// IRC clients then get it in several. Otherwise what does not fit
+        /// is cut, as IRC servers do.
+        long: bool,
     },
     TagMessage {
         from: Arc<Mask>,
         to: Destination,
         tags: Name,
+        id: Name,
+    },
+    /// A server operator's message to users with user mode `+w`.
+    Wallops {
+        from: Arc<Mask>,
+        text: Name,
     },
     /// Somebody went away (with a message) or came back (`None`).
     Away {
@@ -451,6 +539,17 @@ pub enum Reply {
     Time(Name),
     Lusers(Lusers),
     Motd(Arc<ServerInfo>),
+    Info(Arc<ServerInfo>),
+    /// What is remembered of users who had a nickname (most recent first);
+    /// none means nobody had it lately.
+    Whowas {
+        nick: Name,
+        entries: Vec<WhowasEntry>,
+    },
+    /// You are now a server operator.
+    YoureOper,
+    /// A telnet timing mark: everything before it was handled.
+    TimingMark,
     RoomModes {
         room: Name,
         modes: String,
@@ -460,7 +559,7 @@ pub enum Reply {
         room: Name,
         bans: Vec<Ban>,
     },
-    UserModes(&'static str),
+    UserModes(Name),
     Inviting {
         nick: Name,
         room: Name,
@@ -506,6 +605,10 @@ pub struct ServerInfo {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lusers {
     pub users: usize,
+    /// Those of `users` with user mode `+i`.
+    pub invisible: usize,
+    /// Server operators.
+    pub operators: usize,
     pub unregistered: usize,
     pub rooms: usize,
     pub max_users: usize,
@@ -515,7 +618,7 @@ pub struct Lusers {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topic {
     pub text: Name,
-    pub set_by: Name,
+    pub set_by: Arc<Mask>,
     pub set_at: i64,
 }
 
@@ -543,6 +646,8 @@ pub struct WhoRow {
     pub mask: Arc<Mask>,
     pub realname: Name,
     pub away: bool,
+    /// A server operator.
+    pub operator: bool,
     /// `@`, `+` or both (multi-prefix), highest first; empty for none.
     pub prefixes: &'static str,
 }
@@ -555,9 +660,21 @@ pub struct Whois {
     /// Rooms with the user's prefix, e.g. `@#rust`.
     pub rooms: Vec<String>,
     pub away: Option<Name>,
+    /// A server operator.
+    pub operator: bool,
     pub idle_secs: u64,
     pub signon: i64,
     pub server: Name,
+}
+
+/// Who had a nickname, as `WHOWAS` tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WhowasEntry {
+    pub mask: Arc<Mask>,
+    pub realname: Name,
+    pub server: Name,
+    /// When they stopped using the nickname, as people read it.
+    pub left: Name,
 }
 
 /// A ban mask and who set it when.
@@ -585,107 +702,30 @@ impl Destination {
     }
 }
 
-/// Why a request was refused. `Display` gives the text users read; the IRC
-/// codec maps each to its numeric.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    NeedNick,
-    NotRegistered,
-    AlreadyRegistered,
-    AlreadyNamed,
-    NickInUse(String),
-    BadNick(String),
-    NoNickGiven,
-    BadRoomName(String),
-    NoSuchUser(String),
-    NoSuchRoom(String),
-    NotInRoom(String),
-    UserNotInRoom {
-        nick: String,
-        room: String,
-    },
-    AlreadyInRoom {
-        nick: String,
-        room: String,
-    },
-    NoCurrentRoom,
-    BadKey(String),
-    InviteOnly(String),
-    RoomFull(String),
-    Banned(String),
-    CannotSend(String),
-    TooManyRooms(usize),
-    NotOperator(String),
-    TopicTooLong(usize),
-    UnknownMode(char),
-    BanListFull(String),
-    UsersDontMatch,
-    PasswordMismatch,
-    NoText,
-    NoRecipient,
-    UnknownCommand(String),
-    InvalidCapCommand(String),
-    MissingArgument {
-        command: &'static str,
-        usage: &'static str,
-    },
-    LineTooLong(usize),
-    InvalidUtf8,
-    EmptyLine,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::NeedNick => write!(f, "pick a nickname first: /nick NAME"),
-            Error::NotRegistered => write!(f, "You have not registered"),
-            Error::AlreadyRegistered => write!(f, "You may not reregister"),
-            Error::AlreadyNamed => write!(f, "you already have that nickname"),
-            Error::NickInUse(nick) => write!(f, "nickname in use: {nick}"),
-            Error::BadNick(nick) => write!(
-                f,
-                "invalid nickname: {nick} (1-{} letters, digits or -[]\\`^_{{|}}, not starting with a digit or -)",
-                crate::router::NICK_MAX
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("hello", 10), "hello");
+    }
+
+    #[test]
+    fn only_formatting_codes_survive_among_control_characters() {
+        assert_eq!(
+            strip_controls(
+                "\x1b[31mred\x07 \x02bold\x02 \x0304c\x03\t\x1fu\x0f\u{9b}",
+                false
             ),
-            Error::NoNickGiven => write!(f, "no nickname given"),
-            Error::BadRoomName(room) => write!(
-                f,
-                "invalid room name: {room} (# then up to {} bytes, no spaces, commas or control characters)",
-                crate::router::ROOM_MAX - 1
-            ),
-            Error::NoSuchUser(nick) => write!(f, "no such user: {nick}"),
-            Error::NoSuchRoom(room) => write!(f, "no such room: {room}"),
-            Error::NotInRoom(room) => write!(f, "you are not in {room}"),
-            Error::UserNotInRoom { nick, room } => write!(f, "{nick} is not in {room}"),
-            Error::AlreadyInRoom { nick, room } => write!(f, "{nick} is already in {room}"),
-            Error::NoCurrentRoom => write!(f, "you are not in a room: /join #room first"),
-            Error::BadKey(room) => write!(f, "wrong or missing key for {room}"),
-            Error::InviteOnly(room) => {
-                write!(f, "{room} is invite-only: ask an operator for an invite")
-            }
-            Error::RoomFull(room) => write!(f, "{room} is full"),
-            Error::Banned(room) => write!(f, "you are banned from {room}"),
-            Error::CannotSend(room) => write!(
-                f,
-                "you cannot send to {room} (only members may, only voiced ones when it is moderated, and not the banned)"
-            ),
-            Error::TooManyRooms(max) => write!(f, "you are in too many rooms (at most {max})"),
-            Error::NotOperator(room) => write!(f, "you are not an operator of {room}"),
-            Error::TopicTooLong(max) => write!(f, "topic too long (at most {max} bytes)"),
-            Error::UnknownMode(mode) => write!(f, "unknown mode: {mode}"),
-            Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
-            Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
-            Error::PasswordMismatch => write!(f, "wrong server password"),
-            Error::NoText => write!(f, "no text to send"),
-            Error::NoRecipient => write!(f, "no recipient given"),
-            Error::UnknownCommand(command) => write!(f, "unknown command: /{command} (try /help)"),
-            Error::InvalidCapCommand(command) => write!(f, "invalid CAP subcommand: {command}"),
-            Error::MissingArgument { usage, .. } => write!(f, "missing argument: {usage}"),
-            Error::LineTooLong(max) => {
-                write!(f, "line too long (at most {max} bytes), ignored")
-            }
-            Error::InvalidUtf8 => write!(f, "line is not valid UTF-8, ignored"),
-            Error::EmptyLine => write!(f, "empty line ignored (type /help for commands)"),
-        }
+            "[31mred \x02bold\x02 \x0304c\x03\t\x1fu\x0f"
+        );
+        assert_eq!(strip_controls("\x01VERSION\x01", false), "VERSION");
+        assert_eq!(strip_controls("\x01VERSION\x01", true), "\x01VERSION\x01");
+        assert!(matches!(
+            strip_controls("plain text", false),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

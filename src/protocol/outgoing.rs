@@ -61,17 +61,23 @@ impl Outgoing {
             })),
             Protocol::Irc => {
                 let time = || &**self.time.get_or_init(|| format!("{:.3}", self.at).into());
-                irc::write_tags(&self.event, caps, time, out);
                 if let Event::Reply { .. } = self.event {
                     // Replies have one reader and may depend on its
                     // capabilities: nothing to share, nothing to cache.
+                    irc::write_tags(&self.event, caps, time, 0, out);
                     irc::encode(&self.event, &codec.server, caps, out);
-                } else {
-                    out.extend_from_slice(self.irc.get_or_init(|| {
-                        let mut bytes = Vec::new();
-                        irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
-                        bytes.into_boxed_slice()
-                    }));
+                    return;
+                }
+                let body = self.irc.get_or_init(|| {
+                    let mut bytes = Vec::new();
+                    irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
+                    bytes.into_boxed_slice()
+                });
+                // A long message from a line user is several IRC lines,
+                // each with its tags.
+                for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
+                    irc::write_tags(&self.event, caps, time, piece, out);
+                    out.extend_from_slice(line);
                 }
             }
         }
@@ -128,9 +134,13 @@ fn weigh(event: &Event) -> usize {
             to,
             text: said,
             tags,
+            id,
             ..
-        } => mask(from) + to.name().len() + said.len() + text(tags),
-        Event::TagMessage { from, to, tags } => mask(from) + to.name().len() + tags.len(),
+        } => mask(from) + to.name().len() + said.len() + text(tags) + id.len(),
+        Event::TagMessage { from, to, tags, id } => {
+            mask(from) + to.name().len() + tags.len() + id.len()
+        }
+        Event::Wallops { from, text } => mask(from) + text.len(),
         Event::Away { who, message } => mask(who) + text(message),
         Event::Invited { by, nick, room } => mask(by) + nick.len() + room.len(),
         Event::RealnameChanged { who, realname } => mask(who) + realname.len(),

@@ -8,11 +8,15 @@
 //! which is why its tests need no sockets.
 
 mod commands;
+mod opers;
 mod state;
 #[cfg(test)]
 mod tests;
+mod whowas;
 
-pub use state::{NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX};
+pub use opers::{check_hash, hash_password};
+pub use state::{KEY_MAX, NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX};
+pub use whowas::{WHOWAS_MAX, WHOWAS_PER_NICK};
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -23,9 +27,11 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::client::{ClientId, Outbox, Wakes};
 use crate::config::Config;
-use crate::protocol::{Event, Name, Outgoing, Protocol, Reply, ServerInfo};
+use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
 use crate::stats::Stats;
+use opers::Verifier;
 use state::{Client, Clients, Room, SlowPolicy};
+use whowas::History;
 
 /// How many inputs the router's inbox holds. A reader that finds it full
 /// blocks, which pushes back on that one client's TCP connection.
@@ -58,6 +64,15 @@ pub enum Input {
     Disconnected(ClientId, String),
 }
 
+/// The last words a closing connection reads: as they are for line users;
+/// IRC clients expect `Closing Link: HOST (REASON)` after `ERROR`.
+fn farewell(protocol: Protocol, peer: SocketAddr, reason: &Name) -> Name {
+    match protocol {
+        Protocol::Line => reason.clone(),
+        Protocol::Irc => format!("{} ({reason})", peer.ip()).into(),
+    }
+}
+
 /// The owner of every user, room and membership.
 #[derive(Debug)]
 pub struct Router {
@@ -69,6 +84,16 @@ pub struct Router {
     /// How many clients completed registration, and the most there ever were.
     registered: usize,
     max_registered: usize,
+    /// How many registered clients are `+i`, and how many are operators.
+    invisible: usize,
+    operators: usize,
+    /// Recent holders of nicknames, for `WHOWAS`.
+    history: History,
+    /// Server operators and the thread that checks their passwords.
+    verifier: Verifier,
+    /// Message ids are this prefix (the start time) and a count.
+    msgid_prefix: String,
+    next_msgid: u64,
     info: Arc<ServerInfo>,
     password: Option<String>,
     register_timeout: Duration,
@@ -95,6 +120,12 @@ impl Router {
             nicks: HashMap::new(),
             registered: 0,
             max_registered: 0,
+            invisible: 0,
+            operators: 0,
+            history: History::default(),
+            verifier: Verifier::new(&config.opers),
+            msgid_prefix: format!("{:x}", jiff::Timestamp::now().as_second()),
+            next_msgid: 0,
             info: Arc::new(ServerInfo {
                 name: config.server_name.as_str().into(),
                 network: config.network.as_str().into(),
@@ -116,6 +147,7 @@ impl Router {
     /// (or every transport is gone), then close every connection.
     pub fn run(mut self, inbox: Receiver<Input>, stop: Receiver<()>) {
         let ticker = crossbeam_channel::tick(TICK);
+        let verdicts = self.verifier.verdicts().clone();
         loop {
             select! {
                 recv(inbox) -> input => {
@@ -130,6 +162,12 @@ impl Router {
                 }
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
+                recv(verdicts) -> verdict => {
+                    if let Ok(verdict) = verdict {
+                        self.verdict(verdict, Instant::now());
+                        self.reap(Instant::now());
+                    }
+                }
             }
             self.wake_writers();
         }
@@ -137,14 +175,23 @@ impl Router {
         // Connections accepted just before the stop are still in the inbox;
         // they hear the news too.
         for input in inbox.try_iter() {
-            if let Input::Connected { outbox, .. } = input {
-                outbox.close(SHUTTING_DOWN.into());
+            if let Input::Connected {
+                outbox,
+                peer,
+                protocol,
+                ..
+            } = input
+            {
+                outbox.close(farewell(protocol, peer, &SHUTTING_DOWN.into()));
             }
         }
     }
 
     /// Applies one input.
     pub fn handle(&mut self, input: Input, now: Instant) {
+        // The event loop has no way to wait for verdicts yet: it takes them
+        // whenever it calls in, on every input and every tick.
+        self.take_verdicts(now);
         match input {
             Input::Connected {
                 id,
@@ -166,6 +213,12 @@ impl Router {
                     mask: None,
                     away: None,
                     invisible: false,
+                    wallops: false,
+                    operator: None,
+                    verifying: false,
+                    held: Default::default(),
+                    oper_failures: 0,
+                    oper_retry_at: None,
                     rooms: Vec::new(),
                     current: None,
                     connected_at: now,
@@ -195,6 +248,7 @@ impl Router {
     /// Closes connections that stayed unregistered, silent or slow for too
     /// long, and pings quiet IRC clients.
     pub fn tick(&mut self, now: Instant) {
+        self.take_verdicts(now);
         let mut pings = Vec::new();
         for (&id, client) in &mut self.clients.map {
             let quiet = now.duration_since(client.last_seen);
@@ -232,9 +286,11 @@ impl Router {
     /// Tells every client the server is going down and lets go of them; their
     /// writers send what is queued and hang up.
     pub fn shutdown(&mut self) {
+        self.verifier.stop();
         let reason: Name = SHUTTING_DOWN.into();
         for (_, client) in self.clients.map.drain() {
-            client.outbox.close(reason.clone());
+            let farewell = farewell(client.protocol, client.peer, &reason);
+            client.outbox.close(farewell);
         }
         self.rooms.clear();
         self.nicks.clear();
@@ -285,6 +341,8 @@ impl Router {
         }
         if client.registered {
             self.registered -= 1;
+            self.invisible -= usize::from(client.invisible);
+            self.operators -= usize::from(client.operator.is_some());
         }
         let mut peers = HashSet::new();
         for key in &client.rooms {
@@ -299,6 +357,7 @@ impl Router {
             }
         }
         if let Some(who) = client.mask {
+            self.remember(&who, &client.realname);
             let quit = Outgoing::new(Event::Quit {
                 who,
                 reason: public,
@@ -307,7 +366,27 @@ impl Router {
                 self.clients.send(peer, &quit, now);
             }
         }
-        client.outbox.close(farewell);
+        client
+            .outbox
+            .close(self::farewell(client.protocol, client.peer, &farewell));
+    }
+
+    /// Remembers for `WHOWAS` that `who` stopped using its nickname.
+    fn remember(&mut self, who: &Arc<Mask>, realname: &Name) {
+        let left = jiff::Zoned::now().strftime("%a %b %-d %H:%M:%S %Y %Z");
+        let entry = WhowasEntry {
+            mask: Arc::clone(who),
+            realname: realname.clone(),
+            server: self.info.name.clone(),
+            left: left.to_string().into(),
+        };
+        self.history.record(state::fold(&who.nick), entry);
+    }
+
+    /// A fresh IRCv3 message id.
+    fn message_id(&mut self) -> Name {
+        self.next_msgid += 1;
+        format!("{}-{:x}", self.msgid_prefix, self.next_msgid).into()
     }
 
     /// Queues an event for one client.

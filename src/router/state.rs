@@ -1,7 +1,7 @@
 //! The chat state the router owns: clients, rooms and the rules for names.
 //! Plain data, no I/O, no locks.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::{ClientId, Delivery, Outbox, Wakes};
 use crate::protocol::irc::message::mask_matches;
-use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Topic};
+use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
 
 /// Longest nickname, in bytes.
@@ -26,6 +26,11 @@ pub const BANS_PER_ROOM: usize = 100;
 pub const USER_MAX: usize = 10;
 /// Longest real name, in bytes.
 pub const REALNAME_MAX: usize = 100;
+/// Longest room key, in bytes (RFC 2812's limit).
+pub const KEY_MAX: usize = 23;
+/// Most requests held for a client while its `OPER` password is checked;
+/// one that sends more meanwhile is flooding.
+pub const HELD_MAX: usize = 100;
 
 /// The key under which a nickname or room name is unique: ASCII
 /// case-insensitive, like IRC's `CASEMAPPING=ascii`.
@@ -58,6 +63,16 @@ pub fn valid_room(name: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || c == ',')
 }
 
+/// 1 to [`KEY_MAX`] bytes without spaces, commas or control characters, so
+/// a key survives `JOIN #a,#b key1,key2`.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= KEY_MAX
+        && !key
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+}
+
 /// One connected client.
 #[derive(Debug)]
 pub struct Client {
@@ -82,6 +97,17 @@ pub struct Client {
     pub away: Option<Name>,
     /// User mode `+i`: hidden from `WHO` by those who share no room with it.
     pub invisible: bool,
+    /// User mode `+w`: receives `WALLOPS`.
+    pub wallops: bool,
+    /// User mode `+o`: a server operator, under this operator name.
+    pub operator: Option<Name>,
+    /// An `OPER` password is being checked; requests wait in `held`.
+    pub verifying: bool,
+    /// Requests that came while `verifying`, in order.
+    pub held: VecDeque<Request>,
+    /// Failed `OPER` attempts in a row, and when the next may be made.
+    pub oper_failures: u32,
+    pub oper_retry_at: Option<Instant>,
     /// Folded names of the rooms it is in, in the order it joined them.
     pub rooms: Vec<Name>,
     /// Folded name of the room plain text goes to (line protocol).
@@ -115,6 +141,21 @@ impl Client {
 
     pub fn caps(&self) -> Caps {
         self.outbox.caps()
+    }
+
+    /// Its user modes, as IRC shows them: `+iow`, or `+` for none.
+    pub fn user_modes(&self) -> String {
+        let mut modes = String::from("+");
+        for (on, letter) in [
+            (self.invisible, 'i'),
+            (self.operator.is_some(), 'o'),
+            (self.wallops, 'w'),
+        ] {
+            if on {
+                modes.push(letter);
+            }
+        }
+        modes
     }
 }
 
@@ -387,6 +428,15 @@ mod tests {
         for bad in ["#", "rust", "#a b", "#a,b", "#a\x07", long.as_str()] {
             assert!(!valid_room(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn keys() {
+        let long = "k".repeat(KEY_MAX + 1);
+        for bad in ["", " ", "with space", "a,b", "a\x07", long.as_str()] {
+            assert!(!valid_key(bad), "{bad}");
+        }
+        assert!(valid_key("hunter2"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::Config;
 use crate::protocol::framing::{Frame, LineFramer};
+use crate::protocol::telnet::{Piece, TelnetFilter};
 use crate::protocol::{Caps, Codec, Error, Event, Protocol, Request};
 use crate::stats::Stats;
 
@@ -277,6 +278,8 @@ pub struct Intake {
     protocol: Protocol,
     max_line: usize,
     framer: LineFramer,
+    /// Line protocol only: telnet commands are taken out before framing.
+    telnet: Option<TelnetFilter>,
     bucket: TokenBucket,
     /// Requests waiting for a token, with the size of the line each came from.
     pending: VecDeque<(Request, usize)>,
@@ -301,6 +304,7 @@ impl Intake {
             protocol,
             max_line,
             framer: LineFramer::new(max_line),
+            telnet: (protocol == Protocol::Line).then(TelnetFilter::default),
             bucket: TokenBucket::new(config.rate, config.burst, now),
             pending: VecDeque::new(),
             pending_bytes: 0,
@@ -309,7 +313,27 @@ impl Intake {
 
     /// Takes bytes read from the peer and decodes the lines they complete.
     pub fn push(&mut self, bytes: &[u8]) {
-        self.framer.push(bytes);
+        let Some(telnet) = &mut self.telnet else {
+            self.framer.push(bytes);
+            self.decode_lines();
+            return;
+        };
+        let mut pieces = Vec::new();
+        telnet.filter(bytes, |piece| pieces.push(piece));
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => {
+                    self.framer.push(text);
+                    self.decode_lines();
+                }
+                Piece::Interrupt => self.framer.discard_partial(),
+                Piece::TimingMark => self.pending.push_back((Request::TimingMark, 0)),
+            }
+        }
+    }
+
+    /// Decodes the complete lines the framer holds.
+    fn decode_lines(&mut self) {
         while let Some(frame) = self.framer.next_frame() {
             let (request, size) = match frame {
                 Frame::Line(line) => match self.protocol.decode(line) {
@@ -409,6 +433,19 @@ mod tests {
             intake.next(now + Duration::from_secs(1)),
             Next::Wait(_)
         ));
+    }
+
+    #[test]
+    fn telnet_ctrl_c_drops_the_partial_line_and_asks_for_a_timing_mark() {
+        let mut intake = intake(0.0, 0);
+        intake.push(b"/he");
+        intake.push(b"lp\n/quit half-typed\xff\xf4\xff");
+        intake.push(b"\xfd\x06/rooms\n");
+        let now = Instant::now();
+        assert_eq!(intake.next(now), Next::Ready(Request::Help));
+        assert_eq!(intake.next(now), Next::Ready(Request::TimingMark));
+        assert_eq!(intake.next(now), Next::Ready(Request::List(vec![])));
+        assert_eq!(intake.next(now), Next::Empty);
     }
 
     #[test]

@@ -633,6 +633,8 @@ mod tests {
             text: n.to_string().into(),
             kind: MessageKind::Say,
             tags: None,
+            id: n.to_string().into(),
+            long: false,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Servers on port 0 and line-protocol clients that wait for what they expect.
 
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -180,6 +180,13 @@ impl Client {
             Err(error) if error.kind() == ErrorKind::ConnectionReset => None,
             Err(error) => panic!("{}: reading: {error}", self.name),
         }
+    }
+
+    /// The next `count` bytes, lines or not (telnet's answers are not).
+    pub fn next_bytes(&mut self, count: usize) -> Vec<u8> {
+        let mut bytes = vec![0; count];
+        self.reader.read_exact(&mut bytes).expect("read bytes");
+        bytes
     }
 
     /// Reads until a line starts with `prefix` and returns it; lines before

@@ -10,6 +10,9 @@ use std::fmt;
 /// Most parameters a message has; the last one takes the rest of the line.
 pub const MAX_PARAMS: usize = 15;
 
+/// The longest message a server sends, tags excluded, `\r\n` included.
+pub const MAX_MESSAGE: usize = 512;
+
 /// One parsed message, borrowing from its line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message<'a> {
@@ -204,6 +207,10 @@ pub fn write(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&
 /// Like [`write()`], but the last parameter is always trailing, as servers
 /// write text (a message, a reason) so clients never mistake its first word
 /// for all of it.
+///
+/// Both cut the last parameter short, at a character boundary, where the
+/// message would be longer than [`MAX_MESSAGE`]: clients may refuse longer
+/// lines, and text that needs more room is split by whoever makes it.
 pub fn write_text(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&str]) {
     write_message(out, source, command, params, true);
 }
@@ -215,6 +222,7 @@ fn write_message(
     params: &[&str],
     text: bool,
 ) {
+    let start = out.len();
     if let Some(source) = source {
         out.push(b':');
         out.extend_from_slice(source.as_bytes());
@@ -230,7 +238,8 @@ fn write_message(
         if text || last.is_empty() || last.contains(' ') || last.starts_with(':') {
             out.push(b':');
         }
-        out.extend_from_slice(last.as_bytes());
+        let room = MAX_MESSAGE.saturating_sub(out.len() - start + 2);
+        out.extend_from_slice(crate::protocol::truncate(last, room).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
 }

@@ -6,12 +6,15 @@
 //! serialising the message syntax itself lives in [`message`].
 
 pub mod message;
+mod replies;
+
+use std::borrow::Cow;
 
 use super::{
-    CapCommand, Caps, Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target,
-    Whox, render_modes,
+    CapCommand, Caps, Destination, Error, Event, Mask, MessageKind, ModeChange, Request, Target,
+    Whox, render_modes, strip_controls,
 };
-use message::Message;
+use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
 /// space, then 510 bytes of message.
@@ -42,6 +45,7 @@ const ISUPPORT: [&[&str]; 2] = [
     ],
     &[
         "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
+        "KEYLEN=23",
         "TOPICLEN=390",
         "USERLEN=10",
         "UTF8ONLY",
@@ -54,6 +58,9 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     let Ok(line) = std::str::from_utf8(line) else {
         return Some(Err(Error::InvalidUtf8));
     };
+    // CTCP's \x01 stays: IRC clients use it to talk to each other.
+    let line: Cow<'_, str> = strip_controls(line, true);
+    let line = &*line;
     let message = Message::parse(line).ok()?;
     let body = match line.trim_start().strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, body)| body),
@@ -124,15 +131,18 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         "PRIVMSG" | "NOTICE" => {
             let to = param(0).ok_or(Error::NoRecipient)?;
             let text = param(1).ok_or(Error::NoText)?;
-            let (kind, text) = if command == "NOTICE" {
-                (MessageKind::Notice, text)
-            } else if let Some(action) = text
-                .strip_prefix("\u{1}ACTION ")
-                .map(|action| action.strip_suffix('\u{1}').unwrap_or(action))
-            {
-                (MessageKind::Action, action)
-            } else {
-                (MessageKind::Say, text)
+            let ctcp = text
+                .strip_prefix('\u{1}')
+                .map(|ctcp| ctcp.strip_suffix('\u{1}').unwrap_or(ctcp))
+                .filter(|ctcp| !ctcp.is_empty());
+            let (kind, text) = match (command.as_str(), ctcp) {
+                ("NOTICE", Some(ctcp)) => (MessageKind::CtcpReply, ctcp),
+                ("NOTICE", None) => (MessageKind::Notice, text),
+                (_, Some(ctcp)) => match ctcp.split_once(' ') {
+                    Some(("ACTION", action)) => (MessageKind::Action, action),
+                    _ => (MessageKind::Ctcp, ctcp),
+                },
+                (_, None) => (MessageKind::Say, text),
             };
             Request::Message {
                 to: targets(to),
@@ -199,6 +209,28 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         "TIME" => Request::Time,
         "LUSERS" => Request::Lusers,
         "MOTD" => Request::Motd,
+        "INFO" => Request::Info,
+        "WHOWAS" => Request::Whowas {
+            nick: param(0)
+                .ok_or(Error::NoNickGiven)?
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            // A count of zero or less asks for everything.
+            count: param(1)
+                .and_then(|count| count.parse::<usize>().ok())
+                .filter(|&count| count > 0),
+        },
+        "OPER" => Request::Oper {
+            name: need(0, "OPER")?.to_owned(),
+            password: need(1, "OPER")?.to_owned(),
+        },
+        "KILL" => Request::Kill {
+            nick: need(0, "KILL")?.to_owned(),
+            reason: param(1).map(str::to_owned),
+        },
+        "WALLOPS" => Request::Wallops(need(0, "WALLOPS")?.to_owned()),
         "SETNAME" => Request::SetName(need(0, "SETNAME")?.to_owned()),
         "QUIT" => Request::Quit(param(0).map(str::to_owned)),
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
@@ -237,10 +269,13 @@ fn client_tags(message: &Message<'_>) -> Option<String> {
 
 /// Appends the message tags `event` carries for a client with `caps`: the
 /// time it happened (`server-time`) and relayed client tags (`message-tags`).
+/// `piece` counts the lines of a message sent in several (see [`encode`]):
+/// each has its own `msgid`.
 pub fn write_tags<'a>(
     event: &Event,
     caps: Caps,
     time: impl FnOnce() -> &'a str,
+    piece: usize,
     out: &mut Vec<u8>,
 ) {
     // Replies (numerics, often several lines) are answers, not things that
@@ -254,26 +289,36 @@ pub fn write_tags<'a>(
                 | Event::Missed(_)
                 | Event::Reply { .. }
         );
-    let relayed = match event {
-        Event::Message { tags, .. } if caps.contains(Caps::MESSAGE_TAGS) => tags.as_deref(),
-        Event::TagMessage { tags, .. } => Some(&**tags).filter(|tags| !tags.is_empty()),
-        _ => None,
+    let tagged = caps.contains(Caps::MESSAGE_TAGS);
+    let (id, relayed) = match event {
+        Event::Message { tags, id, .. } if tagged => (Some(id), tags.as_deref()),
+        Event::TagMessage { tags, id, .. } if tagged => {
+            (Some(id), Some(&**tags).filter(|tags| !tags.is_empty()))
+        }
+        _ => (None, None),
     };
-    if !stamped && relayed.is_none() {
-        return;
-    }
-    out.push(b'@');
+    let mut first = true;
+    let mut tag = |out: &mut Vec<u8>, parts: &[&str]| {
+        out.push(if first { b'@' } else { b';' });
+        first = false;
+        for part in parts {
+            out.extend_from_slice(part.as_bytes());
+        }
+    };
     if stamped {
-        out.extend_from_slice(b"time=");
-        out.extend_from_slice(time().as_bytes());
+        tag(out, &["time=", time()]);
+    }
+    match id {
+        Some(id) if piece > 0 => tag(out, &["msgid=", id, ".", &piece.to_string()]),
+        Some(id) => tag(out, &["msgid=", id]),
+        None => {}
     }
     if let Some(relayed) = relayed {
-        if stamped {
-            out.push(b';');
-        }
-        out.extend_from_slice(relayed.as_bytes());
+        tag(out, &[relayed]);
     }
-    out.push(b' ');
+    if !first {
+        out.push(b' ');
+    }
 }
 
 /// Appends the lines for `event` (tags excluded, see [`write_tags`]) as sent
@@ -299,7 +344,8 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             nick,
             reason,
         } => {
-            let reason = reason.as_deref().unwrap_or(nick);
+            // Without a reason, the kicker's nickname, as RFC 2812 says.
+            let reason = reason.as_deref().unwrap_or(&by.nick);
             text(out, &by.to_string(), "KICK", &[room, nick, reason]);
         }
         Event::Quit { who, reason } => {
@@ -329,17 +375,24 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             to,
             text: body,
             kind,
+            long,
             ..
         } => {
             let target = match to {
                 Destination::Room(room) | Destination::User(room) => room,
             };
-            let (command, said) = match kind {
-                MessageKind::Say => ("PRIVMSG", body.to_string()),
-                MessageKind::Action => ("PRIVMSG", format!("\u{1}ACTION {body}\u{1}")),
-                MessageKind::Notice => ("NOTICE", body.to_string()),
-            };
-            text(out, &from.to_string(), command, &[target, &said]);
+            let (command, before, after) = framing(*kind);
+            let budget = text_budget(from, target, *kind);
+            let source = from.to_string();
+            if *long {
+                for piece in split_text(body, budget) {
+                    let said = [before, piece, after].concat();
+                    text(out, &source, command, &[target, &said]);
+                }
+            } else {
+                let said = [before, super::truncate(body, budget), after].concat();
+                text(out, &source, command, &[target, &said]);
+            }
         }
         Event::TagMessage { from, to, .. } => {
             let target = match to {
@@ -347,6 +400,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             };
             write(out, &from.to_string(), "TAGMSG", &[target]);
         }
+        Event::Wallops { from, text: said } => text(out, &from.to_string(), "WALLOPS", &[said]),
         Event::Away { who, message } => match message {
             Some(message) => text(out, &who.to_string(), "AWAY", &[message]),
             None => write(out, &who.to_string(), "AWAY", &[]),
@@ -361,385 +415,231 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             text(out, server, "NOTICE", &["*", &notice]);
         }
         Event::Closing(reason) => {
-            message::write_text(out, None, "ERROR", &[&format!("Closing Link: ({reason})")]);
+            message::write_text(out, None, "ERROR", &[&format!("Closing Link: {reason}")]);
         }
-        Event::Reply { me, reply } => encode_reply(reply, server, me, caps, out),
+        Event::Reply { me, reply } => replies::encode_reply(reply, server, me, caps, out),
     }
 }
 
-/// Appends the numerics (and the odd command) that answer one client.
-fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec<u8>) {
-    // `:server CODE me params... :text`
-    let numeric = |out: &mut Vec<u8>, code: &str, params: &[&str]| {
-        let mut all = Vec::with_capacity(params.len() + 1);
-        all.push(me);
-        all.extend_from_slice(params);
-        message::write_text(out, Some(server), code, &all);
-    };
-    // `:server CODE me params...`, for numerics that end in data, not text.
-    let data = |out: &mut Vec<u8>, code: &str, params: &[&str]| {
-        let mut all = Vec::with_capacity(params.len() + 1);
-        all.push(me);
-        all.extend_from_slice(params);
-        message::write(out, Some(server), code, &all);
-    };
-    match reply {
-        Reply::Welcome(welcome) => {
-            let info = &welcome.info;
-            let mask = welcome.mask.to_string();
-            let greeting = format!("Welcome to the {} IRC network, {mask}", info.network);
-            numeric(out, "001", &[&greeting]);
-            let host = format!("Your host is {server}, running version {}", info.version);
-            numeric(out, "002", &[&host]);
-            let created = format!("This server was created {}", info.created);
-            numeric(out, "003", &[&created]);
-            data(
-                out,
-                "004",
-                &[server, &info.version, "i", "biklmnostv", "bklov"],
-            );
-            let network = format!("NETWORK={}", info.network);
-            for (line, tokens) in ISUPPORT.iter().enumerate() {
-                let mut params: Vec<&str> = tokens.to_vec();
-                if line == 1 {
-                    params.push(&network);
-                }
-                params.push("are supported by this server");
-                numeric(out, "005", &params);
-            }
-            encode_reply(&Reply::Lusers(welcome.lusers), server, me, caps, out);
-            encode_reply(&Reply::Motd(info.clone()), server, me, caps, out);
-        }
-        Reply::Cap { subcommand, caps } => {
-            message::write_text(out, Some(server), "CAP", &[me, subcommand, caps]);
-        }
-        Reply::Pong(token) => message::write_text(out, Some(server), "PONG", &[server, token]),
-        Reply::Topic { room, topic: None } => numeric(out, "331", &[room, "No topic is set"]),
-        Reply::Topic {
-            room,
-            topic: Some(topic),
-        } => {
-            numeric(out, "332", &[room, &topic.text]);
-            data(
-                out,
-                "333",
-                &[room, &topic.set_by, &topic.set_at.to_string()],
-            );
-        }
-        Reply::Names {
-            room,
-            secret,
-            members,
-        } => {
-            let kind = if *secret { "@" } else { "=" };
-            let names: Vec<String> = members
-                .iter()
-                .map(|member| {
-                    let prefix = match (member.operator, member.voice) {
-                        (true, true) if caps.contains(Caps::MULTI_PREFIX) => "@+",
-                        (true, _) => "@",
-                        (false, true) => "+",
-                        (false, false) => "",
-                    };
-                    if caps.contains(Caps::USERHOST_IN_NAMES) {
-                        format!("{prefix}{}", member.mask)
-                    } else {
-                        format!("{prefix}{}", member.mask.nick)
-                    }
-                })
-                .collect();
-            // Keep each line well under 512 bytes.
-            let budget = MAX_BODY - server.len() - me.len() - room.len() - 16;
-            for chunk in chunk_words(&names, budget) {
-                numeric(out, "353", &[kind, room, &chunk]);
-            }
-            numeric(out, "366", &[room, "End of /NAMES list"]);
-        }
-        Reply::NoNames(room) => numeric(out, "366", &[room, "End of /NAMES list"]),
-        Reply::Rooms(rooms) => {
-            numeric(out, "321", &["Channel", "Users  Name"]);
-            for room in rooms {
-                let topic = room.topic.as_deref().unwrap_or("");
-                numeric(out, "322", &[&room.name, &room.members.to_string(), topic]);
-            }
-            numeric(out, "323", &["End of /LIST"]);
-        }
-        Reply::Who { mask, rows, whox } => {
-            for row in rows {
-                let flags = format!("{}{}", if row.away { "G" } else { "H" }, row.prefixes);
-                match whox {
-                    None => {
-                        let realname = format!("0 {}", row.realname);
-                        numeric(
-                            out,
-                            "352",
-                            &[
-                                &row.room,
-                                &row.mask.user,
-                                &row.mask.host,
-                                server,
-                                &row.mask.nick,
-                                &flags,
-                                &realname,
-                            ],
-                        );
-                    }
-                    Some(whox) => {
-                        let mut fields: Vec<&str> = Vec::new();
-                        // WHOX answers in this fixed order, whatever the
-                        // order asked for.
-                        for field in "tcuihsnfdlaor".chars() {
-                            if !whox.fields.contains(field) {
-                                continue;
-                            }
-                            fields.push(match field {
-                                't' => whox.token.as_deref().unwrap_or("0"),
-                                'c' => &row.room,
-                                'u' => &row.mask.user,
-                                'i' => "255.255.255.255",
-                                'h' => &row.mask.host,
-                                's' => server,
-                                'n' => &row.mask.nick,
-                                'f' => &flags,
-                                'd' => "0",
-                                'l' => "0",
-                                'a' => "0",
-                                'o' => "n/a",
-                                _ => &row.realname,
-                            });
-                        }
-                        data(out, "354", &fields);
-                    }
-                }
-            }
-            numeric(out, "315", &[mask, "End of /WHO list"]);
-        }
-        Reply::Whois(whois) => {
-            let nick = &whois.mask.nick;
-            numeric(
-                out,
-                "311",
-                &[
-                    nick,
-                    &whois.mask.user,
-                    &whois.mask.host,
-                    "*",
-                    &whois.realname,
-                ],
-            );
-            let budget = MAX_BODY - server.len() - me.len() - nick.len() - 16;
-            for rooms in chunk_words(&whois.rooms, budget) {
-                numeric(out, "319", &[nick, &rooms]);
-            }
-            numeric(out, "312", &[nick, &whois.server, "switchboard"]);
-            if let Some(away) = &whois.away {
-                numeric(out, "301", &[nick, away]);
-            }
-            numeric(
-                out,
-                "317",
-                &[
-                    nick,
-                    &whois.idle_secs.to_string(),
-                    &whois.signon.to_string(),
-                    "seconds idle, signon time",
-                ],
-            );
-            numeric(out, "318", &[nick, "End of /WHOIS list"]);
-        }
-        Reply::WhoisEnd(nick) => numeric(out, "318", &[nick, "End of /WHOIS list"]),
-        Reply::Ison(nicks) => {
-            let nicks: Vec<&str> = nicks.iter().map(|nick| &**nick).collect();
-            numeric(out, "303", &[&nicks.join(" ")]);
-        }
-        Reply::Userhost(users) => {
-            let entries: Vec<String> = users
-                .iter()
-                .map(|(mask, away)| {
-                    format!(
-                        "{}={}{}@{}",
-                        mask.nick,
-                        if *away { '-' } else { '+' },
-                        mask.user,
-                        mask.host
-                    )
-                })
-                .collect();
-            numeric(out, "302", &[&entries.join(" ")]);
-        }
-        Reply::Version(info) => {
-            numeric(out, "351", &[&info.version, server, "threads and channels"])
-        }
-        Reply::Time(time) => numeric(out, "391", &[server, time]),
-        Reply::Lusers(lusers) => {
-            let users = lusers.users.to_string();
-            let max = lusers.max_users.to_string();
-            numeric(
-                out,
-                "251",
-                &[&format!(
-                    "There are {users} users and 0 invisible on 1 servers"
-                )],
-            );
-            if lusers.unregistered > 0 {
-                numeric(
-                    out,
-                    "253",
-                    &[&lusers.unregistered.to_string(), "unknown connection(s)"],
-                );
-            }
-            numeric(out, "254", &[&lusers.rooms.to_string(), "channels formed"]);
-            numeric(
-                out,
-                "255",
-                &[&format!("I have {users} clients and 0 servers")],
-            );
-            numeric(
-                out,
-                "265",
-                &[
-                    &users,
-                    &max,
-                    &format!("Current local users {users}, max {max}"),
-                ],
-            );
-            numeric(
-                out,
-                "266",
-                &[
-                    &users,
-                    &max,
-                    &format!("Current global users {users}, max {max}"),
-                ],
-            );
-        }
-        Reply::Motd(info) => match &info.motd {
-            Some(motd) => {
-                numeric(out, "375", &[&format!("- {server} Message of the day - ")]);
-                for line in motd {
-                    numeric(out, "372", &[&format!("- {line}")]);
-                }
-                numeric(out, "376", &["End of /MOTD command."]);
-            }
-            None => numeric(out, "422", &["MOTD File is missing"]),
-        },
-        Reply::RoomModes {
-            room,
-            modes,
-            created,
-        } => {
-            let mut params = vec![&**room];
-            params.extend(modes.split(' '));
-            data(out, "324", &params);
-            data(out, "329", &[room, &created.to_string()]);
-        }
-        Reply::BanList { room, bans } => {
-            for ban in bans {
-                data(
-                    out,
-                    "367",
-                    &[room, &ban.mask, &ban.set_by, &ban.set_at.to_string()],
-                );
-            }
-            numeric(out, "368", &[room, "End of channel ban list"]);
-        }
-        Reply::UserModes(modes) => data(out, "221", &[modes]),
-        Reply::Inviting { nick, room } => data(out, "341", &[nick, room]),
-        Reply::Away(true) => numeric(out, "306", &["You have been marked as being away"]),
-        Reply::Away(false) => numeric(out, "305", &["You are no longer marked as being away"]),
-        Reply::IsAway { nick, message } => numeric(out, "301", &[nick, message]),
-        Reply::Draining(waiting) => {
-            let notice = format!(
-                "You closed your end: {waiting} lines still waiting go out at the flood-control pace, then the connection closes"
-            );
-            message::write_text(out, Some(server), "NOTICE", &[me, &notice]);
-        }
-        // Line-protocol conveniences with no IRC counterpart.
-        Reply::Switched(_) | Reply::Help => {}
-        Reply::Error(error) => encode_error(error, server, me, out),
+/// The command a message of `kind` travels in, and what goes around its text.
+fn framing(kind: MessageKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        MessageKind::Say => ("PRIVMSG", "", ""),
+        MessageKind::Action => ("PRIVMSG", "\u{1}ACTION ", "\u{1}"),
+        MessageKind::Notice => ("NOTICE", "", ""),
+        MessageKind::Ctcp => ("PRIVMSG", "\u{1}", "\u{1}"),
+        MessageKind::CtcpReply => ("NOTICE", "\u{1}", "\u{1}"),
     }
 }
 
-/// Appends the numeric for an error, or a notice when IRC has none.
-fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
-    let numeric = |out: &mut Vec<u8>, code: &str, params: &[&str]| {
-        let mut all = vec![me];
-        all.extend_from_slice(params);
-        message::write_text(out, Some(server), code, &all);
-    };
-    match error {
-        Error::NeedNick | Error::NotRegistered => numeric(out, "451", &["You have not registered"]),
-        Error::AlreadyRegistered => numeric(out, "462", &["You may not reregister"]),
-        Error::NickInUse(nick) => numeric(out, "433", &[nick, "Nickname is already in use"]),
-        Error::BadNick(nick) => numeric(out, "432", &[nick, "Erroneous nickname"]),
-        Error::NoNickGiven => numeric(out, "431", &["No nickname given"]),
-        Error::BadRoomName(room) => numeric(out, "476", &[room, "Bad Channel Mask"]),
-        Error::NoSuchUser(nick) => numeric(out, "401", &[nick, "No such nick/channel"]),
-        Error::NoSuchRoom(room) => numeric(out, "403", &[room, "No such channel"]),
-        Error::NotInRoom(room) => numeric(out, "442", &[room, "You're not on that channel"]),
-        Error::UserNotInRoom { nick, room } => {
-            numeric(out, "441", &[nick, room, "They aren't on that channel"]);
-        }
-        Error::AlreadyInRoom { nick, room } => {
-            numeric(out, "443", &[nick, room, "is already on channel"]);
-        }
-        Error::BadKey(room) => numeric(out, "475", &[room, "Cannot join channel (+k)"]),
-        Error::InviteOnly(room) => numeric(out, "473", &[room, "Cannot join channel (+i)"]),
-        Error::RoomFull(room) => numeric(out, "471", &[room, "Cannot join channel (+l)"]),
-        Error::Banned(room) => numeric(out, "474", &[room, "Cannot join channel (+b)"]),
-        Error::CannotSend(room) => numeric(out, "404", &[room, "Cannot send to channel"]),
-        Error::TooManyRooms(_) => numeric(out, "405", &["*", "You have joined too many channels"]),
-        Error::NotOperator(room) => numeric(out, "482", &[room, "You're not channel operator"]),
-        Error::UnknownMode(mode) => {
-            numeric(
-                out,
-                "472",
-                &[&mode.to_string(), "is unknown mode char to me"],
-            );
-        }
-        Error::BanListFull(room) => numeric(out, "478", &[room, "b", "Channel ban list is full"]),
-        Error::UsersDontMatch => numeric(out, "502", &["Can't change mode for other users"]),
-        Error::PasswordMismatch => numeric(out, "464", &["Password incorrect"]),
-        Error::NoText => numeric(out, "412", &["No text to send"]),
-        Error::NoRecipient => numeric(out, "411", &["No recipient given"]),
-        Error::UnknownCommand(command) => numeric(out, "421", &[command, "Unknown command"]),
-        Error::MissingArgument { command, .. } => {
-            numeric(out, "461", &[command, "Not enough parameters"]);
-        }
-        Error::InvalidCapCommand(command) => numeric(out, "410", &[command, "Invalid CAP command"]),
-        Error::LineTooLong(_) => numeric(out, "417", &["Input line was too long"]),
-        Error::InvalidUtf8 => message::write_text(
-            out,
-            Some(server),
-            "FAIL",
-            &[
-                "*",
-                "INVALID_UTF8",
-                "Message rejected, your IRC software MUST use UTF-8",
-            ],
-        ),
-        // The rest have no numeric; a notice carries the words.
-        Error::AlreadyNamed | Error::NoCurrentRoom | Error::TopicTooLong(_) | Error::EmptyLine => {
-            message::write_text(out, Some(server), "NOTICE", &[me, &error.to_string()]);
-        }
-    }
+/// How many bytes of text a message of `kind` from `from` to `target` may
+/// carry for the whole of it to fit in one 512-byte IRC line.
+fn text_budget(from: &Mask, target: &str, kind: MessageKind) -> usize {
+    let (command, before, after) = framing(kind);
+    // `:nick!user@host COMMAND target :` and `\r\n`.
+    let source = from.nick.len() + from.user.len() + from.host.len() + 2;
+    let overhead = 1 + source + 1 + command.len() + 1 + target.len() + 2 + 2;
+    MAX_MESSAGE.saturating_sub(overhead + before.len() + after.len())
 }
 
-/// Joins words with spaces into lines of at most `budget` bytes.
-fn chunk_words(words: &[String], budget: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for word in words {
-        if !current.is_empty() && current.len() + 1 + word.len() > budget {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
+/// `text` in pieces of at most `max` bytes, cut after a space when one is
+/// in the second half of a piece, else at a character boundary.
+fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let max = max.max(4);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let cut = super::truncate(rest, max).len();
+        let end = match rest[..cut].rfind(' ') {
+            Some(space) if space >= max / 2 => space + 1,
+            _ => cut,
+        };
+        pieces.push(rest[..end].trim_end_matches(' '));
+        rest = &rest[end..];
     }
-    if !current.is_empty() {
-        lines.push(current);
+    pieces.push(rest);
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::protocol::{Codec, Name, Outgoing, Protocol, Reply, WhowasEntry};
+
+    fn mask(nick: &str) -> Arc<Mask> {
+        Arc::new(Mask {
+            nick: nick.into(),
+            user: format!("~{nick}").into(),
+            host: "127.0.0.1".into(),
+        })
     }
-    lines
+
+    /// The lines a client with `caps` reads for `event`.
+    fn lines(event: Event, caps: Caps) -> Vec<String> {
+        let codec = Codec {
+            protocol: Protocol::Irc,
+            server: "srv".into(),
+        };
+        let mut out = Vec::new();
+        Outgoing::new(event).write_to(&codec, caps, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        text.split_terminator("\r\n").map(str::to_owned).collect()
+    }
+
+    fn reply(reply: Reply) -> Event {
+        Event::Reply {
+            me: "me".into(),
+            reply,
+        }
+    }
+
+    fn message(text: &str, kind: MessageKind, long: bool) -> Event {
+        Event::Message {
+            from: mask("ned"),
+            to: Destination::Room("#r".into()),
+            text: text.into(),
+            kind,
+            tags: None,
+            id: "42".into(),
+            long,
+        }
+    }
+
+    #[test]
+    fn ctcp_is_decoded_by_kind() {
+        let said = |line: &str| match decode(line.as_bytes()) {
+            Some(Ok(Request::Message { kind, text, .. })) => (kind, text),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            said("PRIVMSG ned :\x01PING 1\x01"),
+            (MessageKind::Ctcp, "PING 1".into())
+        );
+        assert_eq!(
+            said("PRIVMSG ned :\x01ACTION waves\x01"),
+            (MessageKind::Action, "waves".into())
+        );
+        assert_eq!(
+            said("NOTICE ned :\x01VERSION x\x01"),
+            (MessageKind::CtcpReply, "VERSION x".into())
+        );
+        // Terminal escapes are gone before anything else looks.
+        assert_eq!(
+            said("PRIVMSG #r :\x1b[1mhi\x07"),
+            (MessageKind::Say, "[1mhi".into())
+        );
+    }
+
+    #[test]
+    fn a_long_message_from_a_line_user_becomes_lines_that_fit_each_tagged() {
+        let text = "word ".repeat(200);
+        let lines = lines(
+            message(text.trim_end(), MessageKind::Say, true),
+            Caps::MESSAGE_TAGS,
+        );
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for (piece, line) in lines.iter().enumerate() {
+            let (tags, rest) = line.split_once(' ').unwrap();
+            let id = if piece == 0 {
+                "@msgid=42".to_owned()
+            } else {
+                format!("@msgid=42.{piece}")
+            };
+            assert_eq!(tags, id);
+            assert!(rest.len() + 2 <= 512, "{}", rest.len());
+            assert!(rest.starts_with(":ned!~ned@127.0.0.1 PRIVMSG #r :word"));
+            assert!(rest.ends_with("word"), "cut after a space: {rest}");
+        }
+    }
+
+    #[test]
+    fn an_irc_clients_message_is_cut_to_fit_not_split() {
+        let lines = lines(
+            message(&"é".repeat(300), MessageKind::Action, false),
+            Caps::default(),
+        );
+        let [line] = lines.as_slice() else {
+            panic!("{lines:?}")
+        };
+        assert!(line.len() + 2 <= 512);
+        assert!(
+            line.ends_with("é\x01"),
+            "the action is still closed: {line}"
+        );
+    }
+
+    #[test]
+    fn operator_and_history_replies_encode_as_numerics() {
+        let entry = WhowasEntry {
+            mask: mask("bob"),
+            realname: "Bob B".into(),
+            server: "srv".into(),
+            left: "Mon Jan 1".into(),
+        };
+        let cases: [(Event, &[&str]); 8] = [
+            (
+                reply(Reply::YoureOper),
+                &[":srv 381 me :You are now an IRC operator"],
+            ),
+            (
+                reply(Reply::Whowas {
+                    nick: "bob".into(),
+                    entries: vec![entry],
+                }),
+                &[
+                    ":srv 314 me bob ~bob 127.0.0.1 * :Bob B",
+                    ":srv 312 me bob srv :Mon Jan 1",
+                    ":srv 369 me bob :End of WHOWAS",
+                ],
+            ),
+            (
+                reply(Reply::Whowas {
+                    nick: "nobody".into(),
+                    entries: vec![],
+                }),
+                &[
+                    ":srv 406 me nobody :There was no such nickname",
+                    ":srv 369 me nobody :End of WHOWAS",
+                ],
+            ),
+            (
+                reply(Reply::Error(Error::NoPrivileges)),
+                &[":srv 481 me :Permission Denied- You're not an IRC operator"],
+            ),
+            (
+                reply(Reply::Error(Error::InvalidKey("#r".into()))),
+                &[":srv 696 me #r k * :Invalid key"],
+            ),
+            (
+                reply(Reply::Error(Error::UnknownUserMode('x'))),
+                &[":srv 501 me :Unknown MODE flag"],
+            ),
+            (
+                Event::Wallops {
+                    from: mask("root"),
+                    text: "hi all".into(),
+                },
+                &[":root!~root@127.0.0.1 WALLOPS :hi all"],
+            ),
+            (
+                Event::Kicked {
+                    room: "#r".into(),
+                    by: mask("op"),
+                    nick: "eve".into(),
+                    reason: None,
+                },
+                &[":op!~op@127.0.0.1 KICK #r eve :op"],
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(lines(event, Caps::default()), expected);
+        }
+        let closing = Event::Closing(Name::from("127.0.0.1 (Quit: bye)"));
+        assert_eq!(
+            lines(closing, Caps::default()),
+            ["ERROR :Closing Link: 127.0.0.1 (Quit: bye)"]
+        );
+    }
 }

@@ -1,0 +1,133 @@
+//! Why a request was refused, in the words users read.
+
+use std::fmt;
+
+/// Why a request was refused. `Display` gives the text users read; the IRC
+/// codec maps each to its numeric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    NeedNick,
+    NotRegistered,
+    AlreadyRegistered,
+    AlreadyNamed,
+    NickInUse(String),
+    BadNick(String),
+    NoNickGiven,
+    BadRoomName(String),
+    NoSuchUser(String),
+    NoSuchRoom(String),
+    NotInRoom(String),
+    UserNotInRoom {
+        nick: String,
+        room: String,
+    },
+    AlreadyInRoom {
+        nick: String,
+        room: String,
+    },
+    NoCurrentRoom,
+    BadKey(String),
+    InviteOnly(String),
+    RoomFull(String),
+    Banned(String),
+    CannotSend(String),
+    TooManyRooms(usize),
+    NotOperator(String),
+    TopicTooLong(usize),
+    UnknownMode(char),
+    UnknownUserMode(char),
+    /// A room key with spaces, commas or control characters, or too long.
+    InvalidKey(String),
+    BanListFull(String),
+    UsersDontMatch,
+    PasswordMismatch,
+    /// A server-operator command from someone who is not one.
+    NoPrivileges,
+    /// `OPER` with a wrong name or password.
+    OperFailed,
+    /// `OPER` while no operators are configured, or too soon after a failure.
+    OperRefused {
+        retry_secs: u64,
+    },
+    NoText,
+    NoRecipient,
+    UnknownCommand(String),
+    InvalidCapCommand(String),
+    MissingArgument {
+        command: &'static str,
+        usage: &'static str,
+    },
+    LineTooLong(usize),
+    InvalidUtf8,
+    EmptyLine,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NeedNick => write!(f, "pick a nickname first: /nick NAME"),
+            Error::NotRegistered => write!(f, "You have not registered"),
+            Error::AlreadyRegistered => write!(f, "You may not reregister"),
+            Error::AlreadyNamed => write!(f, "you already have that nickname"),
+            Error::NickInUse(nick) => write!(f, "nickname in use: {nick}"),
+            Error::BadNick(nick) => write!(
+                f,
+                "invalid nickname: {nick} (1-{} letters, digits or -[]\\`^_{{|}}, not starting with a digit or -)",
+                crate::router::NICK_MAX
+            ),
+            Error::NoNickGiven => write!(f, "no nickname given"),
+            Error::BadRoomName(room) => write!(
+                f,
+                "invalid room name: {room} (# then up to {} bytes, no spaces, commas or control characters)",
+                crate::router::ROOM_MAX - 1
+            ),
+            Error::NoSuchUser(nick) => write!(f, "no such user: {nick}"),
+            Error::NoSuchRoom(room) => write!(f, "no such room: {room}"),
+            Error::NotInRoom(room) => write!(f, "you are not in {room}"),
+            Error::UserNotInRoom { nick, room } => write!(f, "{nick} is not in {room}"),
+            Error::AlreadyInRoom { nick, room } => write!(f, "{nick} is already in {room}"),
+            Error::NoCurrentRoom => write!(f, "you are not in a room: /join #room first"),
+            Error::BadKey(room) => write!(f, "wrong or missing key for {room}"),
+            Error::InviteOnly(room) => {
+                write!(f, "{room} is invite-only: ask an operator for an invite")
+            }
+            Error::RoomFull(room) => write!(f, "{room} is full"),
+            Error::Banned(room) => write!(f, "you are banned from {room}"),
+            Error::CannotSend(room) => write!(
+                f,
+                "you cannot send to {room} (only members may, only voiced ones when it is moderated, and not the banned)"
+            ),
+            Error::TooManyRooms(max) => write!(f, "you are in too many rooms (at most {max})"),
+            Error::NotOperator(room) => write!(f, "you are not an operator of {room}"),
+            Error::TopicTooLong(max) => write!(f, "topic too long (at most {max} bytes)"),
+            Error::UnknownMode(mode) => write!(f, "unknown mode: {mode}"),
+            Error::UnknownUserMode(mode) => write!(f, "unknown user mode: {mode}"),
+            Error::InvalidKey(room) => write!(
+                f,
+                "invalid key for {room}: 1-{} bytes, no spaces, commas or control characters",
+                crate::router::KEY_MAX
+            ),
+            Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
+            Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
+            Error::PasswordMismatch => write!(f, "wrong server password"),
+            Error::NoPrivileges => write!(f, "only server operators may do that"),
+            Error::OperFailed => write!(f, "wrong operator name or password"),
+            Error::OperRefused { retry_secs: 0 } => {
+                write!(f, "this server has no operators")
+            }
+            Error::OperRefused { retry_secs } => {
+                write!(f, "too many failed attempts: try again in {retry_secs} s")
+            }
+            Error::NoText => write!(f, "no text to send"),
+            Error::NoRecipient => write!(f, "no recipient given"),
+            Error::UnknownCommand(command) => write!(f, "unknown command: /{command} (try /help)"),
+            Error::InvalidCapCommand(command) => write!(f, "invalid CAP subcommand: {command}"),
+            Error::MissingArgument { usage, .. } => write!(f, "missing argument: {usage}"),
+            Error::LineTooLong(max) => {
+                write!(f, "line too long (at most {max} bytes), ignored")
+            }
+            Error::InvalidUtf8 => write!(f, "line is not valid UTF-8, ignored"),
+            Error::EmptyLine => write!(f, "empty line ignored (type /help for commands)"),
+        }
+    }
+}

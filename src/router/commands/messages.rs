@@ -1,0 +1,254 @@
+//! Messages to rooms and users, with or without text.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::client::ClientId;
+use crate::protocol::{
+    Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target,
+};
+use crate::router::Router;
+use crate::router::state;
+
+impl Router {
+    pub(super) fn message(
+        &mut self,
+        id: ClientId,
+        to: Vec<Target>,
+        text: String,
+        kind: MessageKind,
+        tags: Option<String>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        if text.is_empty() {
+            return Err(Error::NoText);
+        }
+        let from = Arc::clone(self.clients.mask(id).expect("registered"));
+        let tags: Option<Name> = tags.map(Name::from);
+        let client = self.clients.map.get_mut(&id).expect("caller checked");
+        client.last_spoke = now;
+        // A line user may say more at once than one IRC line holds; IRC
+        // clients then get it in several lines (their own lines fit, but
+        // for the longer source in front, which the codec cuts).
+        let long = client.protocol == Protocol::Line;
+        let text: Name = text.into();
+        for target in self.targets(id, to)? {
+            let delivered = target.and_then(|target| {
+                let to = match &target {
+                    Resolved::Room(key) => Destination::Room(self.rooms[key].name.clone()),
+                    Resolved::User(recipient) => {
+                        Destination::User(self.clients.map[recipient].me())
+                    }
+                };
+                match target {
+                    Resolved::Room(key) => {
+                        let event = Event::Message {
+                            from: Arc::clone(&from),
+                            to,
+                            text: text.clone(),
+                            kind,
+                            tags: tags.clone(),
+                            id: self.message_id(),
+                            long,
+                        };
+                        self.say_in_room(id, &key, event, now)
+                    }
+                    Resolved::User(recipient) => {
+                        if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
+                        {
+                            return Ok(());
+                        }
+                        let event = Event::Message {
+                            from: Arc::clone(&from),
+                            to,
+                            text: text.clone(),
+                            kind,
+                            tags: tags.clone(),
+                            id: self.message_id(),
+                            long,
+                        };
+                        self.say_privately(id, recipient, event, now);
+                        let recipient = &self.clients.map[&recipient];
+                        if let (Some(message), MessageKind::Say | MessageKind::Action) =
+                            (recipient.away.clone(), kind)
+                        {
+                            let nick = recipient.me();
+                            self.reply(id, Reply::IsAway { nick, message }, now);
+                        }
+                        Ok(())
+                    }
+                }
+            });
+            if let Err(error) = delivered
+                && !kind.is_quiet()
+            {
+                self.reply(id, Reply::Error(error), now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers the CTCP queries IRC clients send on their own (`/ping`,
+    /// `/ctcp VERSION`) on behalf of a line user, who could not answer
+    /// them and need not see them. True if `request` was answered.
+    fn answer_ctcp(
+        &mut self,
+        id: ClientId,
+        recipient: ClientId,
+        request: &str,
+        now: Instant,
+    ) -> bool {
+        let target = &self.clients.map[&recipient];
+        if target.protocol != Protocol::Line {
+            return false;
+        }
+        let (command, argument) = request.split_once(' ').unwrap_or((request, ""));
+        let answer = match command.to_ascii_uppercase().as_str() {
+            "VERSION" => format!(
+                "VERSION {} (a line-protocol user: nc or telnet)",
+                self.info.version
+            ),
+            "PING" => format!("PING {argument}").trim_end().to_owned(),
+            "TIME" => format!(
+                "TIME {}",
+                jiff::Zoned::now().strftime("%a %b %-d %H:%M:%S %Y %Z")
+            ),
+            "CLIENTINFO" => "CLIENTINFO ACTION CLIENTINFO PING TIME VERSION".to_owned(),
+            _ => return false,
+        };
+        let event = Event::Message {
+            from: Arc::clone(target.mask.as_ref().expect("registered")),
+            to: Destination::User(self.clients.map[&id].me()),
+            text: answer.into(),
+            kind: MessageKind::CtcpReply,
+            tags: None,
+            id: self.message_id(),
+            long: false,
+        };
+        self.send(id, event, now);
+        true
+    }
+
+    pub(super) fn tag_message(
+        &mut self,
+        id: ClientId,
+        to: Vec<Target>,
+        tags: String,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let from = Arc::clone(self.clients.mask(id).expect("registered"));
+        let tags: Name = tags.into();
+        for target in self.targets(id, to)? {
+            let delivered = target.and_then(|target| {
+                let (to, recipients) = match target {
+                    Resolved::Room(key) => {
+                        let room = &self.rooms[&key];
+                        if !room.may_speak(id, &from) {
+                            return Err(Error::CannotSend(room.name.to_string()));
+                        }
+                        let members: Vec<ClientId> = room.members.keys().copied().collect();
+                        (Destination::Room(room.name.clone()), members)
+                    }
+                    Resolved::User(recipient) => (
+                        Destination::User(self.clients.map[&recipient].me()),
+                        vec![recipient],
+                    ),
+                };
+                let event = Outgoing::new(Event::TagMessage {
+                    from: Arc::clone(&from),
+                    to,
+                    tags: tags.clone(),
+                    id: self.message_id(),
+                });
+                let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
+                for recipient in recipients {
+                    if (recipient != id || echo)
+                        && self.clients.caps(recipient).contains(Caps::MESSAGE_TAGS)
+                    {
+                        self.clients.send(recipient, &event, now);
+                    }
+                }
+                Ok(())
+            });
+            if let Err(error) = delivered {
+                self.reply(id, Reply::Error(error), now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves message targets: the current room when there are none, and
+    /// each named room or user, or why it cannot be reached.
+    fn targets(
+        &self,
+        id: ClientId,
+        to: Vec<Target>,
+    ) -> Result<Vec<Result<Resolved, Error>>, Error> {
+        if to.is_empty() {
+            return match self.clients.map[&id].protocol {
+                Protocol::Line => Ok(vec![Ok(Resolved::Room(self.member_room(id, None)?))]),
+                Protocol::Irc => Err(Error::NoRecipient),
+            };
+        }
+        Ok(to
+            .into_iter()
+            .map(|target| match target {
+                Target::Room(room) => {
+                    let key = state::fold(&room);
+                    if self.rooms.contains_key(&key) {
+                        Ok(Resolved::Room(key))
+                    } else {
+                        Err(Error::NoSuchRoom(room))
+                    }
+                }
+                Target::User(nick) => self
+                    .registered_id(&nick)
+                    .map(Resolved::User)
+                    .ok_or(Error::NoSuchUser(nick)),
+            })
+            .collect())
+    }
+
+    /// Says something in a room: to every member but the sender, and to the
+    /// sender too if it asked for echoes.
+    fn say_in_room(
+        &mut self,
+        id: ClientId,
+        key: &Name,
+        event: Event,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let room = &self.rooms[key];
+        let from = self.clients.mask(id).expect("registered");
+        if !room.may_speak(id, from) {
+            return Err(Error::CannotSend(room.name.to_string()));
+        }
+        let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
+        let message = Outgoing::new(event);
+        for &member in room.members.keys() {
+            if member != id {
+                self.clients.send(member, &message, now);
+            }
+        }
+        if echo {
+            self.clients.send(id, &message, now);
+        }
+        Ok(())
+    }
+
+    /// Says something privately, echoing it to the sender if it asked.
+    fn say_privately(&mut self, id: ClientId, recipient: ClientId, event: Event, now: Instant) {
+        let message = Outgoing::new(event);
+        self.clients.send(recipient, &message, now);
+        if recipient != id && self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+            self.clients.send(id, &message, now);
+        }
+    }
+}
+
+/// A message target that exists.
+enum Resolved {
+    /// A room, by folded name.
+    Room(Name),
+    User(ClientId),
+}

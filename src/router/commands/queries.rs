@@ -1,0 +1,109 @@
+//! Questions about users: `WHO` and `WHOIS`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::client::ClientId;
+use crate::protocol::{Caps, Error, Name, Reply, WhoRow, Whois, Whox};
+use crate::router::Router;
+use crate::router::state::{self, Client};
+
+/// Most rows a `WHO` for a mask returns, so one query cannot list everyone.
+const WHO_MAX: usize = 200;
+
+impl Router {
+    pub(super) fn who(&mut self, id: ClientId, mask: &str, whox: Option<Whox>, now: Instant) {
+        let all_prefixes = self.clients.caps(id).contains(Caps::MULTI_PREFIX);
+        let row = |client: &Client, room: Name, prefixes: &'static str| WhoRow {
+            room,
+            mask: Arc::clone(client.mask.as_ref().expect("registered")),
+            realname: client.realname.clone(),
+            away: client.away.is_some(),
+            operator: client.operator.is_some(),
+            prefixes,
+        };
+        let mut rows = Vec::new();
+        if mask.starts_with('#') {
+            if let Some(room) = self.rooms.get(&state::fold(mask))
+                && self.visible(room, id)
+            {
+                for (member, membership) in &room.members {
+                    let client = &self.clients.map[member];
+                    rows.push(row(
+                        client,
+                        room.name.clone(),
+                        membership.prefixes(all_prefixes),
+                    ));
+                }
+            }
+        } else {
+            let shared = self.peers(id);
+            let sees_all = self.is_server_operator(id);
+            let folded = state::fold(mask);
+            rows.extend(
+                self.clients
+                    .map
+                    .iter()
+                    .filter(|(other, client)| {
+                        // An exact nickname finds anyone; a mask finds the
+                        // invisible only for those who share a room with
+                        // them (and server operators).
+                        let seen = !client.invisible
+                            || sees_all
+                            || **other == id
+                            || shared.contains(other);
+                        client.registered
+                            && (folded == state::fold(client.nick.as_deref().unwrap_or_default())
+                                || seen
+                                    && crate::protocol::irc::message::mask_matches(
+                                        mask,
+                                        &client.mask.as_ref().expect("registered").to_string(),
+                                    ))
+                    })
+                    .take(WHO_MAX)
+                    .map(|(_, client)| row(client, "*".into(), "")),
+            );
+        }
+        rows.sort_by_cached_key(|row| state::fold(&row.mask.nick));
+        let reply = Reply::Who {
+            mask: mask.into(),
+            rows,
+            whox,
+        };
+        self.reply(id, reply, now);
+    }
+
+    pub(super) fn whois(&mut self, id: ClientId, nick: &str, now: Instant) {
+        let Some(target) = self.registered_id(nick) else {
+            self.reply(id, Reply::Error(Error::NoSuchUser(nick.to_owned())), now);
+            self.reply(id, Reply::WhoisEnd(nick.into()), now);
+            return;
+        };
+        let all_prefixes = self.clients.caps(id).contains(Caps::MULTI_PREFIX);
+        let client = &self.clients.map[&target];
+        let rooms = client
+            .rooms
+            .iter()
+            .filter_map(|key| self.rooms.get(key))
+            .filter(|room| self.visible(room, id))
+            .map(|room| {
+                format!(
+                    "{}{}",
+                    room.members[&target].prefixes(all_prefixes),
+                    room.name
+                )
+            })
+            .collect();
+        let whois = Whois {
+            mask: Arc::clone(client.mask.as_ref().expect("registered")),
+            realname: client.realname.clone(),
+            rooms,
+            away: client.away.clone(),
+            operator: client.operator.is_some(),
+            idle_secs: now.duration_since(client.last_spoke).as_secs(),
+            signon: client.signon,
+            server: self.info.name.clone(),
+        };
+        self.reply(id, Reply::Whois(Box::new(whois)), now);
+    }
+}
