@@ -89,6 +89,13 @@ pub trait Nudge: Send + Sync + fmt::Debug {
     /// Makes sure the writer looks at its outbox soon; cheap when it is
     /// already awake.
     fn wake(&self);
+
+    /// The queue reached `--sendq` in the middle of the router's turn: a
+    /// writer that runs beside the router should start on it now rather
+    /// than when the turn ends.
+    fn filling(&self) {
+        self.wake();
+    }
 }
 
 /// Writers owed a wake-up: filled while the router works, emptied when it
@@ -247,10 +254,8 @@ impl Outbox {
                     if nudge.nudge() {
                         wakes.0.push(Arc::clone(nudge));
                     }
-                    // A queue this long does not wait for the router's turn
-                    // to end: its writer starts on it now.
                     if waiting + 1 == self.capacity {
-                        nudge.wake();
+                        nudge.filling();
                     }
                 }
                 Delivery::Queued

@@ -112,6 +112,11 @@ impl Nudge for LoopNudge {
     fn wake(&self) {
         self.shared.wake();
     }
+
+    fn filling(&self) {
+        // The loop runs the router: it writes once the turn ends, and a
+        // wake-up now would only cost it an empty turn later.
+    }
 }
 
 /// Binds every address and starts the loop thread, which owns `router`.
