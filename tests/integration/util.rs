@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use switchboard::config::PasswordCost;
 use switchboard::{Config, Protocol, Server, Transport};
 
 /// How long a test waits for a line it expects before failing.
@@ -29,7 +30,8 @@ macro_rules! both_transports {
     };
 }
 
-/// A config for tests: loopback, port 0 for both protocols, no flood control.
+/// A config for tests: loopback, port 0 for both protocols, no flood
+/// control, a database that keeps nothing and cheap password hashes.
 pub fn config(transport: Transport) -> Config {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     Config {
@@ -38,6 +40,8 @@ pub fn config(transport: Transport) -> Config {
         irc_listen: vec![any_port],
         server_name: "test.server".into(),
         rate: 0.0,
+        db: ":memory:".into(),
+        password_cost: PasswordCost::Minimal,
         ..Config::default()
     }
 }
