@@ -22,8 +22,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::accounts::Account;
 use crate::client::ClientId;
-use crate::protocol::Name;
 use crate::hashing::Full;
+use crate::protocol::Name;
 use crate::router::{Input, RouterSender};
 
 /// Jobs waiting at most; past that the router refuses new ones.

@@ -25,6 +25,7 @@ use crate::protocol::{
 use crate::stats::Stats;
 use crate::storage::{self, Storage, Store};
 
+mod accounts;
 mod conformance;
 mod operators;
 
