@@ -21,11 +21,12 @@ pub mod limits {
 
     /// Longest account name: it is a nickname, so the nickname limit.
     pub const ACCOUNT_NAME_MAX: usize = crate::router::NICK_MAX;
-    /// Shortest password, in bytes.
-    pub const PASSWORD_MIN: usize = 4;
-    /// Longest password, in bytes: far beyond any passphrase, and it keeps
-    /// a guesser from making every hash cost more.
-    pub const PASSWORD_MAX: usize = 256;
+    /// Shortest password, in bytes: not empty. How strong it is, is the
+    /// user's business; throttling keeps guessing slow.
+    pub const PASSWORD_MIN: usize = 1;
+    /// Longest password, in bytes: far beyond any passphrase, and short
+    /// enough that `REGISTER` with it fits in one IRC line.
+    pub const PASSWORD_MAX: usize = 400;
     /// Longest e-mail address kept with an account.
     pub const EMAIL_MAX: usize = 254;
     /// Accounts one address may register per [`REGISTRATION_WINDOW`].
@@ -38,8 +39,8 @@ pub mod limits {
     /// The first wait; it doubles with each failure after, up to the most.
     pub const LOGIN_BACKOFF: Duration = Duration::from_secs(2);
     pub const LOGIN_BACKOFF_MAX: Duration = Duration::from_secs(300);
-    /// Most bytes of base64 in one SASL payload: SCRAM's and PLAIN's
-    /// messages are far shorter.
+    /// Most bytes of base64 in one SASL payload (ten full chunks): SCRAM's
+    /// and PLAIN's messages, even with the longest password, are shorter.
     pub const SASL_MAX: usize = 4000;
 }
 

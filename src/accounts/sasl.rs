@@ -33,9 +33,10 @@ impl Mechanism {
 /// Why a payload was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PayloadError {
-    /// Longer than [`SASL_MAX`] bytes of base64, or a chunk over 400.
+    /// A chunk over 400 bytes (IRC's 905).
     TooLong,
-    /// Not base64.
+    /// Not base64, or chunks adding up to more than [`SASL_MAX`] (a plain
+    /// failure, as irctest expects).
     Invalid,
 }
 
@@ -49,8 +50,11 @@ impl Payload {
     /// Takes one `AUTHENTICATE` argument: the whole payload once it is
     /// complete, `None` while more chunks are to come.
     pub fn push(&mut self, chunk: &str) -> Result<Option<Vec<u8>>, PayloadError> {
-        if chunk.len() > CHUNK || self.base64.len() + chunk.len() > SASL_MAX {
+        if chunk.len() > CHUNK {
             return Err(PayloadError::TooLong);
+        }
+        if self.base64.len() + chunk.len() > SASL_MAX {
+            return Err(PayloadError::Invalid);
         }
         if chunk != "+" {
             self.base64.push_str(chunk);
@@ -127,7 +131,7 @@ mod tests {
         while outcome == Ok(None) {
             outcome = long.push(&full);
         }
-        assert_eq!(outcome, Err(PayloadError::TooLong));
+        assert_eq!(outcome, Err(PayloadError::Invalid));
     }
 
     #[test]
