@@ -17,7 +17,7 @@ use super::unix_now;
 use crate::accounts::Account;
 use crate::accounts::limits::{EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN};
 use crate::client::ClientId;
-use crate::hashing::{Hashed, Job, Outcome, Task};
+use crate::hashing::{Full, Hashed, Job, Outcome, Task};
 use crate::protocol::{
     AccountCommand, AccountError, AccountNotice, Event, Mask, Name, Outgoing, Protocol, Reply,
     SaslReply,
@@ -97,7 +97,7 @@ impl Router {
                 },
             },
         };
-        self.hash(job).map_err(|()| AccountError::Busy)?;
+        self.hash(job).map_err(|Full| AccountError::Busy)?;
         self.accounts.pending.insert(crate::router::fold(&name));
         Ok(())
     }
@@ -131,16 +131,16 @@ impl Router {
                 },
             },
         };
-        self.hash(job).map_err(|()| AccountError::Busy)
+        self.hash(job).map_err(|Full| AccountError::Busy)
     }
 
     /// Hands a job to the hashing pool and holds the client's requests
     /// until the answer; a full pool refuses it, counted.
-    pub(super) fn hash(&mut self, job: Job) -> Result<(), ()> {
+    pub(super) fn hash(&mut self, job: Job) -> Result<(), Full> {
         let id = job.client;
-        if self.hashing.submit(job).is_err() {
+        if let Err(full) = self.hashing.submit(job) {
             self.clients.stats.hash_busy.fetch_add(1, Ordering::Relaxed);
-            return Err(());
+            return Err(full);
         }
         if let Some(client) = self.clients.map.get_mut(&id) {
             client.waiting = true;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::unix_now;
 use crate::client::ClientId;
+use crate::protocol::account::NICKSERV;
 use crate::protocol::truncate;
 use crate::protocol::{
     CapCommand, Caps, Error, Event, Lusers, Mask, Name, Outgoing, Protocol, Reply, Welcome,
@@ -78,6 +79,10 @@ impl Router {
             return Err(Error::BadNick(nick));
         }
         let key = state::fold(&nick);
+        // Nobody may pass for the server's own pseudo-user.
+        if key == state::fold(NICKSERV) {
+            return Err(Error::NickInUse(nick));
+        }
         let client = &self.clients.map[&id];
         let old = client.nick.clone();
         match self.nicks.get(&key) {

@@ -543,3 +543,14 @@ fn account_notify_extended_join_and_whox_show_the_account() {
     };
     assert!(matches!(&rows[..], [WhoRow { account: Some(account), .. }] if **account == *"ann"));
 }
+
+#[test]
+fn nobody_may_pass_for_nickserv() {
+    let mut h = Harness::new();
+    let eve = h.register("eve");
+    h.send(eve, Request::Nick("nickSERV".into()));
+    assert_eq!(
+        h.events(eve),
+        error("eve", Error::NickInUse("nickSERV".into()))
+    );
+}
