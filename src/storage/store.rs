@@ -10,7 +10,7 @@ use crate::accounts::scram::ScramKeys;
 use crate::accounts::{Account, Credentials};
 use crate::router::fold;
 
-/// The schema this build writes. Each entry of [`MIGRATIONS`] takes a
+/// The schema this build writes. Each entry of `MIGRATIONS` takes a
 /// database from the version of its index to the next.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
