@@ -67,6 +67,8 @@ fn sigterm_stops_the_binary_cleanly(transport: Transport) {
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
         .args(["--transport", &transport.to_string()])
+        // No database file left behind in the working directory.
+        .args(["--db", ":memory:"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
