@@ -2,7 +2,8 @@
 # Runs irctest (https://github.com/progval/irctest) against a release build
 # of switchboard: a fresh server per test (scripts/irctest/), claiming
 # exactly the capabilities switchboard offers, with the selection irctest's
-# Makefile uses for servers other than its own reference ones.
+# Makefile uses for servers other than its own reference ones; tests that
+# need services run too, since NickServ and SASL are built in.
 #
 #   scripts/irctest.sh /path/to/irctest [pytest arguments...]
 #
@@ -24,5 +25,5 @@ export SWITCHBOARD_BIN SWITCHBOARD_OPER
 cd "$irctest"
 PYTHONPATH="$repo/scripts/irctest${PYTHONPATH:+:$PYTHONPATH}" \
     python3 -m pytest --controller switchboard_controller \
-    -m "not services and not implementation-specific and not deprecated and not strict" \
+    -m "not implementation-specific and not deprecated and not strict" \
     -p no:cacheprovider -q -rf "$@"

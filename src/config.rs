@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use crate::accounts::PasswordCost;
+
 /// How connections are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Transport {
@@ -53,7 +55,7 @@ impl std::str::FromStr for Oper {
         if name.is_empty() || name.contains([' ', ',']) {
             return Err(format!("operator name {name:?} must be one word"));
         }
-        crate::router::check_hash(hash).map_err(|error| format!("operator {name}: {error}"))?;
+        crate::accounts::check_hash(hash).map_err(|error| format!("operator {name}: {error}"))?;
         Ok(Oper {
             name: name.to_owned(),
             hash: hash.to_owned(),
@@ -121,6 +123,15 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Stack size of each connection thread (threaded transport), in KiB.
     pub thread_stack_kib: usize,
+    /// The SQLite database of accounts, created if missing; `:memory:`
+    /// keeps nothing.
+    pub db: String,
+    /// How long someone who takes a registered nickname has to log in
+    /// before being renamed.
+    pub nick_grace: Duration,
+    /// How much Argon2 work hashing a new account's password costs
+    /// ([`PasswordCost::Minimal`] is for tests).
+    pub password_cost: PasswordCost,
 }
 
 impl Default for Config {
@@ -149,6 +160,9 @@ impl Default for Config {
             keepalive: Duration::from_secs(60),
             shutdown_timeout: Duration::from_secs(5),
             thread_stack_kib: 128,
+            db: "switchboard.db".into(),
+            nick_grace: Duration::from_secs(30),
+            password_cost: PasswordCost::Standard,
         }
     }
 }
@@ -166,7 +180,7 @@ impl Config {
             ));
         }
         for oper in &self.opers {
-            crate::router::check_hash(&oper.hash)
+            crate::accounts::check_hash(&oper.hash)
                 .map_err(|error| format!("--oper {}: {error}", oper.name))?;
         }
         if self.max_line < 64 {
@@ -198,6 +212,9 @@ impl Config {
         }
         if self.max_clients == 0 {
             return Err("--max-clients must be at least 1".into());
+        }
+        if self.db.is_empty() {
+            return Err("--db must name a file (or :memory:)".into());
         }
         if self.thread_stack_kib < 32 {
             return Err("--thread-stack-kib must be at least 32".into());

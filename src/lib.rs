@@ -9,8 +9,11 @@
 //!     ▼
 //!  reader thread ──Input──► router thread ──Arc<Outgoing>──► writer thread
 //!  (per client)    bounded   (owns all chat    bounded outbox   (per client)
-//!                  inbox      state)           per client,
-//!                                              never waits
+//!                  channel    state)           per client,
+//!                    ▲  ▲       │  │           never waits
+//!     Input::Stored  │  │       │  │ try_send
+//!         sb-storage ┘  └ sb-hash-N (password hashing pool)
+//!         (SQLite)
 //! ```
 //!
 //! - The **router** ([`router`]) owns every user, room and membership. It
@@ -28,9 +31,16 @@
 //!   (batched writes of everything queued), or with `--transport evented`
 //!   one mio event loop for every socket, which also owns the router and
 //!   calls it in place instead of sending to a router thread.
-//! - **Operator passwords** (`--oper`) are Argon2id hashes, checked on a
-//!   thread of the router's own ("sb-verify") so the router never waits
-//!   for one; the client's later requests wait for the verdict instead.
+//! - **One way into the router**: connections, the storage thread and the
+//!   hashing pool all send [`router::Input`]s on one bounded channel (the
+//!   event loop calls the router in place for its own connections and
+//!   drains the channel for the rest, woken by a [`router::RouterSender`]).
+//! - **Storage** ([`storage`]) is one thread that owns the SQLite database
+//!   (`--db`); the router sends it jobs with `try_send` and hears back once
+//!   they are committed. **Passwords** ([`accounts`], [`hashing`]) are
+//!   Argon2id hashes, hashed and checked on a small pool of threads, for
+//!   accounts and `--oper` alike; the client's later requests wait for the
+//!   answer, the router never does.
 //! - A **slow client** fills only its own outbox: further events are dropped
 //!   for it and counted, it is told how many it missed, and one that stays
 //!   behind past `--slow-drops` or `--slow-timeout` is disconnected.
@@ -39,11 +49,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod client;
 pub mod config;
+pub mod hashing;
 pub mod protocol;
 pub mod router;
 pub mod stats;
+pub mod storage;
 pub mod transport;
 
 use std::io;
@@ -59,8 +72,9 @@ pub use config::{Config, Transport};
 pub use protocol::Protocol;
 pub use stats::StatsSnapshot;
 
-use router::{INBOX_CAPACITY, Router};
+use router::{INBOX_CAPACITY, Router, RouterSender, Services};
 use stats::Stats;
+use storage::Store;
 use transport::evented::{self, EventLoop};
 use transport::threaded::{self, Listener};
 use transport::{Context, Live};
@@ -105,7 +119,9 @@ impl Server {
         let config = Arc::new(config);
         let stats = Arc::new(Stats::default());
         let live = Arc::new(Live::default());
-        let router = Router::new(&config, Arc::clone(&stats));
+        // Opened (and migrated) here, so a database that cannot be used
+        // stops the start with a clear error.
+        let store = Store::open(&config.db).map_err(io::Error::other)?;
         let context = Context {
             config: Arc::clone(&config),
             live: Arc::clone(&live),
@@ -128,6 +144,10 @@ impl Server {
         match config.transport {
             Transport::Threaded => {
                 let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
+                // The router thread waits on the channel itself: nobody to wake.
+                let helpers = RouterSender::new(router_tx.clone(), None);
+                let services = Services::start(&config, store, helpers)?;
+                let router = Router::new(&config, Arc::clone(&server.stats), services);
                 let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
                 let router = thread::Builder::new()
                     .name("sb-router".into())
@@ -152,7 +172,10 @@ impl Server {
                 }
             }
             Transport::Evented => {
-                let event_loop = evented::start(&endpoints, context, router)?;
+                let event_loop = evented::start(&endpoints, context, |helpers| {
+                    let services = Services::start(&config, store, helpers)?;
+                    Ok(Router::new(&config, Arc::clone(&server.stats), services))
+                })?;
                 server.endpoints = event_loop.addrs().to_vec();
                 server.running = Some(Running {
                     serving: Serving::Loop(event_loop),

@@ -121,6 +121,16 @@ struct Flags {
     /// stack size of each connection thread in KiB (default 128)
     #[argh(option, default = "Config::default().thread_stack_kib")]
     thread_stack_kib: usize,
+
+    /// the SQLite database of accounts, created on first start; ":memory:"
+    /// keeps nothing (default switchboard.db)
+    #[argh(option, default = "Config::default().db")]
+    db: String,
+
+    /// seconds someone who takes a registered nickname has to log in before
+    /// being renamed (default 30)
+    #[argh(option, default = "Config::default().nick_grace.as_secs()")]
+    nick_grace: u64,
 }
 
 /// What to do instead of serving.
@@ -157,7 +167,7 @@ impl HashPassword {
             eprintln!("the password is empty");
             return ExitCode::FAILURE;
         }
-        match switchboard::router::hash_password(&password) {
+        match switchboard::accounts::hash_password(&password) {
             Ok(hash) => {
                 println!("{hash}");
                 ExitCode::SUCCESS
@@ -230,6 +240,9 @@ impl Flags {
             keepalive: Duration::from_secs(self.keepalive),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             thread_stack_kib: self.thread_stack_kib,
+            db: self.db,
+            nick_grace: Duration::from_secs(self.nick_grace),
+            password_cost: defaults.password_cost,
         })
     }
 }

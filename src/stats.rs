@@ -20,6 +20,11 @@ pub struct Stats {
     pub written: AtomicU64,
     /// `write` calls made to flush outboxes (each may carry many events).
     pub write_calls: AtomicU64,
+    /// Password checks and hashes refused because the hashing pool's queue
+    /// was full (the user is told the server is busy).
+    pub hash_busy: AtomicU64,
+    /// Account changes refused because the storage queue was full.
+    pub storage_busy: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -31,6 +36,8 @@ pub struct StatsSnapshot {
     pub slow_disconnects: u64,
     pub written: u64,
     pub write_calls: u64,
+    pub hash_busy: u64,
+    pub storage_busy: u64,
 }
 
 impl Stats {
@@ -44,6 +51,8 @@ impl Stats {
             slow_disconnects: read(&self.slow_disconnects),
             written: read(&self.written),
             write_calls: read(&self.write_calls),
+            hash_busy: read(&self.hash_busy),
+            storage_busy: read(&self.storage_busy),
         }
     }
 }

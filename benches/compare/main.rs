@@ -156,6 +156,8 @@ impl Kind {
             irc_listen: vec![([127, 0, 0, 1], 0).into()],
             rate: 0.0,
             max_clients: 20_000,
+            // Accounts play no part in what is measured.
+            db: ":memory:".into(),
             ..Config::default()
         })
         .map(Running::Switchboard)
@@ -548,6 +550,7 @@ fn codec_benchmarks() {
         nick: "alice".into(),
         user: "~alice".into(),
         host: "127.0.0.1".into(),
+        account: None,
     });
     let event = || Event::Message {
         from: from.clone(),

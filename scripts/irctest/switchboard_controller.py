@@ -1,5 +1,9 @@
 """An irctest controller that starts switchboard, one server per test.
 
+switchboard's services are built in (the NickServ pseudo-user and SASL), so
+tests that need services run against the server alone, and accounts are
+registered through NickServ as irctest's controller for ergo does.
+
 scripts/irctest.sh puts this directory on PYTHONPATH and passes
 `--controller switchboard_controller`. Environment:
 
@@ -14,13 +18,14 @@ import shlex
 from typing import Optional, Type
 
 from irctest.basecontrollers import BaseServerController
+from irctest.cases import BaseServerTestCase
 from irctest.runner import NotImplementedByController
 from irctest.specifications import Capabilities
 
 
 class SwitchboardController(BaseServerController):
     software_name = "switchboard"
-    supported_sasl_mechanisms: set = set()
+    supported_sasl_mechanisms = {"PLAIN", "SCRAM-SHA-256"}
     supports_sts = False
     _port_wait_interval = 0.01
 
@@ -28,7 +33,10 @@ class SwitchboardController(BaseServerController):
     # the capabilities irctest knows; the others are skipped when NAKed.
     capabilities = frozenset(
         (
+            Capabilities.ACCOUNT_NOTIFY,
+            Capabilities.ACCOUNT_TAG,
             Capabilities.AWAY_NOTIFY,
+            Capabilities.EXTENDED_JOIN,
             Capabilities.ECHO_MESSAGE,
             Capabilities.MESSAGE_TAGS,
             Capabilities.MULTI_PREFIX,
@@ -53,8 +61,6 @@ class SwitchboardController(BaseServerController):
             raise NotImplementedByController("TLS")
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
-        if run_services:
-            raise NotImplementedByController("services")
         assert self.proc is None
         self.hostname = hostname
         self.port = port
@@ -70,6 +76,9 @@ class SwitchboardController(BaseServerController):
             # slow it down.
             "--rate",
             "0",
+            # Each test starts afresh; nothing to keep.
+            "--db",
+            ":memory:",
         ]
         if os.environ.get("SWITCHBOARD_OPER"):
             command += ["--oper", "operuser:" + os.environ["SWITCHBOARD_OPER"]]
@@ -77,6 +86,40 @@ class SwitchboardController(BaseServerController):
             command += ["--password", password]
         command += shlex.split(os.environ.get("SWITCHBOARD_ARGS", ""))
         self.proc = self.execute(command)
+
+
+    def wait_for_services(self) -> None:
+        # Built in: up as soon as the port is.
+        pass
+
+    def registerUser(
+        self,
+        case: BaseServerTestCase,
+        username: str,
+        password: Optional[str] = None,
+    ) -> None:
+        assert password
+        register = "PRIVMSG NickServ :REGISTER " + password
+        if len(register.encode()) > 510:
+            # Accounts are registered in one IRC line (or one nc line, which
+            # the controller does not use); such a password does not fit.
+            raise NotImplementedByController("passwords longer than an IRC line")
+        client = case.addClient(show_io=False)
+        case.sendLine(client, "NICK " + username)
+        case.sendLine(client, "USER r e g :user")
+        while case.getRegistrationMessage(client).command != "001":
+            pass
+        case.getMessages(client)
+        case.sendLine(client, register)
+        # NickServ answers once the account is hashed and committed, or
+        # says why not.
+        while True:
+            msg = case.getMessage(client)
+            if msg.command == "NOTICE" and msg.prefix.startswith("NickServ!"):
+                assert "registered" in msg.params[-1], msg
+                break
+        case.sendLine(client, "QUIT")
+        case.assertDisconnected(client)
 
 
 def get_irctest_controller_class() -> Type[SwitchboardController]:

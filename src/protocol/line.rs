@@ -6,6 +6,7 @@
 //! happened, `-` for replies, `!` for errors and warnings. The full grammar is
 //! in docs/line-protocol.md.
 
+use super::account::{AccountCommand, AccountNotice, NICKSERV, nickserv_command};
 use super::{
     Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, render_modes,
     strip_controls, telnet,
@@ -62,6 +63,9 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             let (target, text) = split_word(rest);
             let usage = "/msg #room|NAME TEXT";
             let text = required(text, "msg", usage)?;
+            if target.eq_ignore_ascii_case(NICKSERV) {
+                return Ok(Request::Account(nickserv_command(text)));
+            }
             // `/msg ivy /me waves` is an action, as IRC clients send it.
             let (kind, text) = match text.strip_prefix("/me ").map(str::trim) {
                 Some(action) if !action.is_empty() => (MessageKind::Action, action),
@@ -143,6 +147,32 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             }
         }
         "wallops" => Request::Wallops(required(rest, "wallops", "/wallops TEXT")?.to_owned()),
+        "register" => {
+            let usage = "/register PASSWORD [email]";
+            let (password, email) = split_word(required(rest, "register", usage)?);
+            Request::Account(AccountCommand::Register {
+                password: password.to_owned(),
+                email: optional(email),
+            })
+        }
+        "login" => {
+            let usage = "/login NAME PASSWORD";
+            let (first, second) = split_word(required(rest, "login", usage)?);
+            Request::Account(match optional(second) {
+                Some(password) => AccountCommand::Identify {
+                    account: Some(first.to_owned()),
+                    password,
+                },
+                None => AccountCommand::Identify {
+                    account: None,
+                    password: first.to_owned(),
+                },
+            })
+        }
+        "logout" => Request::Account(AccountCommand::Logout),
+        "regain" => Request::Account(AccountCommand::Regain(
+            required(rest, "regain", "/regain NAME")?.to_owned(),
+        )),
         "quit" | "exit" => Request::Quit(optional(rest)),
         "help" => Request::Help,
         _ => return Err(Error::UnknownCommand(name)),
@@ -213,6 +243,12 @@ const HELP: &[&str] = &[
     "  /whowas NAME          who had a nickname lately",
     "  /motd, /info          the message of the day, what this server is",
     "  /quit [reason]        leave the server",
+    "accounts:",
+    "  /register PASSWORD    register your nickname as an account (and log in)",
+    "  /login NAME PASSWORD  log in; your account's nickname is then yours",
+    "  /logout               log out",
+    "  /regain NAME          take your account's nickname back from whoever has it",
+    "  /msg NickServ INFO    about your account (also DROP, to delete it)",
     "operators:",
     "  /kick #room NAME [why]   remove somebody from a room",
     "  /invite NAME [#room]     invite somebody (needed when the room is +i)",
@@ -236,7 +272,7 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 "- welcome to switchboard! pick a nickname with /nick NAME (/help lists every command)",
             ],
         ),
-        Event::Joined { room, who } => line(out, &["* ", &who.nick, " joined ", room]),
+        Event::Joined { room, who, .. } => line(out, &["* ", &who.nick, " joined ", room]),
         Event::Left { room, who, reason } => {
             line_with_reason(out, &["* ", &who.nick, " left ", room], reason.as_deref())
         }
@@ -322,8 +358,8 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
             out,
             &["* ", &who.nick, " changed their real name to ", realname],
         ),
-        // Tags and pings are for IRC clients.
-        Event::TagMessage { .. } | Event::Ping(_) => {}
+        // Tags, pings and account changes are for IRC clients.
+        Event::TagMessage { .. } | Event::Ping(_) | Event::AccountChanged { .. } => {}
         Event::Missed(count) => line(
             out,
             &[
@@ -424,6 +460,9 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             if !whois.rooms.is_empty() {
                 line(out, &["- ", nick, " is in ", &whois.rooms.join(" ")]);
             }
+            if let Some(account) = &whois.account {
+                line(out, &["- ", nick, " is logged in as ", account]);
+            }
             if whois.operator {
                 line(out, &["- ", nick, " is a server operator"]);
             }
@@ -491,6 +530,10 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             }
         }
         Reply::YoureOper => line(out, &["- you are now a server operator"]),
+        Reply::Account(AccountNotice::Failed(error)) => {
+            line(out, &["! error: ", &error.to_string()]);
+        }
+        Reply::Account(notice) => line(out, &["- ", &notice.to_string()]),
         // Not a line: the bytes telnet waits for after Ctrl-C.
         Reply::TimingMark => out.extend_from_slice(&telnet::WONT_TIMING_MARK),
         Reply::RoomModes { room, modes, .. } => line(out, &["- modes of ", room, ": ", modes]),
@@ -533,8 +576,15 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             }
         }
         Reply::Error(error) => line(out, &["! error: ", &error.to_string()]),
-        // IRC plumbing with nothing to show a line user.
-        Reply::Cap { .. } | Reply::Pong(_) | Reply::NoNames(_) | Reply::WhoisEnd(_) => {}
+        // IRC plumbing with nothing to show a line user; account news
+        // comes as a `Reply::Account` too.
+        Reply::Cap { .. }
+        | Reply::Pong(_)
+        | Reply::NoNames(_)
+        | Reply::WhoisEnd(_)
+        | Reply::LoggedIn { .. }
+        | Reply::LoggedOut(_)
+        | Reply::Sasl(_) => {}
     }
 }
 
@@ -622,6 +672,7 @@ mod tests {
             nick: nick.into(),
             user: format!("~{nick}").into(),
             host: "127.0.0.1".into(),
+            account: None,
         })
     }
 
@@ -824,6 +875,7 @@ mod tests {
                 Event::Joined {
                     room: name("#room"),
                     who: mask("alice"),
+                    extended: None,
                 },
                 "* alice joined #room\n",
             ),

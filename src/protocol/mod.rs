@@ -7,6 +7,7 @@
 //! Codecs are sans-io: they never touch a socket, so they are tested on plain
 //! byte slices.
 
+pub mod account;
 mod error;
 pub mod framing;
 pub mod irc;
@@ -14,6 +15,7 @@ pub mod line;
 mod outgoing;
 pub mod telnet;
 
+pub use account::{AccountCommand, AccountError, AccountNotice, SaslReply};
 pub use error::Error;
 pub use outgoing::{Codec, Outgoing};
 
@@ -117,9 +119,13 @@ impl Caps {
     pub const ECHO_MESSAGE: Caps = Caps(1 << 6);
     pub const INVITE_NOTIFY: Caps = Caps(1 << 7);
     pub const SETNAME: Caps = Caps(1 << 8);
+    pub const SASL: Caps = Caps(1 << 9);
+    pub const ACCOUNT_NOTIFY: Caps = Caps(1 << 10);
+    pub const ACCOUNT_TAG: Caps = Caps(1 << 11);
+    pub const EXTENDED_JOIN: Caps = Caps(1 << 12);
 
     /// Every capability the server offers, by name, in the order `CAP LS` lists them.
-    pub const OFFERED: [(&'static str, Caps); 9] = [
+    pub const OFFERED: [(&'static str, Caps); 13] = [
         ("cap-notify", Caps::CAP_NOTIFY),
         ("multi-prefix", Caps::MULTI_PREFIX),
         ("server-time", Caps::SERVER_TIME),
@@ -129,6 +135,10 @@ impl Caps {
         ("echo-message", Caps::ECHO_MESSAGE),
         ("invite-notify", Caps::INVITE_NOTIFY),
         ("setname", Caps::SETNAME),
+        ("sasl", Caps::SASL),
+        ("account-notify", Caps::ACCOUNT_NOTIFY),
+        ("account-tag", Caps::ACCOUNT_TAG),
+        ("extended-join", Caps::EXTENDED_JOIN),
     ];
 
     /// The capability called `name`, if offered.
@@ -162,12 +172,14 @@ impl Caps {
     }
 }
 
-/// Who a user is, as IRC shows it: `nick!user@host`.
+/// Who a user is, as IRC shows it: `nick!user@host`, and the account it
+/// is logged in to (for IRC's `account-tag`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mask {
     pub nick: Name,
     pub user: Name,
     pub host: Name,
+    pub account: Option<Name>,
 }
 
 impl fmt::Display for Mask {
@@ -285,6 +297,11 @@ pub enum Request {
     TimingMark,
     /// Change one's real name (IRCv3 `setname`).
     SetName(String),
+    /// Register, log in, log out... (IRC: a message to NickServ).
+    Account(AccountCommand),
+    /// One IRC `AUTHENTICATE` argument: a mechanism, a chunk of base64,
+    /// `+` or `*` (abort).
+    Authenticate(String),
     /// Leave the server.
     Quit(Option<String>),
     /// Ask for the list of commands.
@@ -414,6 +431,9 @@ pub enum Event {
     Joined {
         room: Name,
         who: Arc<Mask>,
+        /// For IRC's `extended-join`: the joiner's real name (the account
+        /// is in `who`). Such clients get their own copy of the event.
+        extended: Option<Name>,
     },
     Left {
         room: Name,
@@ -487,6 +507,12 @@ pub enum Event {
         who: Arc<Mask>,
         realname: Name,
     },
+    /// Somebody logged in to an account, or out (`None`): IRC's
+    /// `account-notify`. `who` is the mask from before.
+    AccountChanged {
+        who: Arc<Mask>,
+        account: Option<Name>,
+    },
     /// The server checks that the client is alive.
     Ping(Name),
     /// This many messages were dropped because the client read too slowly.
@@ -548,6 +574,18 @@ pub enum Reply {
     },
     /// You are now a server operator.
     YoureOper,
+    /// Account news and failures, worded in [`account`].
+    Account(AccountNotice),
+    /// You are logged in (IRC's 900), as `mask` (nickname `*` before you
+    /// have one).
+    LoggedIn {
+        mask: Arc<Mask>,
+        account: Name,
+    },
+    /// You are logged out (IRC's 901).
+    LoggedOut(Arc<Mask>),
+    /// A step of an `AUTHENTICATE` exchange.
+    Sasl(SaslReply),
     /// A telnet timing mark: everything before it was handled.
     TimingMark,
     RoomModes {
@@ -648,6 +686,8 @@ pub struct WhoRow {
     pub away: bool,
     /// A server operator.
     pub operator: bool,
+    /// The account it is logged in to.
+    pub account: Option<Name>,
     /// `@`, `+` or both (multi-prefix), highest first; empty for none.
     pub prefixes: &'static str,
 }
@@ -662,6 +702,8 @@ pub struct Whois {
     pub away: Option<Name>,
     /// A server operator.
     pub operator: bool,
+    /// The account it is logged in to.
+    pub account: Option<Name>,
     pub idle_secs: u64,
     pub signon: i64,
     pub server: Name,

@@ -107,7 +107,11 @@ fn weigh(event: &Event) -> usize {
     let text = |text: &Option<Name>| text.as_ref().map_or(0, |text| text.len());
     LINE + match event {
         Event::Greeting | Event::Ping(_) | Event::Missed(_) => 0,
-        Event::Joined { room, who } => room.len() + mask(who),
+        Event::Joined {
+            room,
+            who,
+            extended,
+        } => room.len() + mask(who) + text(extended),
         Event::Left { room, who, reason } => room.len() + mask(who) + text(reason),
         Event::Kicked {
             room,
@@ -144,6 +148,7 @@ fn weigh(event: &Event) -> usize {
         Event::Away { who, message } => mask(who) + text(message),
         Event::Invited { by, nick, room } => mask(by) + nick.len() + room.len(),
         Event::RealnameChanged { who, realname } => mask(who) + realname.len(),
+        Event::AccountChanged { who, account } => mask(who) + text(account),
         Event::Closing(reason) => reason.len(),
         Event::Reply { reply, .. } => weigh_reply(reply),
     }

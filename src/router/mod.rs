@@ -1,21 +1,28 @@
 //! The router: the one owner of all chat state.
 //!
-//! It takes [`Input`]s, one at a time: the threaded transport sends them
-//! over one bounded channel to the router's own thread ([`Router::run`]);
-//! the evented loop owns the router and calls [`Router::handle`] in place.
-//! It answers by queueing events on clients' bounded outboxes, which drop
-//! rather than wait, so it never blocks on a client. It does no I/O at all,
-//! which is why its tests need no sockets.
+//! It takes [`Input`]s, one at a time, from one bounded channel: the
+//! threaded transport's readers, the storage thread and the hashing pool
+//! all send on it, and the router's own thread selects over it
+//! ([`Router::run`]); the evented loop owns the router, calls
+//! [`Router::handle`] in place for its connections and drains the channel
+//! for the rest. It answers by queueing events on clients' bounded
+//! outboxes, which drop rather than wait, and hands slow work (password
+//! hashing, the database) to its helpers with `try_send`, so it never
+//! blocks. It does no I/O at all, which is why its tests need no sockets.
 
+mod accounts;
 mod commands;
+mod input;
 mod opers;
 mod state;
 #[cfg(test)]
 mod tests;
 mod whowas;
 
-pub use opers::{check_hash, hash_password};
-pub use state::{KEY_MAX, NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX};
+pub use crate::accounts::{check_hash, hash_password};
+pub use accounts::{Services, Then, Via};
+pub use input::{Input, RouterSender, Wake};
+pub use state::{KEY_MAX, NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX, fold};
 pub use whowas::{WHOWAS_MAX, WHOWAS_PER_NICK};
 
 use std::collections::{HashMap, HashSet};
@@ -25,16 +32,20 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::client::{ClientId, Outbox, Wakes};
+use crate::client::{ClientId, Wakes};
 use crate::config::Config;
+use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
 use crate::stats::Stats;
-use opers::Verifier;
+use crate::storage::Storage;
+use accounts::Accounts;
+use opers::Opers;
 use state::{Client, Clients, Room, SlowPolicy};
 use whowas::History;
 
-/// How many inputs the router's inbox holds. A reader that finds it full
-/// blocks, which pushes back on that one client's TCP connection.
+/// How many inputs the router's channel holds. A reader that finds it full
+/// blocks, which pushes back on that one client's TCP connection; a helper
+/// (storage, hashing) waits too, never the router.
 pub const INBOX_CAPACITY: usize = 4096;
 
 /// How often the router checks the clocks: registration, ping and lag
@@ -43,26 +54,6 @@ pub const TICK: Duration = Duration::from_millis(250);
 
 /// The farewell every client gets when the server stops.
 const SHUTTING_DOWN: &str = "server shutting down";
-
-/// What transports tell the router.
-#[derive(Debug)]
-pub enum Input {
-    /// A new connection, with the outbox the router will feed.
-    Connected {
-        id: ClientId,
-        outbox: Outbox,
-        peer: SocketAddr,
-        protocol: Protocol,
-    },
-    /// A client's request, decoded from one line.
-    Request(ClientId, crate::protocol::Request),
-    /// The client will send no more, but `waiting` of its lines still wait
-    /// for flood control; the transport hands them on at their pace, then
-    /// reports the disconnection.
-    Draining { id: ClientId, waiting: usize },
-    /// The connection ended; the router cleans up the first time it hears it.
-    Disconnected(ClientId, String),
-}
 
 /// The last words a closing connection reads: as they are for line users;
 /// IRC clients expect `Closing Link: HOST (REASON)` after `ERROR`.
@@ -89,8 +80,17 @@ pub struct Router {
     operators: usize,
     /// Recent holders of nicknames, for `WHOWAS`.
     history: History,
-    /// Server operators and the thread that checks their passwords.
-    verifier: Verifier,
+    /// Server operators.
+    opers: Opers,
+    /// Every account, and login and registration throttles.
+    accounts: Accounts,
+    /// The helpers that do what the router must not wait for.
+    storage: Storage,
+    hashing: Pool,
+    /// How long someone has to log in after taking a registered nickname.
+    nick_grace: Duration,
+    /// Guest nicknames are `Guest` and this count.
+    next_guest: u64,
     /// Message ids are this prefix (the start time) and a count.
     msgid_prefix: String,
     next_msgid: u64,
@@ -102,8 +102,8 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router with no clients, configured from `config`.
-    pub fn new(config: &Config, stats: Arc<Stats>) -> Router {
+    /// A router with no clients, configured from `config`, with its helpers.
+    pub fn new(config: &Config, stats: Arc<Stats>, services: Services) -> Router {
         let created = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
         Router {
             clients: Clients {
@@ -123,7 +123,12 @@ impl Router {
             invisible: 0,
             operators: 0,
             history: History::default(),
-            verifier: Verifier::new(&config.opers),
+            opers: Opers::new(&config.opers),
+            accounts: Accounts::new(services.accounts),
+            storage: services.storage,
+            hashing: services.hashing,
+            nick_grace: config.nick_grace,
+            next_guest: 0,
             msgid_prefix: format!("{:x}", jiff::Timestamp::now().as_second()),
             next_msgid: 0,
             info: Arc::new(ServerInfo {
@@ -144,10 +149,10 @@ impl Router {
     }
 
     /// The router thread's loop: handle inputs and ticks until `stop` fires
-    /// (or every transport is gone), then close every connection.
+    /// (or everyone who could send an input is gone), then close every
+    /// connection.
     pub fn run(mut self, inbox: Receiver<Input>, stop: Receiver<()>) {
         let ticker = crossbeam_channel::tick(TICK);
-        let verdicts = self.verifier.verdicts().clone();
         loop {
             select! {
                 recv(inbox) -> input => {
@@ -162,12 +167,6 @@ impl Router {
                 }
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
-                recv(verdicts) -> verdict => {
-                    if let Ok(verdict) = verdict {
-                        self.verdict(verdict, Instant::now());
-                        self.reap(Instant::now());
-                    }
-                }
             }
             self.wake_writers();
         }
@@ -189,9 +188,6 @@ impl Router {
 
     /// Applies one input.
     pub fn handle(&mut self, input: Input, now: Instant) {
-        // The event loop has no way to wait for verdicts yet: it takes them
-        // whenever it calls in, on every input and every tick.
-        self.take_verdicts(now);
         match input {
             Input::Connected {
                 id,
@@ -215,8 +211,11 @@ impl Router {
                     invisible: false,
                     wallops: false,
                     operator: None,
-                    verifying: false,
+                    waiting: false,
                     held: Default::default(),
+                    account: None,
+                    sasl: None,
+                    nick_deadline: None,
                     oper_failures: 0,
                     oper_retry_at: None,
                     rooms: Vec::new(),
@@ -241,6 +240,8 @@ impl Router {
                 let reason: Name = reason.into();
                 self.remove(id, Some(reason.clone()), reason, now);
             }
+            Input::Stored(stored) => self.stored(stored, now),
+            Input::Hashed(hashed) => self.hashed(hashed, now),
         }
         self.reap(now);
     }
@@ -248,7 +249,6 @@ impl Router {
     /// Closes connections that stayed unregistered, silent or slow for too
     /// long, and pings quiet IRC clients.
     pub fn tick(&mut self, now: Instant) {
-        self.take_verdicts(now);
         let mut pings = Vec::new();
         for (&id, client) in &mut self.clients.map {
             let quiet = now.duration_since(client.last_seen);
@@ -280,13 +280,17 @@ impl Router {
             }
         }
         self.clients.check_lag(now);
+        self.enforce_nicks(now);
         self.reap(now);
     }
 
     /// Tells every client the server is going down and lets go of them; their
     /// writers send what is queued and hang up.
     pub fn shutdown(&mut self) {
-        self.verifier.stop();
+        // Storage applies what is queued before it stops: nothing the
+        // router asked it to save is lost.
+        self.hashing.stop();
+        self.storage.stop();
         let reason: Name = SHUTTING_DOWN.into();
         for (_, client) in self.clients.map.drain() {
             let farewell = farewell(client.protocol, client.peer, &reason);

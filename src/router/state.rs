@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::accounts::sasl::{Mechanism, Payload};
+use crate::accounts::scram::Exchange;
 use crate::client::{ClientId, Delivery, Outbox, Wakes};
 use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
@@ -28,8 +30,8 @@ pub const USER_MAX: usize = 10;
 pub const REALNAME_MAX: usize = 100;
 /// Longest room key, in bytes (RFC 2812's limit).
 pub const KEY_MAX: usize = 23;
-/// Most requests held for a client while its `OPER` password is checked;
-/// one that sends more meanwhile is flooding.
+/// Most requests held for a client while it waits for a password check or
+/// the store; one that sends more meanwhile is flooding.
 pub const HELD_MAX: usize = 100;
 
 /// The key under which a nickname or room name is unique: ASCII
@@ -101,10 +103,18 @@ pub struct Client {
     pub wallops: bool,
     /// User mode `+o`: a server operator, under this operator name.
     pub operator: Option<Name>,
-    /// An `OPER` password is being checked; requests wait in `held`.
-    pub verifying: bool,
-    /// Requests that came while `verifying`, in order.
+    /// A password is being checked or an account change saved; requests
+    /// wait in `held`, to be answered in order once that is done.
+    pub waiting: bool,
+    /// Requests that came while `waiting`, in order.
     pub held: VecDeque<Request>,
+    /// The account it is logged in to, as registered.
+    pub account: Option<Name>,
+    /// IRC: an `AUTHENTICATE` exchange under way.
+    pub sasl: Option<Sasl>,
+    /// When it is renamed, unless it logs in: it took a nickname that
+    /// belongs to an account it is not logged in to.
+    pub nick_deadline: Option<Instant>,
     /// Failed `OPER` attempts in a row, and when the next may be made.
     pub oper_failures: u32,
     pub oper_retry_at: Option<Instant>,
@@ -157,6 +167,27 @@ impl Client {
         }
         modes
     }
+}
+
+/// A SASL exchange: the mechanism, the payload being gathered, and how far
+/// it got.
+#[derive(Debug)]
+pub struct Sasl {
+    pub mechanism: Mechanism,
+    pub payload: Payload,
+    pub step: SaslStep,
+}
+
+/// Where a SASL exchange stands.
+#[derive(Debug)]
+pub enum SaslStep {
+    /// Waiting for the client's first message.
+    Start,
+    /// SCRAM: the challenge was sent; waiting for the proof.
+    Proof { exchange: Exchange, account: Name },
+    /// SCRAM: the proof was good and our signature sent; waiting for the
+    /// client's empty answer.
+    Verified(Name),
 }
 
 /// A spell of a client's outbox overflowing.

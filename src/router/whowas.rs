@@ -75,6 +75,7 @@ mod tests {
                 nick: nick.into(),
                 user: user.into(),
                 host: "127.0.0.1".into(),
+                account: None,
             }),
             realname: "Real".into(),
             server: "test.server".into(),

@@ -15,6 +15,11 @@
 //! loop writes to every ready client. A nudge from another thread wakes the
 //! loop through its `mio::Waker`, but only when the loop is not already
 //! awake.
+//!
+//! The router's other inputs (the storage thread's and the hashing pool's
+//! answers) come on the router's one channel, which the loop owns and
+//! drains at the end of every turn; their senders wake the loop the same
+//! way ([`RouterSender`] with the loop as its [`Wake`]).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,7 +37,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::{Admitted, Context, Intake, Next, Slot, describe};
 use crate::client::{ClientId, Inbox, Nudge};
 use crate::protocol::{Codec, Protocol};
-use crate::router::{self, Input, Router};
+use crate::router::{self, INBOX_CAPACITY, Input, Router, RouterSender, Wake};
 use crate::stats::Stats;
 
 /// The waker's token; listeners follow it, then connections.
@@ -81,7 +86,7 @@ struct Shared {
     ready: Sender<Token>,
 }
 
-impl Shared {
+impl Wake for Shared {
     fn wake(&self) {
         if !self.awake.swap(true, Ordering::AcqRel) {
             // A failed wake means the loop is gone; nothing to do.
@@ -119,11 +124,13 @@ impl Nudge for LoopNudge {
     }
 }
 
-/// Binds every address and starts the loop thread, which owns `router`.
+/// Binds every address and starts the loop thread, which owns the router
+/// that `router` makes: given how to send it inputs from other threads
+/// (waking the loop), it starts the router's helpers.
 pub fn start(
     endpoints: &[(Protocol, SocketAddr)],
     context: Context,
-    router: Router,
+    router: impl FnOnce(RouterSender) -> io::Result<Router>,
 ) -> io::Result<EventLoop> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
@@ -133,6 +140,9 @@ pub fn start(
         awake: AtomicBool::new(false),
         ready: ready_tx,
     });
+    let (inputs_tx, inputs) = crossbeam_channel::bounded(INBOX_CAPACITY);
+    let waker: Arc<dyn Wake> = shared.clone();
+    let router = router(RouterSender::new(inputs_tx, Some(waker)))?;
     let mut listeners = HashMap::new();
     let mut addrs = Vec::new();
     for (index, &(protocol, addr)) in endpoints.iter().enumerate() {
@@ -161,6 +171,7 @@ pub fn start(
         context,
         shared: Arc::clone(&shared),
         ready: ready_rx,
+        inputs,
         control: control_rx,
     };
     let thread = std::thread::Builder::new()
@@ -241,6 +252,8 @@ struct Loop {
     context: Context,
     shared: Arc<Shared>,
     ready: Receiver<Token>,
+    /// The router's channel, for inputs from other threads.
+    inputs: Receiver<Input>,
     control: Receiver<Control>,
 }
 
@@ -342,16 +355,26 @@ impl Loop {
         false
     }
 
-    /// Writes to every client whose outbox changed.
+    /// Hands the router what other threads sent it, then writes to every
+    /// client whose outbox changed.
     fn take_ready(&mut self) {
+        // Cleared before looking, so a nudge or an input from another
+        // thread while we work wakes the loop again rather than being lost.
+        // Nudges from the router while we write (a write error ends a
+        // client, whose peers hear of it) land in `ready` and are taken in
+        // this same loop.
+        self.shared.awake.store(false, Ordering::Release);
+        let now = Instant::now();
+        for input in self.inputs.try_iter().take(INBOX_CAPACITY) {
+            self.router.handle(input, now);
+        }
+        if !self.inputs.is_empty() {
+            // More than a turn's worth: the rest next turn, without sleeping.
+            self.shared.wake();
+        }
         // The router's deliveries were made on this thread, which looks at
         // every ready outbox now: the wake-ups they owe are not needed.
         self.router.forget_wakes();
-        // Cleared before looking, so a nudge from another thread while we
-        // work wakes the loop again rather than being lost. Nudges from the
-        // router while we write (a write error ends a client, whose peers
-        // hear of it) land in `ready` and are taken in this same loop.
-        self.shared.awake.store(false, Ordering::Release);
         while let Ok(token) = self.ready.try_recv() {
             if let Some(connection) = self.connections.get(&token) {
                 connection.nudge.scheduled.store(false, Ordering::Release);

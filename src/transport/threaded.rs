@@ -627,6 +627,7 @@ mod tests {
             nick: "alice".into(),
             user: "~alice".into(),
             host: "127.0.0.1".into(),
+            account: None,
         });
         Outgoing::new(Event::Message {
             from,

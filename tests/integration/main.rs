@@ -1,5 +1,6 @@
 //! Integration tests over real sockets on 127.0.0.1, one module per topic.
 
+mod accounts;
 mod chat;
 mod conformance;
 mod disconnect;

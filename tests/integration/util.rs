@@ -6,6 +6,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
+use switchboard::config::PasswordCost;
 use switchboard::{Config, Protocol, Server, Transport};
 
 /// How long a test waits for a line it expects before failing.
@@ -31,7 +32,8 @@ macro_rules! both_transports {
     };
 }
 
-/// A config for tests: loopback, port 0 for both protocols, no flood control.
+/// A config for tests: loopback, port 0 for both protocols, no flood
+/// control, a database that keeps nothing and cheap password hashes.
 pub fn config(transport: Transport) -> Config {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     Config {
@@ -40,6 +42,8 @@ pub fn config(transport: Transport) -> Config {
         irc_listen: vec![any_port],
         server_name: "test.server".into(),
         rate: 0.0,
+        db: ":memory:".into(),
+        password_cost: PasswordCost::Minimal,
         ..Config::default()
     }
 }
@@ -85,6 +89,8 @@ impl Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
             .args(["--transport", &transport.to_string()])
+            // No database file left behind in the working directory.
+            .args(["--db", ":memory:"])
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -5,11 +5,14 @@
 //! following the "Modern IRC" client protocol document and IRCv3. Parsing and
 //! serialising the message syntax itself lives in [`message`].
 
+#[cfg(test)]
+mod account_tests;
 pub mod message;
 mod replies;
 
 use std::borrow::Cow;
 
+use super::account::{NICKSERV, nickserv_command};
 use super::{
     CapCommand, Caps, Destination, Error, Event, Mask, MessageKind, ModeChange, Request, Target,
     Whox, render_modes, strip_controls,
@@ -128,6 +131,12 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
             rooms: list(need(0, "PART")?),
             reason: param(1).map(str::to_owned),
         },
+        // What IRC users say to NickServ is for the server itself.
+        "PRIVMSG" if param(0).is_some_and(|to| to.eq_ignore_ascii_case(NICKSERV)) => {
+            Request::Account(nickserv_command(param(1).ok_or(Error::NoText)?))
+        }
+        "NICKSERV" | "NS" => Request::Account(nickserv_command(&message.params.join(" "))),
+        "AUTHENTICATE" => Request::Authenticate(need(0, "AUTHENTICATE")?.to_owned()),
         "PRIVMSG" | "NOTICE" => {
             let to = param(0).ok_or(Error::NoRecipient)?;
             let text = param(1).ok_or(Error::NoText)?;
@@ -290,6 +299,10 @@ pub fn write_tags<'a>(
                 | Event::Reply { .. }
         );
     let tagged = caps.contains(Caps::MESSAGE_TAGS);
+    let account = caps
+        .contains(Caps::ACCOUNT_TAG)
+        .then(|| source(event).and_then(|who| who.account.as_deref()))
+        .flatten();
     let (id, relayed) = match event {
         Event::Message { tags, id, .. } if tagged => (Some(id), tags.as_deref()),
         Event::TagMessage { tags, id, .. } if tagged => {
@@ -313,11 +326,39 @@ pub fn write_tags<'a>(
         Some(id) => tag(out, &["msgid=", id]),
         None => {}
     }
+    if let Some(account) = account {
+        tag(out, &["account=", account]);
+    }
     if let Some(relayed) = relayed {
         tag(out, &[relayed]);
     }
     if !first {
         out.push(b' ');
+    }
+}
+
+/// The user an event comes from, if it comes from one.
+fn source(event: &Event) -> Option<&Mask> {
+    match event {
+        Event::Joined { who, .. }
+        | Event::Left { who, .. }
+        | Event::Quit { who, .. }
+        | Event::NickChanged { who, .. }
+        | Event::TopicChanged { who, .. }
+        | Event::Away { who, .. }
+        | Event::RealnameChanged { who, .. }
+        | Event::AccountChanged { who, .. } => Some(who),
+        Event::Kicked { by, .. } | Event::ModeChanged { by, .. } | Event::Invited { by, .. } => {
+            Some(by)
+        }
+        Event::Message { from, .. }
+        | Event::TagMessage { from, .. }
+        | Event::Wallops { from, .. } => Some(from),
+        Event::Greeting
+        | Event::Ping(_)
+        | Event::Missed(_)
+        | Event::Closing(_)
+        | Event::Reply { .. } => None,
     }
 }
 
@@ -333,7 +374,19 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
     };
     match event {
         Event::Greeting => {}
-        Event::Joined { room, who } => write(out, &who.to_string(), "JOIN", &[room]),
+        Event::Joined {
+            room,
+            who,
+            extended: None,
+        } => write(out, &who.to_string(), "JOIN", &[room]),
+        Event::Joined {
+            room,
+            who,
+            extended: Some(realname),
+        } => {
+            let account = who.account.as_deref().unwrap_or("*");
+            text(out, &who.to_string(), "JOIN", &[room, account, realname]);
+        }
         Event::Left { room, who, reason } => match reason {
             Some(reason) => text(out, &who.to_string(), "PART", &[room, reason]),
             None => write(out, &who.to_string(), "PART", &[room]),
@@ -409,6 +462,10 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
         Event::RealnameChanged { who, realname } => {
             text(out, &who.to_string(), "SETNAME", &[realname]);
         }
+        Event::AccountChanged { who, account } => {
+            let account = account.as_deref().unwrap_or("*");
+            write(out, &who.to_string(), "ACCOUNT", &[account]);
+        }
         Event::Ping(token) => message::write_text(out, None, "PING", &[token]),
         Event::Missed(count) => {
             let notice = format!("You missed {count} messages: your connection was too slow");
@@ -473,6 +530,7 @@ mod tests {
             nick: nick.into(),
             user: format!("~{nick}").into(),
             host: "127.0.0.1".into(),
+            account: None,
         })
     }
 

@@ -1,7 +1,9 @@
 //! The numerics (and the odd command) that answer one client.
 
 use super::{ISUPPORT, MAX_BODY, message};
-use crate::protocol::{Caps, Error, Reply};
+use crate::accounts::sasl;
+use crate::protocol::account::NICKSERV;
+use crate::protocol::{Caps, Error, Reply, SaslReply};
 
 /// Appends the numerics (and the odd command) that answer one client.
 pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec<u8>) {
@@ -144,7 +146,7 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                                 'f' => &flags,
                                 'd' => "0",
                                 'l' => "0",
-                                'a' => "0",
+                                'a' => row.account.as_deref().unwrap_or("0"),
                                 'o' => "n/a",
                                 _ => &row.realname,
                             });
@@ -173,6 +175,9 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 numeric(out, "319", &[nick, &rooms]);
             }
             numeric(out, "312", &[nick, &whois.server, "switchboard"]);
+            if let Some(account) = &whois.account {
+                numeric(out, "330", &[nick, account, "is logged in as"]);
+            }
             if whois.operator {
                 numeric(out, "313", &[nick, "is an IRC operator"]);
             }
@@ -299,6 +304,18 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
             numeric(out, "369", &[nick, "End of WHOWAS"]);
         }
         Reply::YoureOper => numeric(out, "381", &["You are now an IRC operator"]),
+        Reply::Account(notice) => {
+            let source = format!("{NICKSERV}!{NICKSERV}@{server}");
+            message::write_text(out, Some(&source), "NOTICE", &[me, &notice.to_string()]);
+        }
+        Reply::LoggedIn { mask, account } => {
+            let said = format!("You are now logged in as {account}");
+            numeric(out, "900", &[&mask.to_string(), account, &said]);
+        }
+        Reply::LoggedOut(mask) => {
+            numeric(out, "901", &[&mask.to_string(), "You are now logged out"]);
+        }
+        Reply::Sasl(reply) => encode_sasl(reply, server, me, out),
         Reply::RoomModes {
             room,
             modes,
@@ -333,6 +350,35 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
         // Line-protocol conveniences with no IRC counterpart.
         Reply::Switched(_) | Reply::Help | Reply::TimingMark => {}
         Reply::Error(error) => encode_error(error, server, me, out),
+    }
+}
+
+/// Appends an `AUTHENTICATE` step, or the numeric that ends the exchange.
+fn encode_sasl(reply: &SaslReply, server: &str, me: &str, out: &mut Vec<u8>) {
+    let numeric = |out: &mut Vec<u8>, code: &str, params: &[&str]| {
+        let mut all = vec![me];
+        all.extend_from_slice(params);
+        message::write_text(out, Some(server), code, &all);
+    };
+    match reply {
+        SaslReply::Continue(data) => {
+            for chunk in sasl::chunks(data) {
+                message::write(out, None, "AUTHENTICATE", &[&chunk]);
+            }
+        }
+        SaslReply::Success => numeric(out, "903", &["SASL authentication successful"]),
+        SaslReply::Failed => numeric(out, "904", &["SASL authentication failed"]),
+        SaslReply::TooLong => numeric(out, "905", &["SASL message too long"]),
+        SaslReply::Aborted => numeric(out, "906", &["SASL authentication aborted"]),
+        SaslReply::Already => numeric(out, "907", &["You have already authenticated using SASL"]),
+        SaslReply::Mechanisms => {
+            message::write_text(
+                out,
+                Some(server),
+                "908",
+                &[me, sasl::MECHANISMS, "are available SASL mechanisms"],
+            );
+        }
     }
 }
 

@@ -4,12 +4,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+mod accounts;
 mod messages;
 mod modes;
 mod operators;
+mod ownership;
 mod queries;
 mod registration;
 mod rooms;
+mod sasl;
 
 use super::Router;
 use super::state::{self, HELD_MAX};
@@ -30,8 +33,8 @@ impl Router {
         };
         client.last_seen = now;
         client.ping_sent = false;
-        if client.verifying {
-            // Answered in order once the password check is done.
+        if client.waiting {
+            // Answered in order once the password check or save is done.
             if client.held.len() == HELD_MAX {
                 self.clients.doomed.push((id, "excess flood".into()));
             } else {
@@ -76,7 +79,15 @@ impl Router {
             }
             Request::Nick(nick) => self.nick(id, nick, now),
             Request::User { user, realname } => self.user(id, &user, &realname, now),
+            Request::Authenticate(argument) => {
+                self.authenticate(id, &argument, now);
+                Ok(())
+            }
             _ if !registered => Err(not_registered(protocol)),
+            Request::Account(command) => {
+                self.account_command(id, command, now);
+                Ok(())
+            }
             Request::Join(rooms) => {
                 for (room, key) in rooms {
                     if let Err(error) = self.join(id, &room, key, now) {
@@ -288,7 +299,16 @@ impl Router {
 }
 
 /// Commands that work before registration.
-const REGISTRATION: [&str; 7] = ["CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"];
+const REGISTRATION: [&str; 8] = [
+    "CAP",
+    "PASS",
+    "NICK",
+    "USER",
+    "PING",
+    "PONG",
+    "QUIT",
+    "AUTHENTICATE",
+];
 
 /// The error for a command sent before registration.
 fn not_registered(protocol: Protocol) -> Error {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::ClientId;
+use crate::hashing::{Job, Task};
 use crate::protocol::{Error, Event, ModeChange, Name, Outgoing, Protocol, Reply};
-use crate::router::Router;
-use crate::router::opers::{Refused, Verdict};
+use crate::router::{Router, Then};
 
 /// The wait after the first failed `OPER`; it doubles with each failure in
 /// a row, up to [`MAX_OPER_BACKOFF`].
@@ -28,33 +28,34 @@ impl Router {
             let retry_secs = retry.duration_since(now).as_secs_f64().ceil() as u64;
             return Err(Error::OperRefused { retry_secs });
         }
-        match self.verifier.check(id, name, password) {
-            Ok(()) => {
-                let client = self.clients.map.get_mut(&id).expect("caller checked");
-                client.verifying = true;
-                Ok(())
-            }
-            Err(Refused::NoOperators) => Err(Error::OperRefused { retry_secs: 0 }),
-            Err(Refused::Busy) => Err(Error::OperRefused { retry_secs: 1 }),
-        }
+        let (operator, hash) = self
+            .opers
+            .lookup(name)
+            .ok_or(Error::OperRefused { retry_secs: 0 })?;
+        let job = Job {
+            client: id,
+            password,
+            task: Task::Verify {
+                hash,
+                then: Then::Oper(operator),
+            },
+        };
+        self.hash(job)
+            .map_err(|_| Error::OperRefused { retry_secs: 1 })
     }
 
-    /// Takes every verdict that is ready (the event loop's way to get them).
-    pub(in crate::router) fn take_verdicts(&mut self, now: Instant) {
-        while let Ok(verdict) = self.verifier.verdicts().try_recv() {
-            self.verdict(verdict, now);
-        }
-    }
-
-    /// Answers an `OPER` whose password was checked, then handles what the
-    /// client sent meanwhile.
-    pub(in crate::router) fn verdict(&mut self, verdict: Verdict, now: Instant) {
-        let id = verdict.client;
+    /// Answers an `OPER` whose password was checked: `operator` is the
+    /// operator the client becomes, `None` if the name or password was wrong.
+    pub(in crate::router) fn oper_checked(
+        &mut self,
+        id: ClientId,
+        operator: Option<Name>,
+        now: Instant,
+    ) {
         let Some(client) = self.clients.map.get_mut(&id) else {
             return;
         };
-        client.verifying = false;
-        match verdict.operator {
+        match operator {
             Some(name) => {
                 log::info!("{id} ({}) is now operator {name}", client.me());
                 client.oper_failures = 0;
@@ -73,12 +74,6 @@ impl Router {
                 client.oper_retry_at = Some(now + backoff.min(MAX_OPER_BACKOFF));
                 self.reply(id, Reply::Error(Error::OperFailed), now);
             }
-        }
-        while let Some(client) = self.clients.map.get_mut(&id)
-            && !client.verifying
-            && let Some(request) = client.held.pop_front()
-        {
-            self.request(id, request, now);
         }
     }
 

@@ -20,6 +20,7 @@ impl Router {
             realname: client.realname.clone(),
             away: client.away.is_some(),
             operator: client.operator.is_some(),
+            account: client.account.clone(),
             prefixes,
         };
         let mut rows = Vec::new();
@@ -100,6 +101,7 @@ impl Router {
             rooms,
             away: client.away.clone(),
             operator: client.operator.is_some(),
+            account: client.account.clone(),
             idle_secs: now.duration_since(client.last_spoke).as_secs(),
             signon: client.signon,
             server: self.info.name.clone(),

@@ -6,12 +6,16 @@ use std::time::Instant;
 
 use super::unix_now;
 use crate::client::ClientId;
+use crate::protocol::account::NICKSERV;
 use crate::protocol::truncate;
 use crate::protocol::{
     CapCommand, Caps, Error, Event, Lusers, Mask, Name, Outgoing, Protocol, Reply, Welcome,
 };
 use crate::router::Router;
 use crate::router::state::{self, REALNAME_MAX, TOPIC_MAX, USER_MAX};
+
+/// The `sasl` capability as `CAP LS 302` lists it.
+const SASL_WITH_MECHANISMS: &str = "sasl=PLAIN,SCRAM-SHA-256";
 
 /// The real name of line users, who have no way to give one: what IRC
 /// users see in `WHOIS` and `WHO`.
@@ -37,7 +41,14 @@ impl Router {
                     let caps = client.caps().with(Caps::CAP_NOTIFY);
                     client.outbox.set_caps(caps);
                 }
-                let offered: Vec<&str> = Caps::OFFERED.iter().map(|(name, _)| *name).collect();
+                // 302 clients learn the SASL mechanisms from the value.
+                let offered: Vec<&str> = Caps::OFFERED
+                    .iter()
+                    .map(|&(name, cap)| match cap {
+                        Caps::SASL if version >= 302 => SASL_WITH_MECHANISMS,
+                        _ => name,
+                    })
+                    .collect();
                 ("LS", offered.join(" "))
             }
             CapCommand::List => ("LIST", client.caps().names()),
@@ -68,6 +79,10 @@ impl Router {
             return Err(Error::BadNick(nick));
         }
         let key = state::fold(&nick);
+        // Nobody may pass for the server's own pseudo-user.
+        if key == state::fold(NICKSERV) {
+            return Err(Error::NickInUse(nick));
+        }
         let client = &self.clients.map[&id];
         let old = client.nick.clone();
         match self.nicks.get(&key) {
@@ -106,6 +121,7 @@ impl Router {
         for peer in self.peers(id) {
             self.clients.send(peer, &changed, now);
         }
+        self.check_nick_owner(id, now);
         Ok(())
     }
 
@@ -142,9 +158,14 @@ impl Router {
             Protocol::Line => true,
             Protocol::Irc => client.user.is_some() && !client.negotiating,
         };
-        if client.registered || !ready {
+        if client.registered || !ready || client.waiting {
             return;
         }
+        if self.pass_login(id, now) {
+            // Registration completes once the password is checked.
+            return;
+        }
+        let client = self.clients.map.get_mut(&id).expect("caller checked");
         if self.password.is_some() && client.password != self.password {
             log::info!("{id} from {} gave a wrong password", client.peer);
             self.reply(id, Reply::Error(Error::PasswordMismatch), now);
@@ -163,6 +184,7 @@ impl Router {
             nick,
             user,
             host: client.peer.ip().to_string().into(),
+            account: client.account.clone(),
         });
         client.registered = true;
         client.signon = unix_now();
@@ -177,6 +199,7 @@ impl Router {
             lusers: self.lusers(),
         };
         self.reply(id, Reply::Welcome(Box::new(welcome)), now);
+        self.check_nick_owner(id, now);
     }
 
     pub(super) fn lusers(&self) -> Lusers {
@@ -257,7 +280,7 @@ mod unit {
         let none = Caps::default();
         let both = requested_caps(none, "server-time multi-prefix").unwrap();
         assert!(both.contains(Caps::SERVER_TIME) && both.contains(Caps::MULTI_PREFIX));
-        assert_eq!(requested_caps(none, "server-time sasl"), None);
+        assert_eq!(requested_caps(none, "server-time draft/chathistory"), None);
         let one = requested_caps(both, "-server-time").unwrap();
         assert!(!one.contains(Caps::SERVER_TIME) && one.contains(Caps::MULTI_PREFIX));
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::unix_now;
 use crate::client::ClientId;
 use crate::protocol::{
-    Caps, Error, Event, Member, Name, Outgoing, Protocol, Reply, RoomSummary, Topic,
+    Caps, Error, Event, Mask, Member, Name, Outgoing, Protocol, Reply, RoomSummary, Topic,
 };
 use crate::router::Router;
 use crate::router::state::{self, ROOMS_PER_CLIENT, Room, TOPIC_MAX};
@@ -75,15 +75,8 @@ impl Router {
         client.rooms.push(folded.clone());
         client.current = Some(folded.clone());
         let room_name = self.rooms[&folded].name.clone();
-        self.broadcast(
-            &folded,
-            Event::Joined {
-                room: room_name.clone(),
-                who: Arc::clone(&who),
-            },
-            None,
-            now,
-        );
+        let realname = self.clients.map[&id].realname.clone();
+        self.announce_join(&folded, &room_name, &who, realname, now);
         if let Some(message) = away {
             let event = Event::Away {
                 who,
@@ -101,6 +94,37 @@ impl Router {
         }
         self.names_of(id, &folded, now);
         Ok(())
+    }
+
+    /// Tells a room (the joiner included) that `who` joined: members with
+    /// `extended-join` get their own copy, with the account and real name.
+    fn announce_join(
+        &mut self,
+        key: &Name,
+        room: &Name,
+        who: &Arc<Mask>,
+        realname: Name,
+        now: Instant,
+    ) {
+        let Some(members) = self.rooms.get(key).map(|room| room.members.keys()) else {
+            return;
+        };
+        let (extended, plain): (Vec<ClientId>, Vec<ClientId>) = members
+            .copied()
+            .partition(|&member| self.clients.caps(member).contains(Caps::EXTENDED_JOIN));
+        for (recipients, extended) in [(plain, None), (extended, Some(realname))] {
+            if recipients.is_empty() {
+                continue;
+            }
+            let event = Outgoing::new(Event::Joined {
+                room: room.clone(),
+                who: Arc::clone(who),
+                extended,
+            });
+            for member in recipients {
+                self.clients.send(member, &event, now);
+            }
+        }
     }
 
     /// Takes a client out of a room, telling the room (and the client) why.

@@ -12,16 +12,20 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::TryRecvError;
 
-use super::{Input, ROOMS_PER_CLIENT, Router, TOPIC_MAX};
+use super::{Input, ROOMS_PER_CLIENT, Router, Services, TOPIC_MAX};
+use crate::accounts::PasswordCost;
 use crate::client::{self, ClientId, Inbox};
 use crate::config::Config;
+use crate::hashing::{self, Pool};
 use crate::protocol::{
     Ban, CapCommand, Destination, Error, Event, Lusers, Mask, Member, MessageKind, ModeChange,
     Name, Outgoing, Protocol, Reply, Request, RoomSummary, ServerInfo, Target, Topic, Welcome,
     Whois,
 };
 use crate::stats::Stats;
+use crate::storage::{self, Storage, Store};
 
+mod accounts;
 mod conformance;
 mod operators;
 
@@ -44,7 +48,10 @@ fn take(inbox: &Inbox, most: usize) -> Vec<Event> {
 /// Outbox capacity of clients that are not testing overflow.
 const ROOMY: usize = 1000;
 
-/// A router and the clients connected to it.
+/// A router and the clients connected to it. The router's helpers are
+/// played by the harness too: their jobs wait in queues until
+/// [`Harness::settle`] does them, on this thread, and feeds the answers
+/// back as inputs.
 struct Harness {
     /// Unix time the harness was made at: no time stamp may be older.
     since: i64,
@@ -55,6 +62,10 @@ struct Harness {
     next_id: u64,
     /// Each outbox's weight bound, from the config.
     sendq_bytes: usize,
+    /// What the router asked of the hashing pool and of storage.
+    hash_jobs: crossbeam_channel::Receiver<hashing::Job>,
+    store_jobs: crossbeam_channel::Receiver<storage::Job>,
+    store: Store,
 }
 
 impl Harness {
@@ -64,14 +75,41 @@ impl Harness {
 
     fn with(config: Config) -> Harness {
         let stats = Arc::new(Stats::default());
+        let (hashing, hash_jobs) = Pool::detached();
+        let (storage, store_jobs) = Storage::detached();
+        let store = Store::open(":memory:").expect("an in-memory database");
+        let services = Services {
+            storage,
+            hashing,
+            accounts: store.accounts().expect("no accounts yet"),
+        };
         Harness {
             since: unix_now(),
-            router: Router::new(&config, Arc::clone(&stats)),
+            router: Router::new(&config, Arc::clone(&stats), services),
             stats,
             now: Instant::now(),
             inboxes: HashMap::new(),
             next_id: 1,
             sendq_bytes: config.sendq_bytes,
+            hash_jobs,
+            store_jobs,
+            store,
+        }
+    }
+
+    /// Does what the router asked of its helpers, in order, and hands it
+    /// the answers, until nothing more is asked.
+    fn settle(&mut self) {
+        loop {
+            if let Ok(job) = self.hash_jobs.try_recv() {
+                let hashed = hashing::work(job, PasswordCost::Minimal);
+                self.router.handle(Input::Hashed(hashed), self.now);
+            } else if let Ok(job) = self.store_jobs.try_recv() {
+                let stored = self.store.apply(job);
+                self.router.handle(Input::Stored(stored), self.now);
+            } else {
+                return;
+            }
         }
     }
 
@@ -418,6 +456,7 @@ fn mask(nick: &str) -> Arc<Mask> {
         nick: name(nick),
         user: format!("~{nick}").into(),
         host: "127.0.0.1".into(),
+        account: None,
     })
 }
 
@@ -484,6 +523,7 @@ fn joined(room: &str, nick: &str) -> Event {
     Event::Joined {
         room: name(room),
         who: mask(nick),
+        extended: None,
     }
 }
 
@@ -1546,7 +1586,8 @@ fn shutdown_says_goodbye_to_everyone() {
 
 /// Every capability, as `CAP LS` offers them.
 const OFFERED: &str = "cap-notify multi-prefix server-time message-tags away-notify \
-                       userhost-in-names echo-message invite-notify setname";
+                       userhost-in-names echo-message invite-notify setname \
+                       sasl=PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join";
 
 #[test]
 fn irc_registration_needs_user_and_waits_for_cap_end() {
@@ -1593,11 +1634,14 @@ fn cap_req_holds_registration_and_is_all_or_nothing() {
     let id = h.connect_speaking(Protocol::Irc, ROOMY);
     h.send(
         id,
-        Request::Cap(CapCommand::Req("echo-message sasl".into())),
+        Request::Cap(CapCommand::Req("echo-message draft/chathistory".into())),
     );
     h.send(id, Request::Nick("alice".into()));
     h.send(id, user("alice"));
-    assert_eq!(h.events(id), [cap("*", "NAK", "echo-message sasl")]);
+    assert_eq!(
+        h.events(id),
+        [cap("*", "NAK", "echo-message draft/chathistory")]
+    );
     h.send(id, Request::Cap(CapCommand::Req("echo-message".into())));
     assert_eq!(h.events(id), [cap("*", "ACK", "echo-message")]);
     h.send(id, Request::Cap(CapCommand::End));
@@ -1818,6 +1862,7 @@ fn whois_tells_who_someone_is_and_only_the_rooms_the_asker_may_see() {
             rooms: words(rooms),
             away: Some(name("lunch")),
             operator: false,
+            account: None,
             idle_secs: 30,
             signon: 0,
             server: name("switchboard.local"),

@@ -1,0 +1,200 @@
+//! What the router knows of accounts: every account (loaded at start, kept
+//! in step with the store), names being registered, and the counters that
+//! throttle logins and registrations. Plain data, no I/O.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::RouterSender;
+use super::state::fold;
+use crate::accounts::Account;
+use crate::accounts::limits::{
+    FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS, LOGIN_BACKOFF, LOGIN_BACKOFF_MAX,
+    REGISTRATION_WINDOW, REGISTRATIONS_PER_ADDRESS,
+};
+use crate::config::Config;
+use crate::hashing::Pool;
+use crate::protocol::Name;
+use crate::storage::{Storage, Store};
+
+/// Entries kept in a throttling map before those no longer needed go.
+const FORGET_PAST: usize = 4096;
+
+/// The router's helpers: the storage thread, the hashing pool, and the
+/// accounts the store held at start.
+#[derive(Debug)]
+pub struct Services {
+    pub storage: Storage,
+    pub hashing: Pool,
+    pub accounts: Vec<Account>,
+}
+
+impl Services {
+    /// Reads the accounts from `store`, then starts the storage thread
+    /// (which takes the store) and the hashing pool, both answering
+    /// through `router`.
+    pub fn start(config: &Config, store: Store, router: RouterSender) -> io::Result<Services> {
+        let accounts = store.accounts().map_err(io::Error::other)?;
+        log::info!("{} accounts in {}", accounts.len(), config.db);
+        Ok(Services {
+            storage: Storage::start(store, router.clone())?,
+            hashing: Pool::start(config.password_cost, router)?,
+            accounts,
+        })
+    }
+}
+
+/// What the router does once a password is checked or hashed: carried
+/// through the hashing pool and back untouched.
+#[derive(Debug)]
+pub enum Then {
+    /// `OPER`: the operator it becomes if the password matches (`None`
+    /// for an unknown name, which always fails).
+    Oper(Option<Name>),
+    /// Log in to the account named `account` if the password matches.
+    Login { account: Name, via: Via },
+    /// Register the account `name` with the credentials made.
+    Register { name: Name, email: Option<String> },
+}
+
+/// How a login was asked for, which decides how it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// NickServ, or a line user's `/login`.
+    Command,
+    /// IRC `AUTHENTICATE`.
+    Sasl,
+    /// IRC `PASS account:password`; registration waits for the answer.
+    Pass,
+}
+
+/// Every account, and the bookkeeping around them.
+#[derive(Debug, Default)]
+pub struct Accounts {
+    /// By folded name.
+    pub map: HashMap<Name, Account>,
+    /// Folded names being registered: hashed or saved but not yet committed.
+    pub pending: HashSet<Name>,
+    /// Failed logins by folded account name, and by address.
+    by_account: HashMap<Name, Failures>,
+    by_address: HashMap<IpAddr, Failures>,
+    /// When each address registered its recent accounts.
+    registrations: HashMap<IpAddr, VecDeque<Instant>>,
+}
+
+/// Failed logins in a row, and when the next attempt may be made.
+#[derive(Clone, Copy, Debug, Default)]
+struct Failures {
+    count: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Failures {
+    /// How long until the next attempt may be made, if it must wait.
+    fn wait(&self, now: Instant) -> Option<Duration> {
+        self.retry_at
+            .filter(|&at| at > now)
+            .map(|at| at.duration_since(now))
+    }
+
+    /// One more failure: past `free` in a row, each makes the next
+    /// attempt wait, twice as long as the last.
+    fn fail(&mut self, free: u32, now: Instant) {
+        self.count += 1;
+        if self.count >= free {
+            let doublings = (self.count - free).min(16);
+            let wait = (LOGIN_BACKOFF * 2u32.pow(doublings)).min(LOGIN_BACKOFF_MAX);
+            self.retry_at = Some(now + wait);
+        }
+    }
+}
+
+impl Accounts {
+    pub fn new(accounts: Vec<Account>) -> Accounts {
+        Accounts {
+            map: accounts
+                .into_iter()
+                .map(|account| (fold(&account.name), account))
+                .collect(),
+            ..Accounts::default()
+        }
+    }
+
+    /// The account called `name`, whatever the case.
+    pub fn get(&self, name: &str) -> Option<&Account> {
+        self.map.get(&fold(name))
+    }
+
+    /// Whether the name is taken, or being registered.
+    pub fn taken(&self, name: &str) -> bool {
+        let key = fold(name);
+        self.map.contains_key(&key) || self.pending.contains(&key)
+    }
+
+    /// How long a login to `account` from `address` must wait, in whole
+    /// seconds, if it must.
+    pub fn login_wait(&self, account: &str, address: IpAddr, now: Instant) -> Option<u64> {
+        let by_account = self.by_account.get(&fold(account));
+        let by_address = self.by_address.get(&address);
+        [by_account, by_address]
+            .into_iter()
+            .flatten()
+            .filter_map(|failures| failures.wait(now))
+            .max()
+            .map(|wait| wait.as_secs_f64().ceil() as u64)
+    }
+
+    /// Counts a failed login to `account` from `address`.
+    pub fn login_failed(&mut self, account: &str, address: IpAddr, now: Instant) {
+        // Guessers may try many names: forget those that no longer wait
+        // once there are many, so the maps stay bounded by recent failures.
+        if self.by_account.len() > FORGET_PAST {
+            self.by_account
+                .retain(|_, failures| failures.wait(now).is_some());
+        }
+        if self.by_address.len() > FORGET_PAST {
+            self.by_address
+                .retain(|_, failures| failures.wait(now).is_some());
+        }
+        self.by_account
+            .entry(fold(account))
+            .or_default()
+            .fail(FAILURES_PER_ACCOUNT, now);
+        self.by_address
+            .entry(address)
+            .or_default()
+            .fail(FAILURES_PER_ADDRESS, now);
+    }
+
+    /// A good login clears the account's failures and the address's.
+    pub fn login_succeeded(&mut self, account: &str, address: IpAddr) {
+        self.by_account.remove(&fold(account));
+        self.by_address.remove(&address);
+    }
+
+    /// Counts a registration from `address`, unless it has had its share
+    /// this hour: then false.
+    pub fn may_register(&mut self, address: IpAddr, now: Instant) -> bool {
+        if self.registrations.len() > FORGET_PAST {
+            self.registrations.retain(|_, recent| {
+                recent
+                    .back()
+                    .is_some_and(|&at| now.duration_since(at) < REGISTRATION_WINDOW)
+            });
+        }
+        let recent = self.registrations.entry(address).or_default();
+        while recent
+            .front()
+            .is_some_and(|&at| now.duration_since(at) >= REGISTRATION_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= REGISTRATIONS_PER_ADDRESS {
+            return false;
+        }
+        recent.push_back(now);
+        true
+    }
+}

@@ -1,0 +1,183 @@
+//! The SQLite database itself: opening, the schema and its migrations,
+//! and the statements each job needs. Only the storage thread holds a
+//! [`Store`] once the server runs.
+
+use std::fmt;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::accounts::scram::ScramKeys;
+use crate::accounts::{Account, Credentials};
+use crate::router::fold;
+
+/// The schema this build writes. Each entry of `MIGRATIONS` takes a
+/// database from the version of its index to the next.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// How to get from each version to the next; append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: accounts. `key` is the folded name, which is what is unique;
+    // the SCRAM keys sit beside the Argon2id hash because SCRAM cannot
+    // use it.
+    "CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        password TEXT NOT NULL,
+        scram_salt BLOB NOT NULL,
+        scram_iterations INTEGER NOT NULL,
+        scram_stored_key BLOB NOT NULL,
+        scram_server_key BLOB NOT NULL,
+        email TEXT,
+        registered_at INTEGER NOT NULL
+    ) STRICT;",
+];
+
+/// What went wrong with the database, in words for the log or the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        StoreError(error.to_string())
+    }
+}
+
+/// An open database at the current schema.
+#[derive(Debug)]
+pub struct Store {
+    connection: Connection,
+}
+
+impl Store {
+    /// Opens (creating if need be) the database at `path`, `:memory:` for
+    /// one that keeps nothing, and brings its schema up to date. A database
+    /// written by a newer switchboard is refused, never changed.
+    pub fn open(path: &str) -> Result<Store, StoreError> {
+        let connection = Connection::open(path)
+            .map_err(|error| StoreError(format!("cannot open the database {path}: {error}")))?;
+        // WAL: readers (history, later) never wait for the writer. FULL:
+        // a commit is on disk before it returns, so an account change
+        // acknowledged to its user survives a crash or kill -9.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        let mut store = Store { connection };
+        store.migrate(path)?;
+        Ok(store)
+    }
+
+    /// The schema version the database is at.
+    pub fn version(&self) -> Result<usize, StoreError> {
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        Ok(version as usize)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
+        let found = self.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "the database {path} has schema version {found}, newer than this \
+                 switchboard knows ({SCHEMA_VERSION}): run a newer switchboard, or give \
+                 another --db"
+            )));
+        }
+        for (version, migration) in MIGRATIONS.iter().enumerate().skip(found) {
+            let transaction = self.connection.transaction()?;
+            transaction.execute_batch(migration)?;
+            transaction.pragma_update(None, "user_version", (version + 1) as i64)?;
+            transaction.commit()?;
+            log::info!("database {path}: schema version {}", version + 1);
+        }
+        Ok(())
+    }
+
+    /// Every account, to load at start.
+    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT name, password, scram_salt, scram_iterations, scram_stored_key,
+                    scram_server_key, email, registered_at
+             FROM accounts ORDER BY key",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let key = |index: usize| -> rusqlite::Result<[u8; 32]> {
+                let bytes: Vec<u8> = row.get(index)?;
+                bytes.try_into().map_err(|_| {
+                    rusqlite::Error::InvalidColumnType(
+                        index,
+                        "a 32-byte key".into(),
+                        rusqlite::types::Type::Blob,
+                    )
+                })
+            };
+            Ok(Account {
+                name: row.get::<_, String>(0)?.into(),
+                credentials: Credentials {
+                    phc: row.get(1)?,
+                    scram: ScramKeys {
+                        salt: row.get(2)?,
+                        iterations: row.get(3)?,
+                        stored_key: key(4)?,
+                        server_key: key(5)?,
+                    },
+                },
+                email: row.get(6)?,
+                registered_at: row.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds an account, committed when this returns. Fails if the name is
+    /// taken, whatever its case.
+    pub fn create_account(&mut self, account: &Account) -> Result<(), StoreError> {
+        let scram = &account.credentials.scram;
+        let exists = self
+            .connection
+            .query_row(
+                "SELECT 1 FROM accounts WHERE key = ?1",
+                [&*fold(&account.name)],
+                |_| Ok(()),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Err(StoreError(format!("account {} exists", account.name)));
+        }
+        self.connection.execute(
+            "INSERT INTO accounts (key, name, password, scram_salt, scram_iterations,
+                scram_stored_key, scram_server_key, email, registered_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                &*fold(&account.name),
+                &*account.name,
+                account.credentials.phc,
+                scram.salt,
+                scram.iterations,
+                &scram.stored_key[..],
+                &scram.server_key[..],
+                account.email,
+                account.registered_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes an account, committed when this returns.
+    pub fn drop_account(&mut self, name: &str) -> Result<(), StoreError> {
+        let removed = self
+            .connection
+            .execute("DELETE FROM accounts WHERE key = ?1", [&*fold(name)])?;
+        if removed == 0 {
+            return Err(StoreError(format!("no account {name}")));
+        }
+        Ok(())
+    }
+}
