@@ -101,19 +101,31 @@ pub trait Nudge: Send + Sync + fmt::Debug {
 /// Writers owed a wake-up: filled while the router works, emptied when it
 /// has handled what was ready.
 #[derive(Debug, Default)]
-pub struct Wakes(Vec<Arc<dyn Nudge>>);
+pub struct Wakes {
+    owed: Vec<Arc<dyn Nudge>>,
+    /// A queue reached `--sendq` since the last wake-up: its writer is
+    /// behind, and the router had better let it run.
+    filling: bool,
+}
 
 impl Wakes {
     /// Forgets every owed wake-up.
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.owed.clear();
+        self.filling = false;
     }
 
     /// Wakes every writer owed it.
     pub fn wake_all(&mut self) {
-        for nudge in self.0.drain(..) {
+        for nudge in self.owed.drain(..) {
             nudge.wake();
         }
+        self.filling = false;
+    }
+
+    /// Whether a queue reached `--sendq` since the last wake-up.
+    pub fn filling(&self) -> bool {
+        self.filling
     }
 }
 
@@ -252,10 +264,11 @@ impl Outbox {
             Ok(()) => {
                 if let Some(nudge) = &self.nudge.0 {
                     if nudge.nudge() {
-                        wakes.0.push(Arc::clone(nudge));
+                        wakes.owed.push(Arc::clone(nudge));
                     }
                     if waiting + 1 == self.capacity {
                         nudge.filling();
+                        wakes.filling = true;
                     }
                 }
                 Delivery::Queued

@@ -160,15 +160,25 @@ impl Router {
                     let now = Instant::now();
                     self.handle(input, now);
                     // Take whatever else is ready in the same turn, so a
-                    // burst costs one trip through `select!`.
+                    // burst costs one trip through `select!`; but a writer
+                    // that fell `--sendq` behind ends the turn, so that it
+                    // drains while the rest waits its turn in the inbox.
                     for input in inbox.try_iter().take(INBOX_CAPACITY) {
                         self.handle(input, now);
+                        if self.clients.wakes.filling() {
+                            break;
+                        }
                     }
                 }
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
             }
+            let filling = self.clients.wakes.filling();
             self.wake_writers();
+            if filling {
+                // On two cores the writer may be waiting for this one.
+                std::thread::yield_now();
+            }
         }
         self.shutdown();
         // Connections accepted just before the stop are still in the inbox;

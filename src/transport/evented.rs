@@ -84,6 +84,10 @@ struct Shared {
     awake: AtomicBool,
     /// Clients whose outbox changed since the loop last looked.
     ready: Sender<Token>,
+    /// Clients whose outbox reached `--sendq` during the turn: they are
+    /// written right after the read that filled them, so a long turn of
+    /// reading piles up no more than one read's worth for anyone.
+    filling: Sender<Token>,
 }
 
 impl Wake for Shared {
@@ -119,8 +123,8 @@ impl Nudge for LoopNudge {
     }
 
     fn filling(&self) {
-        // The loop runs the router: it writes once the turn ends, and a
-        // wake-up now would only cost it an empty turn later.
+        // The loop runs the router, so it is awake: it only needs to know.
+        let _ = self.shared.filling.send(self.token);
     }
 }
 
@@ -135,10 +139,12 @@ pub fn start(
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
     let (ready_tx, ready_rx) = crossbeam_channel::unbounded();
+    let (filling_tx, filling_rx) = crossbeam_channel::unbounded();
     let shared = Arc::new(Shared {
         waker,
         awake: AtomicBool::new(false),
         ready: ready_tx,
+        filling: filling_tx,
     });
     let (inputs_tx, inputs) = crossbeam_channel::bounded(INBOX_CAPACITY);
     let waker: Arc<dyn Wake> = shared.clone();
@@ -171,6 +177,7 @@ pub fn start(
         context,
         shared: Arc::clone(&shared),
         ready: ready_rx,
+        filling: filling_rx,
         inputs,
         control: control_rx,
     };
@@ -252,6 +259,7 @@ struct Loop {
     context: Context,
     shared: Arc<Shared>,
     ready: Receiver<Token>,
+    filling: Receiver<Token>,
     /// The router's channel, for inputs from other threads.
     inputs: Receiver<Input>,
     control: Receiver<Control>,
@@ -282,6 +290,7 @@ impl Loop {
                         let closed = event.is_read_closed() || event.is_error();
                         if event.is_readable() || closed {
                             self.read(token, closed);
+                            self.write_filling();
                         }
                         if event.is_writable() {
                             self.flush(token);
@@ -294,8 +303,10 @@ impl Loop {
             }
             for token in std::mem::take(&mut self.again) {
                 self.read(token, true);
+                self.write_filling();
             }
             self.fire_timers();
+            self.write_filling();
             self.tick();
             self.check_stalled();
             // Before writing, look once more, without waiting, for input
@@ -353,6 +364,14 @@ impl Loop {
             }
         }
         false
+    }
+
+    /// Writes to the clients whose outbox reached `--sendq` since the last
+    /// look. They stay on the ready list, where a second look costs little.
+    fn write_filling(&mut self) {
+        while let Ok(token) = self.filling.try_recv() {
+            self.flush(token);
+        }
     }
 
     /// Hands the router what other threads sent it, then writes to every

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::{Server, Transport};
 
-use crate::util::{Client, line_addr, server_with, wait_until};
+use crate::util::{Client, heavy, line_addr, server_with, wait_until};
 
 fn the_client_over_max_clients_is_told_and_closed(transport: Transport) {
     let server = server_with(transport, |config| config.max_clients = 2);
@@ -109,6 +109,7 @@ fn a_flood_far_over_the_limit_is_cut_off(transport: Transport) {
 }
 
 fn a_writer_that_fell_behind_catches_up_in_few_writes(transport: Transport) {
+    let _heavy = heavy();
     // A queue big enough for everything, so nothing is dropped: the sleeper
     // does not read while 9 MB pile up (more than loopback sockets buffer),
     // then reads them all.

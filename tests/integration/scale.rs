@@ -2,9 +2,10 @@
 
 use switchboard::Transport;
 
-use crate::util::{Client, line_addr, server};
+use crate::util::{Client, heavy, line_addr, server};
 
 fn five_hundred_simultaneous_clients_share_a_room(transport: Transport) {
+    let _heavy = heavy();
     const CLIENTS: usize = 500;
     let server = server(transport);
     let addr = line_addr(&server);
@@ -30,6 +31,7 @@ fn five_hundred_simultaneous_clients_share_a_room(transport: Transport) {
 }
 
 fn two_thousand_simultaneous_connections(transport: Transport) {
+    let _heavy = heavy();
     const CLIENTS: usize = 2000;
     let server = server(transport);
     let addr = line_addr(&server);

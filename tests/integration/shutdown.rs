@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use switchboard::Transport;
 
-use crate::util::{Binary, Client, PATIENCE, line_addr, server};
+use crate::util::{Binary, Client, PATIENCE, heavy, line_addr, server};
 
 fn stop_tells_every_client_and_joins_every_thread(transport: Transport) {
     let server = server(transport);
@@ -28,6 +28,7 @@ fn stop_tells_every_client_and_joins_every_thread(transport: Transport) {
 }
 
 fn stop_does_not_wait_forever_for_a_client_that_never_reads(transport: Transport) {
+    let _heavy = heavy();
     let server = crate::util::server_with(transport, |config| {
         config.shutdown_timeout = Duration::from_millis(200);
         config.sendq = 100_000;

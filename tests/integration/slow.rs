@@ -9,7 +9,7 @@ use std::thread::{self, JoinHandle};
 
 use switchboard::{Config, Transport};
 
-use crate::util::{Binary, Client, line_addr, server, server_with};
+use crate::util::{Binary, Client, heavy, line_addr, server, server_with};
 
 /// Reads `count` messages said by `from` in `room` in order, numbered from
 /// 0 and followed by `payload`; returns every other line seen meanwhile.
@@ -23,18 +23,26 @@ fn read_messages(
     let mut others = Vec::new();
     let mut next = 0;
     let prefix = format!("[{room}] <{from}> ");
+    // Checked in place, with no allocation per line: a reader that is to
+    // keep up with a flood must not be slowed down by its own checks.
+    let mut line = Vec::new();
     while next < count {
-        let line = client.next_line().expect("connection open");
-        match line.strip_prefix(&prefix) {
-            Some(said) => {
-                // Checked without formatting what is expected: a reader that
-                // keeps up should not be slowed down by its own checks.
-                let (number, text) = said.split_once(' ').expect("a numbered line");
-                assert_eq!((number.parse(), text), (Ok(next), payload), "{line:.80}");
-                next += 1;
-            }
-            None => others.push(line),
-        }
+        assert!(client.next_line_into(&mut line), "connection open");
+        let Some(said) = line.strip_prefix(prefix.as_bytes()) else {
+            others.push(String::from_utf8_lossy(&line).into_owned());
+            continue;
+        };
+        let (number, text) = said.split_at(said.iter().position(|&byte| byte == b' ').unwrap_or(0));
+        let number: Option<usize> = std::str::from_utf8(number)
+            .ok()
+            .and_then(|n| n.parse().ok());
+        assert_eq!(
+            (number, &text[1.min(text.len())..]),
+            (Some(next), payload.as_bytes()),
+            "{:.80}",
+            String::from_utf8_lossy(&line)
+        );
+        next += 1;
     }
     others
 }
@@ -65,6 +73,7 @@ fn missed_and_last(client: &mut Client) -> (u64, Option<String>) {
 }
 
 fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) {
+    let _heavy = heavy();
     // Two talkers exchange 16,000 messages (10 MB) as fast as they can
     // through a room with a client that never reads: more than loopback
     // sockets can buffer for it.
@@ -117,6 +126,7 @@ fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) 
 }
 
 fn a_paste_reaches_every_reader_and_cuts_only_the_one_that_never_reads(transport: Transport) {
+    let _heavy = heavy();
     // 5,000 lines (8 MB) in one write, with no flood control: 50 times the
     // outbox, and more than the kernel (up to 4 MB here) and 2 MiB of
     // `--sendq-bytes` hold for one that never reads, while a reader that
@@ -168,6 +178,7 @@ fn a_paste_reaches_every_reader_and_cuts_only_the_one_that_never_reads(transport
 }
 
 fn a_crowd_speaking_at_once_reaches_a_reader_whole(transport: Transport) {
+    let _heavy = heavy();
     // The default flags: flood control on, the default outbox.
     const SENDERS: usize = 300;
     let defaults = Config::default();
@@ -230,6 +241,7 @@ fn lines_waiting_for_flood_control_outlive_a_half_close(transport: Transport) {
 }
 
 fn a_client_that_catches_up_is_told_how_many_messages_it_missed(transport: Transport) {
+    let _heavy = heavy();
     let server = server_with(transport, |config| {
         config.sendq = 10;
         config.slow_drops = u64::MAX;

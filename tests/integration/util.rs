@@ -32,6 +32,17 @@ macro_rules! both_transports {
     };
 }
 
+/// Held by the tests that move megabytes as fast as loopback goes, so that
+/// no two of them share the machine's cores at once: each asserts that a
+/// reader keeps up, which a reader starved of CPU cannot.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A heavy test that failed leaves the lock poisoned; the next may run.
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A config for tests: loopback, port 0 for both protocols, no flood
 /// control, a database that keeps nothing and cheap password hashes.
 pub fn config(transport: Transport) -> Config {
@@ -228,7 +239,7 @@ impl Client {
     fn over(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap()),
             writer: stream,
             name: "anonymous".into(),
         }
@@ -302,6 +313,27 @@ impl Client {
             Ok(0) => None,
             Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_owned()),
             Err(error) if error.kind() == ErrorKind::ConnectionReset => None,
+            Err(error) => panic!("{}: reading: {error}", self.name),
+        }
+    }
+
+    /// Reads the next line into `line`, without its terminator and without
+    /// allocating once `line` has grown; false at end of stream. For
+    /// readers that must keep up with a flood.
+    pub fn next_line_into(&mut self, line: &mut Vec<u8>) -> bool {
+        line.clear();
+        match self.reader.read_until(b'\n', line) {
+            Ok(0) => false,
+            Ok(_) => {
+                while line
+                    .last()
+                    .is_some_and(|&byte| byte == b'\n' || byte == b'\r')
+                {
+                    line.pop();
+                }
+                true
+            }
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => false,
             Err(error) => panic!("{}: reading: {error}", self.name),
         }
     }
