@@ -109,7 +109,10 @@ impl fmt::Display for Error {
             ),
             Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
             Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
-            Error::PasswordMismatch => write!(f, "wrong server password"),
+            Error::PasswordMismatch => write!(
+                f,
+                "wrong or missing server password: connect again and type /pass PASSWORD before /nick"
+            ),
             Error::NoPrivileges => write!(f, "only server operators may do that"),
             Error::OperFailed => write!(f, "wrong operator name or password"),
             Error::OperRefused { retry_secs: 0 } => {

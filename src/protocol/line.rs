@@ -923,6 +923,11 @@ mod tests {
                 "! error: no such user: erin\n",
             ),
             (
+                reply(Reply::Error(Error::PasswordMismatch)),
+                "! error: wrong or missing server password: connect again and \
+                 type /pass PASSWORD before /nick\n",
+            ),
+            (
                 reply(Reply::Names {
                     room: name("#r"),
                     secret: false,
