@@ -21,7 +21,8 @@ pub struct Outgoing {
     /// When the router made it, for IRC's `server-time`.
     at: jiff::Timestamp,
     line: OnceLock<Box<[u8]>>,
-    irc: OnceLock<Box<[u8]>>,
+    /// The IRC body, and whether it is several lines (a long message).
+    irc: OnceLock<(Box<[u8]>, bool)>,
     /// The `server-time` tag value, formatted on first use.
     time: OnceLock<Box<str>>,
 }
@@ -45,7 +46,7 @@ impl Outgoing {
     }
 
     /// Roughly how many bytes the event takes, queued or on the wire (the
-    /// two are close): its text, plus [`LINE`] for each line it becomes.
+    /// two are close): its text, plus `LINE` bytes for each line it becomes.
     /// What `--sendq-bytes` counts.
     pub fn weight(&self) -> usize {
         self.weight
@@ -68,11 +69,19 @@ impl Outgoing {
                     irc::encode(&self.event, &codec.server, caps, out);
                     return;
                 }
-                let body = self.irc.get_or_init(|| {
+                let (body, several) = self.irc.get_or_init(|| {
                     let mut bytes = Vec::new();
                     irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
-                    bytes.into_boxed_slice()
+                    let lines = bytes.iter().filter(|&&byte| byte == b'\n').count();
+                    (bytes.into_boxed_slice(), lines > 1)
                 });
+                if !several {
+                    // Almost always: one line, written without looking
+                    // through it again for every recipient.
+                    irc::write_tags(&self.event, caps, time, 0, out);
+                    out.extend_from_slice(body);
+                    return;
+                }
                 // A long message from a line user is several IRC lines,
                 // each with its tags.
                 for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
