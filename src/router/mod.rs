@@ -8,6 +8,8 @@
 //! which is why its tests need no sockets.
 
 mod commands;
+mod invariants;
+mod invites;
 mod opers;
 mod state;
 #[cfg(test)]
@@ -220,6 +222,7 @@ impl Router {
                     oper_failures: 0,
                     oper_retry_at: None,
                     rooms: Vec::new(),
+                    invites: Vec::new(),
                     current: None,
                     connected_at: now,
                     signon: 0,
@@ -351,11 +354,12 @@ impl Router {
             };
             room.members.remove(&id);
             if room.members.is_empty() {
-                self.rooms.remove(key);
+                self.forget_room(key);
             } else {
                 peers.extend(room.members.keys().copied());
             }
         }
+        self.forget_invites(id, &client.invites);
         if let Some(who) = client.mask {
             self.remember(&who, &client.realname);
             let quit = Outgoing::new(Event::Quit {

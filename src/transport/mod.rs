@@ -20,6 +20,7 @@ use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::Config;
+use crate::limits::{WAITING_BYTES, WAITING_OVERHEAD};
 use crate::protocol::framing::{Frame, LineFramer};
 use crate::protocol::telnet::{Piece, TelnetFilter};
 use crate::protocol::{Caps, Codec, Error, Event, Protocol, Request};
@@ -222,8 +223,9 @@ impl Drop for Slot {
     }
 }
 
-/// Flood control: a token bucket that holds up to `burst` lines and refills
-/// at `rate` lines per second.
+/// Flood control: a token bucket that holds up to `burst` tokens and refills
+/// at `rate` tokens per second. A line costs one token, or more when it asks
+/// more of others ([`Request::cost`]).
 #[derive(Debug)]
 pub struct TokenBucket {
     rate: f64,
@@ -243,29 +245,34 @@ impl TokenBucket {
         }
     }
 
-    /// Spends a token if there is one; otherwise says how long until there is.
-    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
+    /// Spends `cost` tokens (at most a full bucket) if there are as many;
+    /// otherwise says how long until there are.
+    pub fn try_take(&mut self, now: Instant, cost: u32) -> Result<(), Duration> {
         if self.rate == 0.0 {
             return Ok(());
         }
+        let cost = f64::from(cost).min(self.burst);
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.updated = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= cost {
+            self.tokens -= cost;
             Ok(())
         } else {
             // `rate` is validated to be at least `MIN_RATE`, so this is at
-            // most a few minutes; never zero, so a caller's timer always advances.
-            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.rate);
+            // most a few minutes for a sane burst; capped all the same, as
+            // callers add it to an `Instant`. Never zero, so a caller's
+            // timer always advances.
+            let wait = Duration::try_from_secs_f64((cost - self.tokens) / self.rate)
+                .unwrap_or(MAX_WAIT)
+                .min(MAX_WAIT);
             Err(wait.max(Duration::from_millis(1)))
         }
     }
 }
 
-/// Most bytes of complete lines a client may have waiting for flood control
-/// before it is disconnected for flooding.
-pub const FLOOD_BYTES: usize = 64 * 1024;
+/// The longest flood control ever makes a line wait.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 /// What a connection has read but the router has not yet been given:
 /// framing, decoding and flood control, the same for every transport.
@@ -281,8 +288,9 @@ pub struct Intake {
     /// Line protocol only: telnet commands are taken out before framing.
     telnet: Option<TelnetFilter>,
     bucket: TokenBucket,
-    /// Requests waiting for a token, with the size of the line each came from.
+    /// Requests waiting for a token, each with its weight (see `Intake::wait`).
     pending: VecDeque<(Request, usize)>,
+    /// The weights of `pending` added up: what flood control bounds.
     pending_bytes: usize,
 }
 
@@ -327,7 +335,7 @@ impl Intake {
                     self.decode_lines();
                 }
                 Piece::Interrupt => self.framer.discard_partial(),
-                Piece::TimingMark => self.pending.push_back((Request::TimingMark, 0)),
+                Piece::TimingMark => self.wait(Request::TimingMark, 0),
             }
         }
     }
@@ -335,16 +343,29 @@ impl Intake {
     /// Decodes the complete lines the framer holds.
     fn decode_lines(&mut self) {
         while let Some(frame) = self.framer.next_frame() {
-            let (request, size) = match frame {
+            let (request, length) = match frame {
                 Frame::Line(line) => match self.protocol.decode(line) {
                     Some(request) => (request, line.len()),
                     None => continue,
                 },
                 Frame::TooLong => (Request::Invalid(Error::LineTooLong(self.max_line)), 0),
             };
-            self.pending.push_back((request, size));
-            self.pending_bytes += size;
+            // Empty lines in a row, not yet handed on, get one answer: each
+            // would cost a request's memory and say the same thing.
+            let empty = Request::Invalid(Error::EmptyLine);
+            if request == empty && self.pending.back().is_some_and(|(last, _)| *last == empty) {
+                continue;
+            }
+            self.wait(request, length);
         }
+    }
+
+    /// Queues a request for flood control, weighed as the memory it holds:
+    /// [`WAITING_OVERHEAD`] plus its line's `length`.
+    fn wait(&mut self, request: Request, length: usize) {
+        let weight = WAITING_OVERHEAD + length;
+        self.pending.push_back((request, weight));
+        self.pending_bytes += weight;
     }
 
     /// How many requests wait for flood control.
@@ -353,9 +374,11 @@ impl Intake {
     }
 
     /// Whether more is waiting for flood control than a client may have
-    /// waiting; ask after taking what [`Intake::next`] lets through.
+    /// waiting ([`WAITING_BYTES`]); ask after taking what [`Intake::next`]
+    /// lets through. Never without flood control, where nothing waits
+    /// longer than the read that brought it.
     pub fn flooded(&self) -> bool {
-        self.pending_bytes > FLOOD_BYTES
+        self.bucket.rate > 0.0 && self.pending_bytes > WAITING_BYTES
     }
 
     /// The next request that flood control lets through at `now`.
@@ -363,7 +386,11 @@ impl Intake {
         if self.pending.is_empty() {
             return Next::Empty;
         }
-        match self.bucket.try_take(now) {
+        let cost = self
+            .pending
+            .front()
+            .map_or(1, |(request, _)| request.cost());
+        match self.bucket.try_take(now, cost) {
             Ok(()) => {
                 let (request, size) = self.pending.pop_front().expect("not empty");
                 self.pending_bytes -= size;
@@ -383,18 +410,18 @@ mod tests {
         let start = Instant::now();
         let mut bucket = TokenBucket::new(10.0, 3, start);
         for _ in 0..3 {
-            assert_eq!(bucket.try_take(start), Ok(()));
+            assert_eq!(bucket.try_take(start, 1), Ok(()));
         }
-        assert_eq!(bucket.try_take(start), Err(Duration::from_millis(100)));
+        assert_eq!(bucket.try_take(start, 1), Err(Duration::from_millis(100)));
         let later = start + Duration::from_millis(100);
-        assert_eq!(bucket.try_take(later), Ok(()));
-        assert!(bucket.try_take(later).is_err());
+        assert_eq!(bucket.try_take(later, 1), Ok(()));
+        assert!(bucket.try_take(later, 1).is_err());
         // A long pause refills no more than the burst.
         let much_later = later + Duration::from_secs(60);
         for _ in 0..3 {
-            assert_eq!(bucket.try_take(much_later), Ok(()));
+            assert_eq!(bucket.try_take(much_later, 1), Ok(()));
         }
-        assert!(bucket.try_take(much_later).is_err());
+        assert!(bucket.try_take(much_later, 1).is_err());
     }
 
     #[test]
@@ -402,17 +429,21 @@ mod tests {
         let now = Instant::now();
         let mut bucket = TokenBucket::new(0.0, 0, now);
         for _ in 0..10_000 {
-            assert_eq!(bucket.try_take(now), Ok(()));
+            assert_eq!(bucket.try_take(now, 1), Ok(()));
         }
     }
 
     fn intake(rate: f64, burst: u32) -> Intake {
+        intake_for(Protocol::Line, rate, burst)
+    }
+
+    fn intake_for(protocol: Protocol, rate: f64, burst: u32) -> Intake {
         let config = Config {
             rate,
             burst,
             ..Config::default()
         };
-        Intake::new(Protocol::Line, &config, Instant::now())
+        Intake::new(protocol, &config, Instant::now())
     }
 
     #[test]
@@ -460,7 +491,62 @@ mod tests {
             pushed += 1;
             assert!(pushed < 1000, "never cut off");
         }
-        assert!(pushed * 1000 >= FLOOD_BYTES);
+        assert!(pushed * (1000 + WAITING_OVERHEAD) >= WAITING_BYTES);
+    }
+
+    #[test]
+    fn empty_lines_in_a_row_wait_as_one() {
+        let mut intake = intake(1.0, 1);
+        for _ in 0..64 {
+            intake.push(&[b'\n'; 16 * 1024]);
+        }
+        intake.push(b"/help\n\n \n/help\n");
+        let now = Instant::now();
+        let empty = Next::Ready(Request::Invalid(Error::EmptyLine));
+        assert_eq!(intake.next(now), empty);
+        assert_eq!(intake.waiting(), 3, "help, one empty line, help");
+        assert!(!intake.flooded());
+    }
+
+    #[test]
+    fn waiting_lines_are_weighed_with_their_overhead() {
+        // 65,000 lines of one letter are 130 KB on the wire but hold far
+        // more as requests: well past the bound.
+        let mut intake = intake(1.0, 5);
+        intake.push(&b"A\n".repeat(65_000));
+        assert!(intake.flooded());
+        let mut intake = intake_for(Protocol::Irc, 1.0, 5);
+        let overlong = [vec![b'x'; 20_000], b"\n".to_vec()].concat();
+        for _ in 0..WAITING_BYTES / WAITING_OVERHEAD + 1 {
+            intake.push(&overlong);
+        }
+        assert!(intake.flooded(), "overlong lines count too");
+    }
+
+    #[test]
+    fn a_message_costs_a_token_per_distinct_target() {
+        let mut intake = intake_for(Protocol::Irc, 1.0, 4);
+        intake.push(b"PRIVMSG a,b,c,d :x\r\nPRIVMSG e,E,e :y\r\n");
+        let now = Instant::now();
+        assert!(matches!(
+            intake.next(now),
+            Next::Ready(Request::Message { .. })
+        ));
+        // The bucket is empty: the next line waits for one token, not three.
+        assert_eq!(intake.next(now), Next::Wait(Duration::from_secs(1)));
+        let Next::Ready(Request::Message { to, .. }) = intake.next(now + Duration::from_secs(1))
+        else {
+            panic!("one target, one token");
+        };
+        assert_eq!(to.len(), 1);
+    }
+
+    #[test]
+    fn a_cost_over_the_burst_takes_a_full_bucket() {
+        let now = Instant::now();
+        let mut bucket = TokenBucket::new(1.0, 2, now);
+        assert_eq!(bucket.try_take(now, 4), Ok(()));
+        assert_eq!(bucket.try_take(now, 4), Err(Duration::from_secs(2)));
     }
 
     #[test]

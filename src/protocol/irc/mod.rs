@@ -12,8 +12,9 @@ use std::borrow::Cow;
 
 use super::{
     CapCommand, Caps, Destination, Error, Event, Mask, MessageKind, ModeChange, Request, Target,
-    Whox, render_modes, strip_controls,
+    Whox, has_forbidden, strip_controls,
 };
+use crate::limits::WHOX_TOKEN_MAX;
 use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
@@ -58,11 +59,16 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     let Ok(line) = std::str::from_utf8(line) else {
         return Some(Err(Error::InvalidUtf8));
     };
+    if has_forbidden(line.as_bytes()) {
+        return Some(Err(Error::ForbiddenCharacter));
+    }
     // CTCP's \x01 stays: IRC clients use it to talk to each other.
     let line: Cow<'_, str> = strip_controls(line, true);
     let line = &*line;
     let message = Message::parse(line).ok()?;
-    let body = match line.trim_start().strip_prefix('@') {
+    // Trimmed as the parser trims (spaces only), so the body measured is
+    // the body parsed.
+    let body = match line.trim_start_matches(' ').strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, body)| body),
         None => line,
     };
@@ -145,14 +151,14 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
                 (_, None) => (MessageKind::Say, text),
             };
             Request::Message {
-                to: targets(to),
+                to: Target::distinct(to),
                 text: text.to_owned(),
                 kind,
                 tags: client_tags(message),
             }
         }
         "TAGMSG" => Request::TagMessage {
-            to: targets(need(0, "TAGMSG")?),
+            to: Target::distinct(need(0, "TAGMSG")?),
             tags: client_tags(message).unwrap_or_default(),
         },
         "TOPIC" => Request::Topic {
@@ -167,9 +173,17 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
                 .and_then(|fields| fields.strip_prefix('%'))
                 .map(|fields| {
                     let (fields, token) = match fields.split_once(',') {
-                        Some((fields, token)) => (fields, Some(token.to_owned())),
+                        Some((fields, token)) => (fields, Some(token)),
                         None => (fields, None),
                     };
+                    // A token is up to three digits; anything else is
+                    // not echoed (it could break the reply's syntax).
+                    let token = token
+                        .filter(|token| {
+                            (1..=WHOX_TOKEN_MAX).contains(&token.len())
+                                && token.bytes().all(|b| b.is_ascii_digit())
+                        })
+                        .map(str::to_owned);
                     Whox {
                         fields: fields.to_owned(),
                         token,
@@ -236,14 +250,6 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
     };
     Ok(request)
-}
-
-/// Comma-separated message targets.
-fn targets(text: &str) -> Vec<Target> {
-    text.split(',')
-        .filter(|target| !target.is_empty())
-        .map(Target::parse)
-        .collect()
 }
 
 /// Every word of every parameter (`ISON a b` and `ISON :a b` alike).
@@ -365,9 +371,10 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             by,
             changes,
         } => {
-            let rendered = render_modes(changes);
-            let mut params = vec![&**target];
-            params.extend(rendered.split(' '));
+            // Letters, then each argument as a parameter of its own.
+            let letters = mode_letters(changes);
+            let mut params = vec![&**target, &letters];
+            params.extend(changes.iter().filter_map(|change| change.arg.as_deref()));
             write(out, &by.to_string(), "MODE", &params);
         }
         Event::Message {
@@ -419,6 +426,20 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
         }
         Event::Reply { me, reply } => replies::encode_reply(reply, server, me, caps, out),
     }
+}
+
+/// The letters of mode changes, as IRC writes them: `+ok-v`.
+fn mode_letters(changes: &[ModeChange]) -> String {
+    let mut letters = String::new();
+    let mut sign = None;
+    for change in changes {
+        if sign != Some(change.add) {
+            letters.push(if change.add { '+' } else { '-' });
+            sign = Some(change.add);
+        }
+        letters.push(change.mode);
+    }
+    letters
 }
 
 /// The command a message of `kind` travels in, and what goes around its text.

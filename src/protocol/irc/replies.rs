@@ -376,6 +376,14 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
         Error::UnknownUserMode(_) => numeric(out, "501", &["Unknown MODE flag"]),
         Error::InvalidKey(room) => numeric(out, "696", &[room, "k", "*", "Invalid key"]),
         Error::BanListFull(room) => numeric(out, "478", &[room, "b", "Channel ban list is full"]),
+        Error::InvalidBanMask(room) => numeric(out, "696", &[room, "b", "*", "Invalid ban mask"]),
+        Error::TooManyTargets { target } => {
+            let reason = format!(
+                "Too many recipients: at most {} per message",
+                crate::limits::TARGETS_MAX
+            );
+            numeric(out, "407", &[target, &reason]);
+        }
         Error::UsersDontMatch => numeric(out, "502", &["Can't change mode for other users"]),
         Error::PasswordMismatch | Error::OperFailed => {
             numeric(out, "464", &["Password incorrect"]);
@@ -402,6 +410,16 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
                 "*",
                 "INVALID_UTF8",
                 "Message rejected, your IRC software MUST use UTF-8",
+            ],
+        ),
+        Error::ForbiddenCharacter => message::write_text(
+            out,
+            Some(server),
+            "FAIL",
+            &[
+                "*",
+                "INVALID_CHARACTERS",
+                "Message rejected: it contains a NUL or a bare CR",
             ],
         ),
         // The rest have no numeric; a notice carries the words.
