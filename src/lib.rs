@@ -54,7 +54,7 @@ use std::sync::atomic::AtomicU64;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 
 pub use config::{Config, Transport};
 pub use protocol::Protocol;
@@ -64,7 +64,7 @@ use router::{INBOX_CAPACITY, Router};
 use stats::Stats;
 use transport::evented::{self, EventLoop};
 use transport::threaded::{self, Listener};
-use transport::{Context, Live};
+use transport::{Context, Live, PanicWatch};
 
 /// A running server. Stop it with [`Server::stop`]; dropping it stops it too.
 #[derive(Debug)]
@@ -72,6 +72,8 @@ pub struct Server {
     endpoints: Vec<(Protocol, SocketAddr)>,
     stats: Arc<Stats>,
     live: Arc<Live>,
+    /// Says why, if a thread every client depends on died.
+    failed: Receiver<String>,
     /// `None` once stopped.
     running: Option<Running>,
 }
@@ -120,10 +122,12 @@ impl Server {
         let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
         let endpoints: Vec<(Protocol, SocketAddr)> = line.chain(irc).collect();
         log::info!("{} transport", config.transport);
+        let (failed_tx, failed) = crossbeam_channel::bounded(1);
         let mut server = Server {
             endpoints: Vec::new(),
             stats,
             live,
+            failed,
             running: None,
         };
         match config.transport {
@@ -132,7 +136,13 @@ impl Server {
                 let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
                 let router = thread::Builder::new()
                     .name("sb-router".into())
-                    .spawn(move || router.run(router_rx, stop_rx))?;
+                    .spawn(move || {
+                        let _watch = PanicWatch {
+                            thread: "router thread",
+                            failed: failed_tx,
+                        };
+                        router.run(router_rx, stop_rx)
+                    })?;
                 let running = server.running.insert(Running {
                     serving: Serving::Threads {
                         listeners: Vec::new(),
@@ -153,7 +163,11 @@ impl Server {
                 }
             }
             Transport::Evented => {
-                let event_loop = evented::start(&endpoints, context, router)?;
+                let watch = PanicWatch {
+                    thread: "event loop",
+                    failed: failed_tx,
+                };
+                let event_loop = evented::start(&endpoints, context, router, watch)?;
                 server.endpoints = event_loop.addrs().to_vec();
                 server.running = Some(Running {
                     serving: Serving::Loop(event_loop),
@@ -175,6 +189,13 @@ impl Server {
             .iter()
             .find(|(served, _)| *served == protocol)
             .map(|&(_, addr)| addr)
+    }
+
+    /// Gets a message if the router thread or the event loop ended by
+    /// panicking: the server then serves nobody and should be stopped
+    /// (`main` exits non-zero).
+    pub fn failed(&self) -> &Receiver<String> {
+        &self.failed
     }
 
     /// The counters so far.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
@@ -111,6 +112,24 @@ pub fn append_notices(inbox: &Inbox, codec: &Codec, farewell: bool, out: &mut Ve
     }
     if farewell && let Some(reason) = inbox.mailbox.farewell() {
         codec.encode(Event::Closing(reason.clone()), Caps::default(), out);
+    }
+}
+
+/// Held by a thread every client depends on (the router thread, the event
+/// loop): if the thread ends by panicking, dropping the watch says so on its
+/// channel, so the process does not live on serving nobody
+/// ([`crate::Server::failed`]).
+#[derive(Debug)]
+pub struct PanicWatch {
+    pub thread: &'static str,
+    pub failed: Sender<String>,
+}
+
+impl Drop for PanicWatch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.failed.send(format!("the {} panicked", self.thread));
+        }
     }
 }
 
@@ -561,6 +580,30 @@ mod tests {
             assert!(matches!(intake.next(now), Next::Ready(_)));
         }
         assert_eq!(intake.next(now), Next::Empty);
+    }
+
+    #[test]
+    fn a_watched_thread_that_panics_says_so_and_one_that_ends_does_not() {
+        let (failed, reasons) = crossbeam_channel::bounded(1);
+        let watch = PanicWatch {
+            thread: "test thread",
+            failed: failed.clone(),
+        };
+        let panicked = std::thread::spawn(move || {
+            let _watch = watch;
+            panic!("on purpose");
+        });
+        assert!(panicked.join().is_err());
+        assert_eq!(
+            reasons.try_recv().as_deref(),
+            Ok("the test thread panicked")
+        );
+        let watch = PanicWatch {
+            thread: "test thread",
+            failed,
+        };
+        std::thread::spawn(move || drop(watch)).join().unwrap();
+        assert!(reasons.recv().is_err(), "nothing sent, every sender gone");
     }
 
     #[test]

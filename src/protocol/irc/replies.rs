@@ -85,7 +85,9 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 })
                 .collect();
             // Keep each line well under 512 bytes.
-            let budget = MAX_BODY - server.len() - me.len() - room.len() - 16;
+            let budget = MAX_BODY
+                .saturating_sub(server.len() + me.len() + room.len() + 16)
+                .max(1);
             for chunk in chunk_words(&names, budget) {
                 numeric(out, "353", &[kind, room, &chunk]);
             }
@@ -168,7 +170,9 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                     &whois.realname,
                 ],
             );
-            let budget = MAX_BODY - server.len() - me.len() - nick.len() - 16;
+            let budget = MAX_BODY
+                .saturating_sub(server.len() + me.len() + nick.len() + 16)
+                .max(1);
             for rooms in chunk_words(&whois.rooms, budget) {
                 numeric(out, "319", &[nick, &rooms]);
             }
