@@ -7,6 +7,8 @@
 
 pub mod message;
 mod replies;
+#[cfg(test)]
+mod worst_case;
 
 use std::borrow::Cow;
 
