@@ -79,7 +79,7 @@ pub const MAX_KEEPALIVE_SECS: u64 = 32_767;
 /// The longest `--max-line`, and the biggest `--motd` file.
 pub const MAX_TEXT: usize = 1 << 20;
 
-/// The most `--max-clients`, `--sendq`, `--slow-drops` and `--burst` may say:
+/// The most `--max-clients`, `--sendq` and `--burst` may say:
 /// far past what one machine serves, and far from any overflow.
 pub const MAX_COUNT: u64 = 10_000_000;
 
@@ -223,7 +223,6 @@ impl Config {
         }
         for (flag, count, min) in [
             ("--sendq", self.sendq as u64, 1),
-            ("--slow-drops", self.slow_drops, 1),
             ("--max-clients", self.max_clients as u64, 1),
             ("--burst", u64::from(self.burst), 0),
         ] {
@@ -232,6 +231,10 @@ impl Config {
                     "{flag} {count} must be between {min} and {MAX_COUNT}"
                 ));
             }
+        }
+        // Only compared with a count: the largest means never.
+        if self.slow_drops == 0 {
+            return Err("--slow-drops must be at least 1".into());
         }
         if !(MIN_SENDQ_BYTES..=1 << 30).contains(&self.sendq_bytes) {
             return Err(format!(
@@ -290,7 +293,7 @@ mod tests {
     #[test]
     fn every_flag_out_of_range_is_refused_by_name() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 19] = [
+        let cases: [(&str, Tweak); 20] = [
             ("--rate", |c| c.rate = 1e-20),
             ("--rate", |c| c.rate = f64::NAN),
             ("--rate", |c| c.rate = -1.0),
@@ -301,6 +304,7 @@ mod tests {
             ("--motd", |c| c.motd = Some("one\rtwo".into())),
             ("--max-line", |c| c.max_line = usize::MAX),
             ("--sendq", |c| c.sendq = 0),
+            ("--slow-drops", |c| c.slow_drops = 0),
             ("--sendq-bytes", |c| c.sendq_bytes = usize::MAX),
             ("--burst", |c| c.burst = 0),
             ("--max-clients", |c| c.max_clients = usize::MAX),

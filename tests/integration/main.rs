@@ -3,6 +3,7 @@
 mod chat;
 mod conformance;
 mod disconnect;
+mod hardening;
 mod input;
 mod irc;
 mod limits;
