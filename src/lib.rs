@@ -41,6 +41,7 @@
 
 pub mod client;
 pub mod config;
+pub mod fuzz;
 pub mod limits;
 pub mod protocol;
 pub mod router;
