@@ -134,6 +134,12 @@ fn main() {
             outsider,
             None,
         ),
+        (
+            "WHO *!*@*.example (no match)",
+            "WHO *!*@*.example".into(),
+            outsider,
+            None,
+        ),
         ("WHO #big", "WHO #big".into(), 2, None),
         ("WHO user5000 (a nick)", "WHO user5000".into(), 2, None),
         (

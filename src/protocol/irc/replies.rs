@@ -1,6 +1,6 @@
 //! The numerics (and the odd command) that answer one client.
 
-use super::{ISUPPORT, MAX_BODY, message};
+use super::{MAX_BODY, isupport, message};
 use crate::protocol::{Caps, Error, Reply};
 
 /// Appends the numerics (and the odd command) that answer one client.
@@ -35,8 +35,8 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 &[server, &info.version, "iow", "biklmnostv", "bklov"],
             );
             let network = format!("NETWORK={}", info.network);
-            for (line, tokens) in ISUPPORT.iter().enumerate() {
-                let mut params: Vec<&str> = tokens.to_vec();
+            for (line, tokens) in isupport().iter().enumerate() {
+                let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
                 if line == 1 {
                     params.push(&network);
                 }

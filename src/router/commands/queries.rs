@@ -1,6 +1,5 @@
 //! Questions about users: `WHO` and `WHOIS`.
 
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -64,8 +63,11 @@ impl Router {
                             .get_or_insert_with(|| self.peers(id))
                             .binary_search(&other)
                             .is_ok();
+                    // `nick!user@host`, in a buffer made once (no formatting).
                     subject.clear();
-                    let _ = write!(subject, "{who}");
+                    for part in [&*who.nick, "!", &who.user, "@", &who.host] {
+                        subject.push_str(part);
+                    }
                     if seen && mask_matches(mask, &subject) {
                         rows.push(row(client, "*".into(), ""));
                     }
