@@ -29,39 +29,6 @@ const MAX_BODY: usize = 510;
 /// Longest client-only tag section a client may send (IRCv3 message-tags).
 const MAX_CLIENT_TAGS: usize = 4094;
 
-/// What `RPL_ISUPPORT` advertises, in two lines of at most 13 tokens,
-/// from the limits the server enforces.
-fn isupport() -> [Vec<String>; 2] {
-    use crate::limits::*;
-    [
-        vec![
-            format!("AWAYLEN={AWAY_MAX}"),
-            "CASEMAPPING=ascii".into(),
-            format!("CHANLIMIT=#:{ROOMS_PER_CLIENT}"),
-            "CHANMODES=b,k,l,imnst".into(),
-            format!("CHANNELLEN={ROOM_MAX}"),
-            "CHANTYPES=#".into(),
-            "ELIST=".into(),
-            format!("HOSTLEN={HOST_MAX}"),
-            format!("KICKLEN={KICK_MAX}"),
-            format!("MAXLIST=b:{BANS_PER_ROOM}"),
-            format!("MODES={MODES_MAX}"),
-            format!("NICKLEN={NICK_MAX}"),
-            "PREFIX=(ov)@+".into(),
-        ],
-        vec![
-            format!(
-                "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{TARGETS_MAX},PART:,PRIVMSG:{TARGETS_MAX},TAGMSG:{TARGETS_MAX},WHOIS:1"
-            ),
-            format!("KEYLEN={KEY_MAX}"),
-            format!("TOPICLEN={TOPIC_MAX}"),
-            format!("USERLEN={USER_MAX}"),
-            "UTF8ONLY".into(),
-            "WHOX".into(),
-        ],
-    ]
-}
-
 /// Parses one line. `None` means there is nothing to do: an empty line.
 pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     let Ok(line) = std::str::from_utf8(line) else {

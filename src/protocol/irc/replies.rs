@@ -1,6 +1,6 @@
 //! The numerics (and the odd command) that answer one client.
 
-use super::{MAX_BODY, isupport, message};
+use super::{MAX_BODY, message};
 use crate::protocol::{Caps, Error, Reply};
 
 /// Appends the numerics (and the odd command) that answer one client.
@@ -431,6 +431,39 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
             message::write_text(out, Some(server), "NOTICE", &[me, &error.to_string()]);
         }
     }
+}
+
+/// What `RPL_ISUPPORT` advertises, in two lines of at most 13 tokens,
+/// from the limits the server enforces.
+fn isupport() -> [Vec<String>; 2] {
+    use crate::limits::*;
+    [
+        vec![
+            format!("AWAYLEN={AWAY_MAX}"),
+            "CASEMAPPING=ascii".into(),
+            format!("CHANLIMIT=#:{ROOMS_PER_CLIENT}"),
+            "CHANMODES=b,k,l,imnst".into(),
+            format!("CHANNELLEN={ROOM_MAX}"),
+            "CHANTYPES=#".into(),
+            "ELIST=".into(),
+            format!("HOSTLEN={HOST_MAX}"),
+            format!("KICKLEN={KICK_MAX}"),
+            format!("MAXLIST=b:{BANS_PER_ROOM}"),
+            format!("MODES={MODES_MAX}"),
+            format!("NICKLEN={NICK_MAX}"),
+            "PREFIX=(ov)@+".into(),
+        ],
+        vec![
+            format!(
+                "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{TARGETS_MAX},PART:,PRIVMSG:{TARGETS_MAX},TAGMSG:{TARGETS_MAX},WHOIS:1"
+            ),
+            format!("KEYLEN={KEY_MAX}"),
+            format!("TOPICLEN={TOPIC_MAX}"),
+            format!("USERLEN={USER_MAX}"),
+            "UTF8ONLY".into(),
+            "WHOX".into(),
+        ],
+    ]
 }
 
 /// Joins words with spaces into lines of at most `budget` bytes.
