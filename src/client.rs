@@ -1,10 +1,12 @@
 //! A client as the router sees it from outside: an id and a bounded outbox.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
 
 use crate::protocol::{Caps, Name, Outgoing};
 use crate::stats::Stats;
@@ -19,6 +21,11 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// How long a client's socket may take no bytes before the client counts
+/// as slow. A client that reads takes bytes all the time, however busy its
+/// rooms; meanwhile a burst waits for it, within `--sendq-bytes`.
+pub const STALL: Duration = Duration::from_secs(1);
+
 /// What the router and a connection's writer share besides the queue itself.
 #[derive(Debug, Default)]
 pub struct Mailbox {
@@ -28,11 +35,11 @@ pub struct Mailbox {
     /// Why the router closed the connection. The writer sends this after the
     /// last queued message, so the reason arrives even when the queue was full.
     farewell: OnceLock<Name>,
-    /// Set while the client's socket takes no more bytes: a write would
-    /// block, or one is waiting. Only the writer sets and clears it; it is
-    /// how the router tells a slow client from one that is merely getting a
-    /// burst.
-    backed_up: AtomicBool,
+    /// Since when the client's socket has taken no bytes (a write would
+    /// block, or one is waiting); `None` while it takes them. Only the writer
+    /// sets it, and the router looks only at clients past `--sendq`: a lock
+    /// is simpler than a message here, and rarely taken.
+    stalled: Mutex<Option<Instant>>,
     /// The total weight of the events the writer took from the queue. The
     /// router adds up what it queued; the difference is what waits.
     taken: AtomicU64,
@@ -49,9 +56,17 @@ impl Mailbox {
         self.farewell.get()
     }
 
-    /// The writer says whether the socket stopped taking bytes.
-    pub fn set_backed_up(&self, backed_up: bool) {
-        self.backed_up.store(backed_up, Ordering::Relaxed);
+    /// The writer says since when the socket has taken no bytes, or that
+    /// it takes them again (`None`).
+    pub fn set_stalled(&self, since: Option<Instant>) {
+        *self.stalled.lock() = since;
+    }
+
+    /// How long the socket has taken no bytes, at `now`.
+    fn stalled_for(&self, now: Instant) -> Duration {
+        self.stalled
+            .lock()
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 
     /// The writer took events of this total [`Outgoing::weight`] from the queue.
@@ -74,6 +89,13 @@ pub trait Nudge: Send + Sync + fmt::Debug {
     /// Makes sure the writer looks at its outbox soon; cheap when it is
     /// already awake.
     fn wake(&self);
+
+    /// The queue reached `--sendq` in the middle of the router's turn: a
+    /// writer that runs beside the router should start on it now rather
+    /// than when the turn ends.
+    fn filling(&self) {
+        self.wake();
+    }
 }
 
 /// Writers owed a wake-up: filled while the router works, emptied when it
@@ -108,7 +130,8 @@ pub struct Outbox {
     /// kept here, exactly, because the router is the only sender.
     capacity: usize,
     /// Beyond `capacity` events, more are queued only while the socket
-    /// takes bytes and what waits weighs at most this (`--sendq-bytes`).
+    /// takes bytes (see [`STALL`]) and what waits weighs at most this
+    /// (`--sendq-bytes`).
     max_weight: u64,
     /// The total weight of the events queued so far.
     given: u64,
@@ -196,19 +219,24 @@ impl Outbox {
     /// Queues a message without ever blocking, unless the client is not
     /// keeping up; then the message is dropped for it and counted.
     ///
-    /// Up to `capacity` events always fit. Beyond that, a client is keeping
-    /// up while its socket takes bytes and what waits weighs at most
-    /// `max_weight`: a burst bigger than the queue reaches a client that
-    /// reads, and only one whose socket pushes back loses messages. The
-    /// writer is not woken yet: if it is owed a wake-up, its nudge goes in
-    /// `wakes`.
-    pub fn deliver(&mut self, message: &Arc<Outgoing>, wakes: &mut Wakes) -> Delivery {
+    /// Up to `capacity` events always fit. Beyond that, a client keeps up
+    /// while its socket has not stalled for [`STALL`] and what waits weighs
+    /// at most `max_weight`: a burst bigger than the queue reaches a client
+    /// that reads, and only one whose socket stops taking bytes (or one
+    /// the burst outgrows) loses messages. The writer is not woken yet: if
+    /// it is owed a wake-up, its nudge goes in `wakes`.
+    pub fn deliver(
+        &mut self,
+        message: &Arc<Outgoing>,
+        now: Instant,
+        wakes: &mut Wakes,
+    ) -> Delivery {
         let weight = message.weight() as u64;
         let waiting = self.tx.len();
-        // Past the queue's length, the atomics tell whether to go on.
+        // Only past the queue's length does the writer's word count.
         if waiting >= self.capacity
-            && (self.mailbox.backed_up.load(Ordering::Relaxed)
-                || self.waiting_weight() + weight > self.max_weight)
+            && (self.waiting_weight() + weight > self.max_weight
+                || self.mailbox.stalled_for(now) >= STALL)
         {
             self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -226,10 +254,8 @@ impl Outbox {
                     if nudge.nudge() {
                         wakes.0.push(Arc::clone(nudge));
                     }
-                    // A queue this long does not wait for the router's turn
-                    // to end: its writer starts on it now.
                     if waiting + 1 == self.capacity {
-                        nudge.wake();
+                        nudge.filling();
                     }
                 }
                 Delivery::Queued

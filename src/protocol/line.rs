@@ -915,6 +915,11 @@ mod tests {
                 Event::Missed(3),
                 "! missed 3 messages: your connection was too slow\n",
             ),
+            (
+                reply(Reply::Draining(282)),
+                "- you closed your end: 282 lines still waiting go out at the \
+                 flood-control pace, then the connection closes\n",
+            ),
             (Event::Ping(name("server")), ""),
         ];
         for (event, expected) in cases {

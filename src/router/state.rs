@@ -320,7 +320,7 @@ impl Clients {
         // Whether a lagging client caught up is judged by what waited before
         // this message; only lagging clients pay for the look.
         let caught_up = client.lag.is_some() && client.caught_up();
-        match client.outbox.deliver(message, &mut self.wakes) {
+        match client.outbox.deliver(message, now, &mut self.wakes) {
             Delivery::Queued => {
                 if caught_up {
                     client.lag = None;

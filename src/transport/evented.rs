@@ -112,6 +112,11 @@ impl Nudge for LoopNudge {
     fn wake(&self) {
         self.shared.wake();
     }
+
+    fn filling(&self) {
+        // The loop runs the router: it writes once the turn ends, and a
+        // wake-up now would only cost it an empty turn later.
+    }
 }
 
 /// Binds every address and starts the loop thread, which owns `router`.
@@ -644,17 +649,21 @@ impl Connection {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
                     self.written += written;
-                    self.stalled_since = None;
+                    if self.stalled_since.take().is_some() {
+                        self.inbox.mailbox.set_stalled(None);
+                    }
                     if self.written == self.out.len() {
                         stats.write_calls.fetch_add(1, Ordering::Relaxed);
-                        self.inbox.mailbox.set_backed_up(false);
                     }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    // Until it takes everything, the router queues at most
-                    // `--sendq` messages more for this client.
-                    self.inbox.mailbox.set_backed_up(true);
-                    self.stalled_since.get_or_insert_with(Instant::now);
+                    // The router hears of it: a socket stalled for long
+                    // gets at most `--sendq` messages queued.
+                    if self.stalled_since.is_none() {
+                        let now = Instant::now();
+                        self.stalled_since = Some(now);
+                        self.inbox.mailbox.set_stalled(Some(now));
+                    }
                     return Ok(());
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}

@@ -12,7 +12,7 @@
 //! - The writer parks while the client's outbox is empty and writes
 //!   everything queued at once, first without waiting: when the socket does
 //!   not take it all, the writer tells the router (the client's mailbox
-//!   says it is backed up) and then waits for the socket. The router wakes it through a
+//!   says since when the socket stalled) and then waits for the socket. The router wakes it through a
 //!   [`WriterNudge`] once per turn, however many messages it queued in that
 //!   turn, so a burst costs one wake-up per writer. When the router drops
 //!   the outbox, the writer sends what is left and the farewell, then shuts
@@ -544,8 +544,9 @@ pub fn write_loop<W: Sink>(
 
 /// Writes a batch whole. It is tried first without waiting: whether the
 /// socket takes it all is what tells a client that keeps up from a slow one.
-/// If it does not, the router learns that the client is backed up (it then
-/// queues at most `--sendq` messages more) until the rest is written.
+/// If it does not, the router learns that the socket stalled (after
+/// [`client::STALL`] it queues at most `--sendq` messages) until the rest
+/// is written.
 /// Waiting longer than `timeout` in all ends the connection, so a peer
 /// taking a byte at a time cannot keep a writer forever.
 fn write_batch<W: Sink>(
@@ -569,9 +570,9 @@ fn write_batch<W: Sink>(
     if written == buf.len() {
         return Ok(());
     }
-    mailbox.set_backed_up(true);
+    mailbox.set_stalled(Some(Instant::now()));
     write_within(out, &buf[written..], timeout)?;
-    mailbox.set_backed_up(false);
+    mailbox.set_stalled(None);
     Ok(())
 }
 
@@ -653,11 +654,13 @@ mod tests {
         let for_outbox: Arc<dyn Nudge> = nudge.clone();
         let (mut outbox, inbox) =
             client::outbox(capacity, 1 << 20, Arc::clone(&stats), Some(for_outbox));
-        // Its socket is backed up, so the outbox holds at most `capacity`.
-        inbox.mailbox.set_backed_up(true);
+        // Its socket has stalled, so the outbox holds at most `capacity`.
+        inbox
+            .mailbox
+            .set_stalled(Some(Instant::now() - client::STALL));
         let mut wakes = client::Wakes::default();
         for n in 0..count {
-            outbox.deliver(&message(n), &mut wakes);
+            outbox.deliver(&message(n), Instant::now(), &mut wakes);
         }
         wakes.wake_all();
         match farewell {

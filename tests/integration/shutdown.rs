@@ -1,12 +1,11 @@
 //! Stopping: every client is told, every thread ends, the port closes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use switchboard::Transport;
 
-use crate::util::{Client, PATIENCE, line_addr, server};
+use crate::util::{Binary, Client, PATIENCE, line_addr, server};
 
 fn stop_tells_every_client_and_joins_every_thread(transport: Transport) {
     let server = server(transport);
@@ -52,43 +51,13 @@ fn stop_does_not_wait_forever_for_a_client_that_never_reads(transport: Transport
     );
 }
 
-/// Kills the child process if the test fails before it exits, so no server
-/// outlives its test (holding the test's output open).
-struct Reaper(Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn sigterm_stops_the_binary_cleanly(transport: Transport) {
-    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
-        .args(["--transport", &transport.to_string()])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the binary");
-    let mut reaper = Reaper(child);
-    let child = &mut reaper.0;
-    // The log says where it listens.
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = log
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| {
-            line.split_once("serving the line protocol on ")
-                .map(|(_, addr)| addr.trim().parse().unwrap())
-        })
-        .expect("the listening address in the log");
-    let mut alice = Client::in_room(addr, "alice", "#room");
+    let mut binary = Binary::start(transport, &[]);
+    let mut alice = Client::in_room(binary.addr, "alice", "#room");
 
     // The shell's own `kill`, so no extra package is needed.
     let status = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .args(["-c", &format!("kill -TERM {}", binary.pid())])
         .status()
         .unwrap();
     assert!(status.success());
@@ -96,18 +65,14 @@ fn sigterm_stops_the_binary_cleanly(transport: Transport) {
         alice.read_to_end().last().map(String::as_str),
         Some("! closing: server shutting down")
     );
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the server did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = binary.wait();
     assert!(status.success(), "exit status {status}");
     assert!(
-        log.map_while(Result::ok)
-            .any(|line| line.contains("stopped"))
+        binary
+            .log_line("the last words", |line| line
+                .contains("stopped")
+                .then_some(()))
+            .is_some()
     );
 }
 

@@ -1,77 +1,71 @@
-//! A slow client never delays anyone: its own outbox overflows, it is told
-//! what it missed, and one that stays behind is cut off.
+//! Slow is decided at the socket: a client that keeps reading gets every
+//! message whatever the burst, while one that stops reading never delays
+//! anyone: its own outbox overflows, it is told what it missed, and if it
+//! stays behind it is cut off.
 
 use std::io::Write;
+use std::net::Shutdown;
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use switchboard::{Config, Transport};
 
-use switchboard::Transport;
+use crate::util::{Binary, Client, line_addr, server, server_with};
 
-use crate::util::{Client, line_addr, server, server_with};
-
-/// How many messages a talker may have in flight to its healthy peer. Below
-/// the outbox capacity, so only a client that stops reading can overflow.
-const WINDOW: usize = 50;
-
-/// How many messages each talker sends.
-const EACH: usize = 8000;
-
-/// Reads `count` messages from `from` in order, skipping event lines, and
-/// gives the sender a credit for each; returns the event lines seen.
+/// Reads `count` messages said by `from` in `room` in order, numbered from
+/// 0 and followed by `payload`; returns every other line seen meanwhile.
 fn read_messages(
     client: &mut Client,
+    room: &str,
     from: &str,
     count: usize,
     payload: &str,
-    credit: &Sender<()>,
 ) -> Vec<String> {
-    let mut events = Vec::new();
+    let mut others = Vec::new();
     let mut next = 0;
+    let prefix = format!("[{room}] <{from}> ");
     while next < count {
         let line = client.next_line().expect("connection open");
-        if line.starts_with("* ") {
-            events.push(line);
-            continue;
+        match line.strip_prefix(&prefix) {
+            Some(said) => {
+                assert_eq!(said, format!("{next} {payload}"));
+                next += 1;
+            }
+            None => others.push(line),
         }
-        assert_eq!(line, format!("[#busy] <{from}> {next} {payload}"));
-        next += 1;
-        let _ = credit.send(());
     }
-    events
+    others
 }
 
-/// Starts a talker: one thread sends EACH messages, spending a credit per
-/// message beyond the window; another reads the peer's EACH messages and
-/// hands out credits for them.
-fn talk(
+/// Reads in a thread of its own, as a client that keeps up does.
+fn keep_reading(
     mut client: Client,
-    peer: &'static str,
+    room: &'static str,
+    from: &'static str,
+    count: usize,
     payload: &str,
-    credits: Receiver<()>,
-    credit_peer: Sender<()>,
-) -> (JoinHandle<()>, JoinHandle<Vec<String>>) {
-    let mut socket = client.sender();
-    let said = payload.to_owned();
-    let sender = thread::spawn(move || {
-        for n in 0..EACH {
-            if n >= WINDOW {
-                credits.recv().expect("the peer is reading");
-            }
-            writeln!(socket, "{n} {said}").expect("send");
-        }
-    });
-    let heard = payload.to_owned();
-    let reader =
-        thread::spawn(move || read_messages(&mut client, peer, EACH, &heard, &credit_peer));
-    (sender, reader)
+) -> JoinHandle<Vec<String>> {
+    let payload = payload.to_owned();
+    thread::spawn(move || read_messages(&mut client, room, from, count, &payload))
+}
+
+/// What a client that fell behind reads at last: how many messages it was
+/// told it missed (in one notice or several, as its socket took bytes in
+/// spurts) and its last line.
+fn missed_and_last(client: &mut Client) -> (u64, Option<String>) {
+    let lines = client.read_to_end();
+    let missed = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("! missed "))
+        .map(|rest| rest.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    (missed, lines.last().cloned())
 }
 
 fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) {
-    // Two talkers exchange 16,000 messages (10 MB) through a room with a
-    // client that never reads: more than loopback sockets can buffer for it.
-    // Each talker keeps at most WINDOW messages in flight to the other, as a
-    // healthy reader keeps up with what it is sent.
+    // Two talkers exchange 16,000 messages (10 MB) as fast as they can
+    // through a room with a client that never reads: more than loopback
+    // sockets can buffer for it.
+    const EACH: usize = 8000;
     let server = server(transport);
     let addr = line_addr(&server);
     let mut sam = Client::in_room(addr, "sam", "#busy");
@@ -79,40 +73,145 @@ fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) 
     let bob = Client::in_room(addr, "bob", "#busy");
     alice.expect("* bob joined #busy");
     let payload = "p".repeat(600);
-
-    // A reader's credits go to the other talker's sender.
-    let (to_alice, alice_credits) = unbounded();
-    let (to_bob, bob_credits) = unbounded();
-    let talkers = [
-        talk(alice, "bob", &payload, alice_credits, to_bob),
-        talk(bob, "alice", &payload, bob_credits, to_alice),
+    let talk = |client: &Client| {
+        let mut socket = client.sender();
+        let said = payload.clone();
+        thread::spawn(move || {
+            for n in 0..EACH {
+                writeln!(socket, "{n} {said}").expect("send");
+            }
+        })
+    };
+    let senders = [talk(&alice), talk(&bob)];
+    let readers = [
+        keep_reading(alice, "#busy", "bob", EACH, &payload),
+        keep_reading(bob, "#busy", "alice", EACH, &payload),
     ];
-    for (sender, reader) in talkers {
+    for sender in senders {
         sender.join().unwrap();
-        let events = reader.join().unwrap();
+    }
+    for reader in readers {
         assert_eq!(
-            events,
+            reader.join().unwrap(),
             ["* sam quit (slow client: 1000 messages dropped)"],
             "got every message and saw sam cut off"
         );
     }
-
     // Sam, reading at last, gets what was queued, the count of what was
-    // dropped (in one or more notices, as its socket took bytes in spurts),
-    // and the reason.
-    let lines = sam.read_to_end();
+    // dropped, and the reason.
+    let (missed, last) = missed_and_last(&mut sam);
     let stats = server.stats();
     assert_eq!(stats.slow_disconnects, 1);
-    let missed: u64 = lines
-        .iter()
-        .filter_map(|line| line.strip_prefix("! missed "))
-        .map(|rest| rest.split(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum();
     assert!(missed >= 1000);
-    assert_eq!(missed, stats.dropped, "every drop is reported");
     assert_eq!(
-        lines.last().map(String::as_str),
+        missed, stats.dropped,
+        "every drop is reported, all of them sam's"
+    );
+    assert_eq!(
+        last.as_deref(),
         Some("! closing: slow client: 1000 messages dropped")
+    );
+}
+
+fn a_paste_reaches_every_reader_and_cuts_only_the_one_that_never_reads(transport: Transport) {
+    // 5,000 lines (10 MB) in one write, with no flood control: 50 times
+    // the outbox, and more than the kernel (up to 4 MB here) and
+    // `--sendq-bytes` hold for one that never reads.
+    const LINES: usize = 5000;
+    let binary = Binary::start(transport, &["--rate", "0"]);
+    let addr = binary.addr;
+    let mut paster = Client::in_room(addr, "paster", "#paste");
+    let mut stone = Client::connect_narrow(addr, 4096).named("stone");
+    stone.join("#paste");
+    let mut ann = Client::in_room(addr, "ann", "#paste");
+    let ben = Client::in_room(addr, "ben", "#paste");
+    ann.expect("* ben joined #paste");
+    paster.expect("* ben joined #paste");
+    let before = binary.peak_memory_kib();
+
+    let payload = "q".repeat(2000);
+    let paste: String = (0..LINES).map(|n| format!("{n} {payload}\n")).collect();
+    let readers =
+        [ann, ben].map(|reader| keep_reading(reader, "#paste", "paster", LINES, &payload));
+    paster.send_raw(paste.as_bytes());
+    for reader in readers {
+        assert_eq!(
+            reader.join().unwrap(),
+            ["* stone quit (slow client: 1000 messages dropped)"],
+            "every line, in order, no notice, and stone cut off"
+        );
+    }
+    let (missed, last) = missed_and_last(&mut stone);
+    assert!(missed >= 1000, "stone missed {missed}");
+    assert_eq!(
+        last.as_deref(),
+        Some("! closing: slow client: 1000 messages dropped")
+    );
+    // The server holds at most `--sendq-bytes` for the one that stopped
+    // reading, and what the readers are about to get.
+    let grown = binary.peak_memory_kib().saturating_sub(before);
+    assert!(grown < 32 * 1024, "the server grew by {grown} KiB");
+}
+
+fn a_crowd_speaking_at_once_reaches_a_reader_whole(transport: Transport) {
+    // The default flags: flood control on, the default outbox.
+    const SENDERS: usize = 300;
+    let defaults = Config::default();
+    let server = server_with(transport, |config| {
+        config.rate = defaults.rate;
+        config.burst = defaults.burst;
+    });
+    let addr = line_addr(&server);
+    let mut ear = Client::in_room(addr, "ear", "#crowd");
+    let mut senders: Vec<Client> = (0..SENDERS)
+        .map(|n| Client::in_room(addr, &format!("s{n}"), "#crowd"))
+        .collect();
+    ear.expect(&format!("* s{} joined #crowd", SENDERS - 1));
+    for round in 0..3 {
+        for sender in &mut senders {
+            sender.send(&format!("line {round}"));
+        }
+    }
+    let mut next = vec![0; SENDERS];
+    for _ in 0..SENDERS * 3 {
+        let line = ear.next_line().expect("connection open");
+        let (nick, said) = line
+            .strip_prefix("[#crowd] <s")
+            .and_then(|rest| rest.split_once("> "))
+            .unwrap_or_else(|| panic!("not a message: {line}"));
+        let sender: usize = nick.parse().unwrap();
+        assert_eq!(
+            said,
+            format!("line {}", next[sender]),
+            "s{sender}'s lines in order"
+        );
+        next[sender] += 1;
+    }
+    assert_eq!(server.stats().dropped, 0);
+}
+
+fn lines_waiting_for_flood_control_outlive_a_half_close(transport: Transport) {
+    const LINES: usize = 300;
+    let server = server_with(transport, |config| {
+        config.rate = 500.0;
+        config.burst = 20;
+    });
+    let addr = line_addr(&server);
+    let mut room = Client::in_room(addr, "room", "#print");
+    let mut printer = Client::in_room(addr, "printer", "#print");
+    room.expect("* printer joined #print");
+    let text: String = (0..LINES).map(|n| format!("page {n}\n")).collect();
+    printer.send_raw(text.as_bytes());
+    // As `nc -N` does once its input ends: it still reads.
+    printer.stream().shutdown(Shutdown::Write).unwrap();
+    for n in 0..LINES {
+        room.expect_next(&format!("[#print] <printer> page {n}"));
+    }
+    room.expect_next("* printer quit (connection closed)");
+    printer.expect("- you closed your end: ");
+    assert_eq!(
+        printer.read_to_end().last().map(String::as_str),
+        Some("! closing: connection closed")
     );
 }
 
@@ -162,5 +261,8 @@ fn a_client_that_catches_up_is_told_how_many_messages_it_missed(transport: Trans
 
 crate::both_transports!(
     a_client_that_never_reads_delays_nobody_and_is_cut_off,
+    a_paste_reaches_every_reader_and_cuts_only_the_one_that_never_reads,
+    a_crowd_speaking_at_once_reaches_a_reader_whole,
+    lines_waiting_for_flood_control_outlive_a_half_close,
     a_client_that_catches_up_is_told_how_many_messages_it_missed,
 );

@@ -2,8 +2,10 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Receiver;
 use switchboard::{Config, Protocol, Server, Transport};
 
 /// How long a test waits for a line it expects before failing.
@@ -66,6 +68,98 @@ pub fn irc_addr(server: &Server) -> SocketAddr {
     server.addr(Protocol::Irc).expect("an IRC listener")
 }
 
+/// The server binary in a child process, serving the line protocol on a
+/// free port; killed if the test ends before it does.
+pub struct Binary {
+    child: Child,
+    /// Where it serves the line protocol, as its log said.
+    pub addr: SocketAddr,
+    /// The rest of its log, line by line, read by a thread so that the
+    /// server never blocks on a full pipe.
+    pub log: Receiver<String>,
+}
+
+impl Binary {
+    /// Starts the binary with `--transport transport` and `args`.
+    pub fn start(transport: Transport, args: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
+            .args(["--transport", &transport.to_string()])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the binary");
+        let (tx, log) = crossbeam_channel::unbounded();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut binary = Binary {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        binary.addr = binary
+            .log_line("the listening address", |line| {
+                line.split_once("serving the line protocol on ")
+                    .map(|(_, addr)| addr.trim().parse().unwrap())
+            })
+            .expect("the listening address in the log");
+        binary
+    }
+
+    /// Reads the log until `find` finds something in a line.
+    pub fn log_line<T>(&self, what: &str, find: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let line = self.log.recv_deadline(deadline).ok()?;
+            if let Some(found) = find(&line) {
+                return Some(found);
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The most memory the process has held at once, in KiB (Linux's
+    /// `VmHWM`, its peak resident set).
+    pub fn peak_memory_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the process status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in the status")
+    }
+
+    /// Waits for the process to exit, failing the test after [`PATIENCE`].
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Waits until `condition` holds, failing the test after [`PATIENCE`].
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
@@ -106,7 +200,26 @@ impl Client {
 
     /// Connects without reading anything.
     pub fn connect_quietly(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Client::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Connects with a receive buffer of about `bytes` and reads the
+    /// greeting: a client that stops reading backs up the server's socket
+    /// after little more than that.
+    pub fn connect_narrow(addr: SocketAddr, bytes: usize) -> Client {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        // Set before connecting, so the window it advertises is small too.
+        socket
+            .set_recv_buffer_size(bytes)
+            .expect("a receive buffer size");
+        socket.connect(&addr.into()).expect("connect");
+        let mut client = Client::over(socket.into());
+        client.expect("- welcome to switchboard!");
+        client
+    }
+
+    fn over(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         Client {
             reader: BufReader::new(stream.try_clone().unwrap()),
@@ -131,11 +244,16 @@ impl Client {
 
     /// Connects, picks `nick` and waits for the welcome.
     pub fn register(addr: SocketAddr, nick: &str) -> Client {
-        let mut client = Client::connect(addr);
-        client.name = nick.into();
-        client.send(&format!("/nick {nick}"));
-        client.expect(&format!("- hello {nick}!"));
-        client
+        Client::connect(addr).named(nick)
+    }
+
+    /// Picks `nick` on a connection that read the greeting, and waits for
+    /// the welcome.
+    pub fn named(mut self, nick: &str) -> Client {
+        self.name = nick.into();
+        self.send(&format!("/nick {nick}"));
+        self.expect(&format!("- hello {nick}!"));
+        self
     }
 
     /// Registers and joins `room`, waiting until the member list arrives.

@@ -638,4 +638,15 @@ mod tests {
             ["ERROR :Closing Link: 127.0.0.1 (Quit: bye)"]
         );
     }
+
+    #[test]
+    fn a_client_that_closed_its_end_is_told_what_still_waits() {
+        assert_eq!(
+            lines(reply(Reply::Draining(282)), Caps::default()),
+            [
+                ":srv NOTICE me :You closed your end: 282 lines still waiting go out at the \
+                 flood-control pace, then the connection closes"
+            ]
+        );
+    }
 }

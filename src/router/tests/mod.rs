@@ -1292,7 +1292,10 @@ impl SlowRoom {
             Protocol::Irc => (h.irc_with("slow", "", SLOW_CAPACITY), "SendQ exceeded"),
         };
         h.join_all(slow, &["#busy"]);
-        h.inboxes[&slow].mailbox.set_backed_up(true);
+        // Its socket stopped taking bytes long ago.
+        h.inboxes[&slow]
+            .mailbox
+            .set_stalled(Some(h.now - client::STALL));
         SlowRoom {
             h,
             sender,
@@ -1317,6 +1320,11 @@ impl SlowRoom {
             .iter()
             .map(|line| said_in("sender", "#busy", line))
             .collect()
+    }
+
+    /// The slow client's writer says since when its socket took no bytes.
+    fn stalled(&self, since: Option<Instant>) {
+        self.h.inboxes[&self.slow].mailbox.set_stalled(since);
     }
 
     /// Reads `count` events from the slow client's outbox.
@@ -1468,25 +1476,28 @@ fn a_client_that_drained_its_outbox_is_not_cut_off_at_the_slow_timeout() {
 }
 
 /// A burst bigger than the outbox reaches a client whose socket takes
-/// bytes: only a socket that pushes back makes a client slow.
+/// bytes, or stopped taking them only a moment ago: only a socket that
+/// stalls for long makes a client slow.
 #[test]
 fn a_client_that_keeps_up_gets_a_burst_bigger_than_its_outbox() {
     let mut room = SlowRoom::new();
-    room.h.inboxes[&room.slow].mailbox.set_backed_up(false);
-    let lines = room.say(SLOW_CAPACITY * 20);
+    room.stalled(None);
+    let mut lines = room.say(SLOW_CAPACITY * 10);
+    room.stalled(Some(room.h.now - client::STALL + Duration::from_millis(1)));
+    lines.extend(room.say(SLOW_CAPACITY * 10));
     assert_eq!(room.h.events(room.slow), lines);
     assert_eq!(room.dropped(), 0);
     room.assert_still_here();
 }
 
-/// Once its socket pushes back, a client gets at most its outbox's worth.
+/// Once its socket has stalled for long, a client gets no more than its
+/// outbox holds: what waits already stays, what comes is dropped.
 #[test]
-fn a_client_whose_socket_backs_up_mid_burst_loses_what_overflows() {
+fn a_client_whose_socket_stalls_mid_burst_loses_what_overflows() {
     let mut room = SlowRoom::new();
-    let mailbox = &room.h.inboxes[&room.slow].mailbox;
-    mailbox.set_backed_up(false);
+    room.stalled(None);
     let lines = room.say(SLOW_CAPACITY * 2);
-    room.h.inboxes[&room.slow].mailbox.set_backed_up(true);
+    room.stalled(Some(room.h.now - client::STALL));
     room.say(3);
     assert_eq!(room.dropped(), 3);
     assert_eq!(room.missed(), 3);
