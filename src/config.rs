@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use crate::accounts::PasswordCost;
+use crate::limits::SERVER_NAME_MAX;
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +69,20 @@ pub const MIN_RATE: f64 = 1.0 / 60.0;
 
 /// The smallest `--sendq-bytes`: room for a few of the longest lines.
 pub const MIN_SENDQ_BYTES: usize = 16 * 1024;
+
+/// The longest any time flag may be: a week. Longer ones would only
+/// overflow the clock arithmetic they take part in.
+pub const MAX_SECS: u64 = 7 * 24 * 3600;
+
+/// The longest `--keepalive`: what Linux takes for TCP_KEEPIDLE.
+pub const MAX_KEEPALIVE_SECS: u64 = 32_767;
+
+/// The longest `--max-line`, and the biggest `--motd` file.
+pub const MAX_TEXT: usize = 1 << 20;
+
+/// The most `--max-clients`, `--sendq` and `--burst` may say:
+/// far past what one machine serves, and far from any overflow.
+pub const MAX_COUNT: u64 = 10_000_000;
 
 /// Server settings. Every field has a command-line flag of the same name
 /// (see README.md); [`Config::default`] gives the documented defaults.
@@ -168,57 +183,159 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Checks that the settings make sense together.
+    /// Checks every setting, alone and together, so a mistake is a clear
+    /// error at start rather than a failure at the first client.
     pub fn validate(&self) -> Result<(), String> {
         if self.line_listen.is_empty() && self.irc_listen.is_empty() {
             return Err("nothing to listen on: give a --line-listen or an --irc-listen".into());
         }
-        if self.server_name.is_empty() || self.server_name.contains([' ', ':', '!', '@']) {
+        let host_name = |name: &str| {
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        };
+        if self.server_name.is_empty()
+            || self.server_name.len() > SERVER_NAME_MAX
+            || !host_name(&self.server_name)
+        {
             return Err(format!(
-                "--server-name {:?} must be one word, like a host name",
+                "--server-name {:?} must be 1-{SERVER_NAME_MAX} letters, digits, dots, dashes or underscores, like a host name",
                 self.server_name
             ));
+        }
+        if self.network.is_empty()
+            || self.network.len() > SERVER_NAME_MAX
+            || !self.network.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(format!(
+                "--network {:?} must be one word of 1-{SERVER_NAME_MAX} printable ASCII characters",
+                self.network
+            ));
+        }
+        if let Some(password) = &self.password
+            && (password.is_empty() || password.contains(['\0', '\r', '\n']))
+        {
+            return Err("--password must be non-empty, without NUL or line breaks".into());
+        }
+        if let Some(motd) = &self.motd {
+            if motd.len() > MAX_TEXT {
+                return Err(format!("--motd is over {MAX_TEXT} bytes"));
+            }
+            if motd.contains('\0') || motd.replace("\r\n", "\n").contains('\r') {
+                return Err("--motd has a NUL or a carriage return inside a line".into());
+            }
         }
         for oper in &self.opers {
             crate::accounts::check_hash(&oper.hash)
                 .map_err(|error| format!("--oper {}: {error}", oper.name))?;
         }
-        if self.max_line < 64 {
+        if !(64..=MAX_TEXT).contains(&self.max_line) {
             return Err(format!(
-                "--max-line {} is below the minimum of 64",
+                "--max-line {} must be between 64 and {MAX_TEXT}",
                 self.max_line
             ));
         }
-        if self.sendq == 0 {
-            return Err("--sendq must be at least 1".into());
+        for (flag, count, min) in [
+            ("--sendq", self.sendq as u64, 1),
+            ("--max-clients", self.max_clients as u64, 1),
+            ("--burst", u64::from(self.burst), 0),
+        ] {
+            if !(min..=MAX_COUNT).contains(&count) {
+                return Err(format!(
+                    "{flag} {count} must be between {min} and {MAX_COUNT}"
+                ));
+            }
         }
-        if self.sendq_bytes < MIN_SENDQ_BYTES {
-            return Err(format!(
-                "--sendq-bytes {} is below the minimum of {MIN_SENDQ_BYTES}",
-                self.sendq_bytes
-            ));
-        }
+        // Only compared with a count: the largest means never.
         if self.slow_drops == 0 {
             return Err("--slow-drops must be at least 1".into());
         }
-        if !(self.rate >= 0.0 && self.rate.is_finite()) {
+        if !(MIN_SENDQ_BYTES..=1 << 30).contains(&self.sendq_bytes) {
             return Err(format!(
-                "--rate {} must be 0 or a positive number",
+                "--sendq-bytes {} must be between {MIN_SENDQ_BYTES} and {}",
+                self.sendq_bytes,
+                1 << 30
+            ));
+        }
+        if !(self.rate == 0.0 || (MIN_RATE..=1e6).contains(&self.rate)) {
+            return Err(format!(
+                "--rate {} must be 0 (no flood control) or between {MIN_RATE:.4} (a line a minute) and 1000000",
                 self.rate
             ));
         }
         if self.rate > 0.0 && self.burst == 0 {
             return Err("--burst must be at least 1 when --rate is on".into());
         }
-        if self.max_clients == 0 {
-            return Err("--max-clients must be at least 1".into());
+        for (flag, time, may_be_zero) in [
+            ("--ping-interval", self.ping_interval, false),
+            ("--ping-timeout", self.ping_timeout, false),
+            ("--slow-timeout", self.slow_timeout, false),
+            ("--write-timeout", self.write_timeout, false),
+            ("--register-timeout", self.register_timeout, false),
+            ("--shutdown-timeout", self.shutdown_timeout, true),
+        ] {
+            if time.is_zero() && !may_be_zero || time.as_secs() > MAX_SECS {
+                let min = if may_be_zero { 0 } else { 1 };
+                return Err(format!(
+                    "{flag} {} must be between {min} and {MAX_SECS} seconds",
+                    time.as_secs_f64()
+                ));
+            }
         }
         if self.db.is_empty() {
             return Err("--db must name a file (or :memory:)".into());
         }
-        if self.thread_stack_kib < 32 {
-            return Err("--thread-stack-kib must be at least 32".into());
+        if !(1..=MAX_KEEPALIVE_SECS).contains(&self.keepalive.as_secs()) {
+            return Err(format!(
+                "--keepalive {} must be between 1 and {MAX_KEEPALIVE_SECS} seconds",
+                self.keepalive.as_secs_f64()
+            ));
+        }
+        if !(32..=1 << 20).contains(&self.thread_stack_kib) {
+            return Err("--thread-stack-kib must be between 32 and 1048576".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_flag_out_of_range_is_refused_by_name() {
+        type Tweak = fn(&mut Config);
+        let cases: [(&str, Tweak); 20] = [
+            ("--rate", |c| c.rate = 1e-20),
+            ("--rate", |c| c.rate = f64::NAN),
+            ("--rate", |c| c.rate = -1.0),
+            ("--server-name", |c| c.server_name = "a".repeat(500)),
+            ("--server-name", |c| c.server_name = "bad\rname".into()),
+            ("--network", |c| c.network = "two words".into()),
+            ("--password", |c| c.password = Some("a\0b".into())),
+            ("--motd", |c| c.motd = Some("one\rtwo".into())),
+            ("--max-line", |c| c.max_line = usize::MAX),
+            ("--sendq", |c| c.sendq = 0),
+            ("--slow-drops", |c| c.slow_drops = 0),
+            ("--sendq-bytes", |c| c.sendq_bytes = usize::MAX),
+            ("--burst", |c| c.burst = 0),
+            ("--max-clients", |c| c.max_clients = usize::MAX),
+            ("--ping-interval", |c| c.ping_interval = Duration::MAX),
+            ("--ping-timeout", |c| c.ping_timeout = Duration::ZERO),
+            ("--write-timeout", |c| c.write_timeout = Duration::ZERO),
+            ("--keepalive", |c| c.keepalive = Duration::from_secs(40_000)),
+            ("--register-timeout", |c| c.register_timeout = Duration::MAX),
+            ("--thread-stack-kib", |c| c.thread_stack_kib = usize::MAX),
+        ];
+        for (flag, tweak) in cases {
+            let mut config = Config::default();
+            tweak(&mut config);
+            let error = config.validate().expect_err(flag);
+            assert!(error.starts_with(flag), "{flag}: {error}");
+        }
     }
 }

@@ -52,7 +52,9 @@
 pub mod accounts;
 pub mod client;
 pub mod config;
+pub mod fuzz;
 pub mod hashing;
+pub mod limits;
 pub mod protocol;
 pub mod router;
 pub mod stats;
@@ -66,7 +68,7 @@ use std::sync::atomic::AtomicU64;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 
 pub use config::{Config, Transport};
 pub use protocol::Protocol;
@@ -77,7 +79,7 @@ use stats::Stats;
 use storage::Store;
 use transport::evented::{self, EventLoop};
 use transport::threaded::{self, Listener};
-use transport::{Context, Live};
+use transport::{Context, Live, PanicWatch};
 
 /// A running server. Stop it with [`Server::stop`]; dropping it stops it too.
 #[derive(Debug)]
@@ -85,6 +87,8 @@ pub struct Server {
     endpoints: Vec<(Protocol, SocketAddr)>,
     stats: Arc<Stats>,
     live: Arc<Live>,
+    /// Says why, if a thread every client depends on died.
+    failed: Receiver<String>,
     /// `None` once stopped.
     running: Option<Running>,
 }
@@ -135,10 +139,12 @@ impl Server {
         let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
         let endpoints: Vec<(Protocol, SocketAddr)> = line.chain(irc).collect();
         log::info!("{} transport", config.transport);
+        let (failed_tx, failed) = crossbeam_channel::bounded(1);
         let mut server = Server {
             endpoints: Vec::new(),
             stats,
             live,
+            failed,
             running: None,
         };
         match config.transport {
@@ -151,7 +157,13 @@ impl Server {
                 let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
                 let router = thread::Builder::new()
                     .name("sb-router".into())
-                    .spawn(move || router.run(router_rx, stop_rx))?;
+                    .spawn(move || {
+                        let _watch = PanicWatch {
+                            thread: "router thread",
+                            failed: failed_tx,
+                        };
+                        router.run(router_rx, stop_rx)
+                    })?;
                 let running = server.running.insert(Running {
                     serving: Serving::Threads {
                         listeners: Vec::new(),
@@ -172,10 +184,19 @@ impl Server {
                 }
             }
             Transport::Evented => {
-                let event_loop = evented::start(&endpoints, context, |helpers| {
-                    let services = Services::start(&config, store, helpers)?;
-                    Ok(Router::new(&config, Arc::clone(&server.stats), services))
-                })?;
+                let watch = PanicWatch {
+                    thread: "event loop",
+                    failed: failed_tx,
+                };
+                let event_loop = evented::start(
+                    &endpoints,
+                    context,
+                    |helpers| {
+                        let services = Services::start(&config, store, helpers)?;
+                        Ok(Router::new(&config, Arc::clone(&server.stats), services))
+                    },
+                    watch,
+                )?;
                 server.endpoints = event_loop.addrs().to_vec();
                 server.running = Some(Running {
                     serving: Serving::Loop(event_loop),
@@ -197,6 +218,13 @@ impl Server {
             .iter()
             .find(|(served, _)| *served == protocol)
             .map(|&(_, addr)| addr)
+    }
+
+    /// Gets a message if the router thread or the event loop ended by
+    /// panicking: the server then serves nobody and should be stopped
+    /// (`main` exits non-zero).
+    pub fn failed(&self) -> &Receiver<String> {
+        &self.failed
     }
 
     /// The counters so far.

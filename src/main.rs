@@ -316,9 +316,42 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(signal) = signals.forever().next() {
-        log::info!("received signal {signal}");
+    // Wait for a signal, on a thread of its own, or for the server to fail:
+    // a router or event loop that panicked serves nobody, and a process that
+    // lives on would look healthy to whoever watches it.
+    let closer = signals.handle();
+    let (signal_tx, signal_rx) = crossbeam_channel::bounded(1);
+    let watcher = std::thread::Builder::new()
+        .name("sb-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let _ = signal_tx.send(signal);
+            }
+        });
+    let watcher = match watcher {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            log::error!("cannot watch for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let failure = crossbeam_channel::select! {
+        recv(signal_rx) -> signal => {
+            if let Ok(signal) = signal {
+                log::info!("received signal {signal}");
+            }
+            None
+        }
+        recv(server.failed()) -> reason => reason.ok(),
+    };
+    closer.close();
+    let _ = watcher.join();
+    if let Some(reason) = &failure {
+        log::error!("{reason}: stopping");
     }
     server.stop();
-    ExitCode::SUCCESS
+    match failure {
+        Some(_) => ExitCode::FAILURE,
+        None => ExitCode::SUCCESS,
+    }
 }

@@ -39,6 +39,14 @@ pub enum Error {
     /// A room key with spaces, commas or control characters, or too long.
     InvalidKey(String),
     BanListFull(String),
+    /// A ban mask with spaces or control characters, or too long or too
+    /// wild (see [`crate::limits::valid_mask`]).
+    InvalidBanMask(String),
+    /// A message to more distinct targets than [`crate::limits::TARGETS_MAX`];
+    /// `target` is the first one over.
+    TooManyTargets {
+        target: String,
+    },
     UsersDontMatch,
     PasswordMismatch,
     /// A server-operator command from someone who is not one.
@@ -59,6 +67,9 @@ pub enum Error {
     },
     LineTooLong(usize),
     InvalidUtf8,
+    /// A NUL or a carriage return inside a line: relayed, either could cut
+    /// or forge lines on other clients' screens.
+    ForbiddenCharacter,
     EmptyLine,
 }
 
@@ -108,6 +119,17 @@ impl fmt::Display for Error {
                 crate::router::KEY_MAX
             ),
             Error::BanListFull(room) => write!(f, "the ban list of {room} is full"),
+            Error::InvalidBanMask(room) => write!(
+                f,
+                "invalid ban mask for {room}: at most {} bytes and {} wildcards, no spaces or control characters",
+                crate::limits::MASK_MAX,
+                crate::limits::MASK_WILDCARDS_MAX
+            ),
+            Error::TooManyTargets { target } => write!(
+                f,
+                "too many recipients from {target} on: at most {} per message",
+                crate::limits::TARGETS_MAX
+            ),
             Error::UsersDontMatch => write!(f, "you can only see or change your own modes"),
             Error::PasswordMismatch => write!(
                 f,
@@ -130,6 +152,10 @@ impl fmt::Display for Error {
                 write!(f, "line too long (at most {max} bytes), ignored")
             }
             Error::InvalidUtf8 => write!(f, "line is not valid UTF-8, ignored"),
+            Error::ForbiddenCharacter => write!(
+                f,
+                "line contains a NUL or carriage return (CR) character, ignored"
+            ),
             Error::EmptyLine => write!(f, "empty line ignored (type /help for commands)"),
         }
     }

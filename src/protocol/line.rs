@@ -8,13 +8,16 @@
 
 use super::account::{AccountCommand, AccountNotice, NICKSERV, nickserv_command};
 use super::{
-    Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, render_modes,
-    strip_controls, telnet,
+    Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, has_forbidden,
+    render_modes, strip_controls, telnet,
 };
 
 /// Parses one line (without its terminator).
 pub fn decode(line: &[u8]) -> Result<Request, Error> {
     let line = std::str::from_utf8(line).map_err(|_| Error::InvalidUtf8)?;
+    if has_forbidden(line.as_bytes()) {
+        return Err(Error::ForbiddenCharacter);
+    }
     let line = strip_controls(line, false);
     let line = &*line;
     if line.trim().is_empty() {

@@ -22,6 +22,8 @@ pub use outgoing::{Codec, Outgoing};
 use std::fmt;
 use std::sync::Arc;
 
+use crate::limits::TARGETS_MAX;
+
 /// A nickname, room name or other text shared cheaply between events.
 pub type Name = Arc<str>;
 
@@ -32,6 +34,14 @@ pub fn truncate(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// Whether `line` has a character no line may carry: NUL, or a carriage
+/// return other than the one ending it (which framing removes). Relayed,
+/// a CR ends the line early on clients that split at it, and what follows
+/// reads as a line of its own: a forged message.
+pub fn has_forbidden(line: &[u8]) -> bool {
+    line.iter().any(|&byte| byte == b'\0' || byte == b'\r')
 }
 
 /// `text` without control characters, except IRC's formatting codes (bold,
@@ -344,6 +354,46 @@ impl Target {
             Target::Room(name.to_owned())
         } else {
             Target::User(name.to_owned())
+        }
+    }
+
+    /// The room or nickname, as given.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Room(name) | Target::User(name) => name,
+        }
+    }
+
+    /// The distinct targets among comma-separated `names` (ASCII case
+    /// ignored, as names are), in order. Past [`TARGETS_MAX`] the rest are
+    /// not looked at: one more is kept, to say which was too many.
+    pub fn distinct(names: &str) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        for name in names.split(',').filter(|name| !name.is_empty()) {
+            if targets.len() > TARGETS_MAX {
+                break;
+            }
+            if !targets
+                .iter()
+                .any(|seen| seen.name().eq_ignore_ascii_case(name))
+            {
+                targets.push(Target::parse(name));
+            }
+        }
+        targets
+    }
+}
+
+impl Request {
+    /// The flood-control tokens this request costs: one per line, and for
+    /// a message one per target (at most [`TARGETS_MAX`]), since each is a
+    /// delivery others must read. Cheap: the transport asks for every line.
+    pub fn cost(&self) -> u32 {
+        match self {
+            Request::Message { to, .. } | Request::TagMessage { to, .. } => {
+                to.len().clamp(1, TARGETS_MAX) as u32
+            }
+            _ => 1,
         }
     }
 }

@@ -32,6 +32,17 @@ pub struct Services {
 }
 
 impl Services {
+    /// No storage thread, no hashing pool and no accounts, for driving the
+    /// router alone (fuzzing, benchmarks): account requests find the
+    /// services busy.
+    pub fn none() -> Services {
+        Services {
+            storage: Storage::detached().0,
+            hashing: Pool::detached().0,
+            accounts: Vec::new(),
+        }
+    }
+
     /// Reads the accounts from `store`, then starts the storage thread
     /// (which takes the store) and the hashing pool, both answering
     /// through `router`.

@@ -13,6 +13,8 @@
 mod accounts;
 mod commands;
 mod input;
+mod invariants;
+mod invites;
 mod opers;
 mod state;
 #[cfg(test)]
@@ -229,6 +231,7 @@ impl Router {
                     oper_failures: 0,
                     oper_retry_at: None,
                     rooms: Vec::new(),
+                    invites: Vec::new(),
                     current: None,
                     connected_at: now,
                     signon: 0,
@@ -365,11 +368,12 @@ impl Router {
             };
             room.members.remove(&id);
             if room.members.is_empty() {
-                self.rooms.remove(key);
+                self.forget_room(key);
             } else {
                 peers.extend(room.members.keys().copied());
             }
         }
+        self.forget_invites(id, &client.invites);
         if let Some(who) = client.mask {
             self.remember(&who, &client.realname);
             let quit = Outgoing::new(Event::Quit {

@@ -1,7 +1,7 @@
 //! The chat state the router owns: clients, rooms and the rules for names.
 //! Plain data, no I/O, no locks.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,25 +14,10 @@ use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
 
-/// Longest nickname, in bytes.
-pub const NICK_MAX: usize = 24;
-/// Longest room name, in bytes, `#` included.
-pub const ROOM_MAX: usize = 50;
-/// Longest topic, in bytes.
-pub const TOPIC_MAX: usize = 390;
-/// Most rooms one client can be in at once.
-pub const ROOMS_PER_CLIENT: usize = 50;
-/// Most bans one room keeps.
-pub const BANS_PER_ROOM: usize = 100;
-/// Longest user name (IRC `USER`), in bytes.
-pub const USER_MAX: usize = 10;
-/// Longest real name, in bytes.
-pub const REALNAME_MAX: usize = 100;
-/// Longest room key, in bytes (RFC 2812's limit).
-pub const KEY_MAX: usize = 23;
-/// Most requests held for a client while it waits for a password check or
-/// the store; one that sends more meanwhile is flooding.
-pub const HELD_MAX: usize = 100;
+pub use crate::limits::{
+    BANS_PER_ROOM, HELD_MAX, KEY_MAX, NICK_MAX, REALNAME_MAX, ROOM_MAX, ROOMS_PER_CLIENT,
+    TOPIC_MAX, USER_MAX,
+};
 
 /// The key under which a nickname or room name is unique: ASCII
 /// case-insensitive, like IRC's `CASEMAPPING=ascii`.
@@ -120,6 +105,9 @@ pub struct Client {
     pub oper_retry_at: Option<Instant>,
     /// Folded names of the rooms it is in, in the order it joined them.
     pub rooms: Vec<Name>,
+    /// Folded names of the rooms it is invited to, oldest first, at most
+    /// [`crate::limits::INVITES_PER_CLIENT`].
+    pub invites: Vec<Name>,
     /// Folded name of the room plain text goes to (line protocol).
     pub current: Option<Name>,
     pub connected_at: Instant,
@@ -209,7 +197,9 @@ pub struct Room {
     pub modes: RoomModes,
     pub bans: Vec<Ban>,
     /// Clients invited since they last joined: they pass `+i`, and bans.
-    pub invited: HashSet<ClientId>,
+    /// Oldest first, at most [`crate::limits::INVITES_PER_ROOM`]; each is
+    /// also in its client's `invites` (see `router::invites`).
+    pub invited: Vec<ClientId>,
 }
 
 impl Room {
@@ -232,7 +222,7 @@ impl Room {
                 ..RoomModes::default()
             },
             bans: Vec::new(),
-            invited: HashSet::new(),
+            invited: Vec::new(),
         }
     }
 

@@ -135,6 +135,7 @@ pub fn start(
     endpoints: &[(Protocol, SocketAddr)],
     context: Context,
     router: impl FnOnce(RouterSender) -> io::Result<Router>,
+    watch: super::PanicWatch,
 ) -> io::Result<EventLoop> {
     let poll = Poll::new()?;
     let waker = Waker::new(poll.registry(), WAKER)?;
@@ -183,7 +184,10 @@ pub fn start(
     };
     let thread = std::thread::Builder::new()
         .name("sb-events".into())
-        .spawn(move || state.run())?;
+        .spawn(move || {
+            let _watch = watch;
+            state.run()
+        })?;
     Ok(EventLoop {
         addrs,
         control,

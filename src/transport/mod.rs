@@ -5,9 +5,11 @@
 //! the connection count behind `--max-clients`, and flood control.
 
 pub mod evented;
+mod intake;
 pub mod threaded;
 
-use std::collections::VecDeque;
+pub use intake::{Intake, Next, TokenBucket};
+
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
@@ -15,14 +17,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::Config;
-use crate::protocol::framing::{Frame, LineFramer};
-use crate::protocol::telnet::{Piece, TelnetFilter};
-use crate::protocol::{Caps, Codec, Error, Event, Protocol, Request};
+use crate::protocol::{Caps, Codec, Event, Protocol};
 use crate::stats::Stats;
 
 /// What every transport needs to take on connections.
@@ -110,6 +111,24 @@ pub fn append_notices(inbox: &Inbox, codec: &Codec, farewell: bool, out: &mut Ve
     }
     if farewell && let Some(reason) = inbox.mailbox.farewell() {
         codec.encode(Event::Closing(reason.clone()), Caps::default(), out);
+    }
+}
+
+/// Held by a thread every client depends on (the router thread, the event
+/// loop): if the thread ends by panicking, dropping the watch says so on its
+/// channel, so the process does not live on serving nobody
+/// ([`crate::Server::failed`]).
+#[derive(Debug)]
+pub struct PanicWatch {
+    pub thread: &'static str,
+    pub failed: Sender<String>,
+}
+
+impl Drop for PanicWatch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.failed.send(format!("the {} panicked", self.thread));
+        }
     }
 }
 
@@ -222,259 +241,32 @@ impl Drop for Slot {
     }
 }
 
-/// Flood control: a token bucket that holds up to `burst` lines and refills
-/// at `rate` lines per second.
-#[derive(Debug)]
-pub struct TokenBucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    updated: Instant,
-}
-
-impl TokenBucket {
-    /// A full bucket; `rate` 0 means no limit.
-    pub fn new(rate: f64, burst: u32, now: Instant) -> TokenBucket {
-        TokenBucket {
-            rate,
-            burst: f64::from(burst),
-            tokens: f64::from(burst),
-            updated: now,
-        }
-    }
-
-    /// Spends a token if there is one; otherwise says how long until there is.
-    pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
-        if self.rate == 0.0 {
-            return Ok(());
-        }
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.updated = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            // `rate` is validated to be at least `MIN_RATE`, so this is at
-            // most a few minutes; never zero, so a caller's timer always advances.
-            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.rate);
-            Err(wait.max(Duration::from_millis(1)))
-        }
-    }
-}
-
-/// Most bytes of complete lines a client may have waiting for flood control
-/// before it is disconnected for flooding.
-pub const FLOOD_BYTES: usize = 64 * 1024;
-
-/// What a connection has read but the router has not yet been given:
-/// framing, decoding and flood control, the same for every transport.
-///
-/// Lines over the client's allowance wait here, decoded, until the token
-/// bucket lets them through; reading goes on meanwhile, so a client that
-/// closes is noticed at once and a flood far over the limit is cut off.
-#[derive(Debug)]
-pub struct Intake {
-    protocol: Protocol,
-    max_line: usize,
-    framer: LineFramer,
-    /// Line protocol only: telnet commands are taken out before framing.
-    telnet: Option<TelnetFilter>,
-    bucket: TokenBucket,
-    /// Requests waiting for a token, with the size of the line each came from.
-    pending: VecDeque<(Request, usize)>,
-    pending_bytes: usize,
-}
-
-/// What [`Intake::next`] has for the router.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Next {
-    /// A request to pass on now.
-    Ready(Request),
-    /// Requests are waiting; the next may go after this long.
-    Wait(Duration),
-    /// Nothing is waiting.
-    Empty,
-}
-
-impl Intake {
-    pub fn new(protocol: Protocol, config: &Config, now: Instant) -> Intake {
-        let max_line = protocol.max_line(config.max_line);
-        Intake {
-            protocol,
-            max_line,
-            framer: LineFramer::new(max_line),
-            telnet: (protocol == Protocol::Line).then(TelnetFilter::default),
-            bucket: TokenBucket::new(config.rate, config.burst, now),
-            pending: VecDeque::new(),
-            pending_bytes: 0,
-        }
-    }
-
-    /// Takes bytes read from the peer and decodes the lines they complete.
-    pub fn push(&mut self, bytes: &[u8]) {
-        let Some(telnet) = &mut self.telnet else {
-            self.framer.push(bytes);
-            self.decode_lines();
-            return;
-        };
-        let mut pieces = Vec::new();
-        telnet.filter(bytes, |piece| pieces.push(piece));
-        for piece in pieces {
-            match piece {
-                Piece::Text(text) => {
-                    self.framer.push(text);
-                    self.decode_lines();
-                }
-                Piece::Interrupt => self.framer.discard_partial(),
-                Piece::TimingMark => self.pending.push_back((Request::TimingMark, 0)),
-            }
-        }
-    }
-
-    /// Decodes the complete lines the framer holds.
-    fn decode_lines(&mut self) {
-        while let Some(frame) = self.framer.next_frame() {
-            let (request, size) = match frame {
-                Frame::Line(line) => match self.protocol.decode(line) {
-                    Some(request) => (request, line.len()),
-                    None => continue,
-                },
-                Frame::TooLong => (Request::Invalid(Error::LineTooLong(self.max_line)), 0),
-            };
-            self.pending.push_back((request, size));
-            self.pending_bytes += size;
-        }
-    }
-
-    /// How many requests wait for flood control.
-    pub fn waiting(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// Whether more is waiting for flood control than a client may have
-    /// waiting; ask after taking what [`Intake::next`] lets through.
-    pub fn flooded(&self) -> bool {
-        self.pending_bytes > FLOOD_BYTES
-    }
-
-    /// The next request that flood control lets through at `now`.
-    pub fn next(&mut self, now: Instant) -> Next {
-        if self.pending.is_empty() {
-            return Next::Empty;
-        }
-        match self.bucket.try_take(now) {
-            Ok(()) => {
-                let (request, size) = self.pending.pop_front().expect("not empty");
-                self.pending_bytes -= size;
-                Next::Ready(request)
-            }
-            Err(wait) => Next::Wait(wait),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn bucket_allows_a_burst_then_paces() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(10.0, 3, start);
-        for _ in 0..3 {
-            assert_eq!(bucket.try_take(start), Ok(()));
-        }
-        assert_eq!(bucket.try_take(start), Err(Duration::from_millis(100)));
-        let later = start + Duration::from_millis(100);
-        assert_eq!(bucket.try_take(later), Ok(()));
-        assert!(bucket.try_take(later).is_err());
-        // A long pause refills no more than the burst.
-        let much_later = later + Duration::from_secs(60);
-        for _ in 0..3 {
-            assert_eq!(bucket.try_take(much_later), Ok(()));
-        }
-        assert!(bucket.try_take(much_later).is_err());
-    }
-
-    #[test]
-    fn rate_zero_never_waits() {
-        let now = Instant::now();
-        let mut bucket = TokenBucket::new(0.0, 0, now);
-        for _ in 0..10_000 {
-            assert_eq!(bucket.try_take(now), Ok(()));
-        }
-    }
-
-    fn intake(rate: f64, burst: u32) -> Intake {
-        let config = Config {
-            rate,
-            burst,
-            ..Config::default()
+    fn a_watched_thread_that_panics_says_so_and_one_that_ends_does_not() {
+        let (failed, reasons) = crossbeam_channel::bounded(1);
+        let watch = PanicWatch {
+            thread: "test thread",
+            failed: failed.clone(),
         };
-        Intake::new(Protocol::Line, &config, Instant::now())
-    }
-
-    #[test]
-    fn intake_holds_lines_over_the_allowance() {
-        let mut intake = intake(1.0, 2);
-        intake.push(b"/help\n/help\n/help\n/ro");
-        let now = Instant::now();
-        assert_eq!(intake.next(now), Next::Ready(Request::Help));
-        assert_eq!(intake.next(now), Next::Ready(Request::Help));
-        assert!(matches!(intake.next(now), Next::Wait(wait) if wait > Duration::from_millis(900)));
+        let panicked = std::thread::spawn(move || {
+            let _watch = watch;
+            panic!("on purpose");
+        });
+        assert!(panicked.join().is_err());
         assert_eq!(
-            intake.next(now + Duration::from_secs(1)),
-            Next::Ready(Request::Help)
+            reasons.try_recv().as_deref(),
+            Ok("the test thread panicked")
         );
-        assert_eq!(intake.next(now + Duration::from_secs(1)), Next::Empty);
-        intake.push(b"oms\n");
-        assert!(matches!(
-            intake.next(now + Duration::from_secs(1)),
-            Next::Wait(_)
-        ));
-    }
-
-    #[test]
-    fn telnet_ctrl_c_drops_the_partial_line_and_asks_for_a_timing_mark() {
-        let mut intake = intake(0.0, 0);
-        intake.push(b"/he");
-        intake.push(b"lp\n/quit half-typed\xff\xf4\xff");
-        intake.push(b"\xfd\x06/rooms\n");
-        let now = Instant::now();
-        assert_eq!(intake.next(now), Next::Ready(Request::Help));
-        assert_eq!(intake.next(now), Next::Ready(Request::TimingMark));
-        assert_eq!(intake.next(now), Next::Ready(Request::List(vec![])));
-        assert_eq!(intake.next(now), Next::Empty);
-    }
-
-    #[test]
-    fn intake_cuts_off_a_flood_far_over_the_limit() {
-        let mut intake = intake(1.0, 2);
-        let line = [b"x".repeat(1000), b"\n".to_vec()].concat();
-        let now = Instant::now();
-        let mut pushed = 0;
-        while !intake.flooded() {
-            intake.push(&line);
-            while let Next::Ready(_) = intake.next(now) {}
-            pushed += 1;
-            assert!(pushed < 1000, "never cut off");
-        }
-        assert!(pushed * 1000 >= FLOOD_BYTES);
-    }
-
-    #[test]
-    fn without_flood_control_nothing_waits() {
-        let mut intake = intake(0.0, 0);
-        for _ in 0..1000 {
-            intake.push(b"hello\n");
-        }
-        assert!(!intake.flooded());
-        let now = Instant::now();
-        for _ in 0..1000 {
-            assert!(matches!(intake.next(now), Next::Ready(_)));
-        }
-        assert_eq!(intake.next(now), Next::Empty);
+        let watch = PanicWatch {
+            thread: "test thread",
+            failed,
+        };
+        std::thread::spawn(move || drop(watch)).join().unwrap();
+        assert!(reasons.recv().is_err(), "nothing sent, every sender gone");
     }
 
     #[test]

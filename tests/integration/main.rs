@@ -4,6 +4,7 @@ mod accounts;
 mod chat;
 mod conformance;
 mod disconnect;
+mod hardening;
 mod input;
 mod irc;
 mod limits;

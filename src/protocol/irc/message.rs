@@ -211,6 +211,11 @@ pub fn write(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&
 /// Both cut the last parameter short, at a character boundary, where the
 /// message would be longer than [`MAX_MESSAGE`]: clients may refuse longer
 /// lines, and text that needs more room is split by whoever makes it.
+///
+/// Both are the last line of defence for the wire syntax, whatever reached
+/// them: NUL, CR and LF are left out everywhere; the source, the command and
+/// every parameter but the last are cut at their first space (`*` if that
+/// leaves nothing or a leading `:`), and cut short if even they would not fit.
 pub fn write_text(out: &mut Vec<u8>, source: Option<&str>, command: &str, params: &[&str]) {
     write_message(out, source, command, params, true);
 }
@@ -223,58 +228,111 @@ fn write_message(
     text: bool,
 ) {
     let start = out.len();
+    // Room left for a word: what is written so far, the ` :` of a last
+    // parameter, the `\r\n`, and a space and a byte for each of the
+    // `later` words must still fit.
+    let room =
+        |out: &Vec<u8>, later: usize| MAX_MESSAGE.saturating_sub(out.len() - start + 4 + 2 * later);
+    let middles = params.len().saturating_sub(1);
     if let Some(source) = source {
         out.push(b':');
-        out.extend_from_slice(source.as_bytes());
+        push_word(out, source, room(out, middles + 1));
         out.push(b' ');
     }
-    out.extend_from_slice(command.as_bytes());
+    push_word(out, command, room(out, middles));
     if let Some((last, middle)) = params.split_last() {
-        for param in middle {
+        for (index, param) in middle.iter().enumerate() {
             out.push(b' ');
-            out.extend_from_slice(param.as_bytes());
+            push_word(out, param, room(out, middles - index - 1));
         }
         out.push(b' ');
+        let last = without_breaks(last);
         if text || last.is_empty() || last.contains(' ') || last.starts_with(':') {
             out.push(b':');
         }
         let room = MAX_MESSAGE.saturating_sub(out.len() - start + 2);
-        out.extend_from_slice(crate::protocol::truncate(last, room).as_bytes());
+        out.extend_from_slice(crate::protocol::truncate(&last, room).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
+    debug_assert!(
+        out.len() - start <= MAX_MESSAGE,
+        "{} bytes: {:?}",
+        out.len() - start,
+        String::from_utf8_lossy(&out[start..])
+    );
+}
+
+/// Appends `word` as one word of a message: up to its first space, without
+/// NUL, CR or LF, at most `room` bytes; `*` when that leaves nothing or
+/// starts with `:`, which would read as the last parameter.
+fn push_word(out: &mut Vec<u8>, word: &str, room: usize) {
+    let word = without_breaks(word);
+    let word = word.split(' ').next().unwrap_or_default();
+    let word = if word.is_empty() || word.starts_with(':') {
+        "*"
+    } else {
+        word
+    };
+    out.extend_from_slice(crate::protocol::truncate(word, room.max(1)).as_bytes());
+}
+
+/// `text` without NUL, CR and LF: the characters that would end a line or
+/// cut it short on a client's screen.
+fn without_breaks(text: &str) -> Cow<'_, str> {
+    if text.contains(['\0', '\r', '\n']) {
+        Cow::Owned(text.replace(['\0', '\r', '\n'], ""))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// Whether `subject` matches the IRC glob `mask`: `*` is any run, `?` one
-/// character, ASCII case ignored. Linear in practice: the classic greedy
-/// match with one backtrack point.
+/// character, ASCII case ignored. The classic greedy match with one
+/// backtrack point, on bytes, allocating nothing: at worst the mask's
+/// length times the subject's (callers bound masks, see
+/// [`crate::limits::valid_mask`]), and for most subjects a byte or two.
 pub fn mask_matches(mask: &str, subject: &str) -> bool {
-    let mask: Vec<char> = mask.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let subject: Vec<char> = subject.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mask, subject) = (mask.as_bytes(), subject.as_bytes());
     let (mut m, mut s) = (0, 0);
     // Where the last `*` was, and where the subject stood when it was seen.
     let mut star: Option<(usize, usize)> = None;
     while s < subject.len() {
         match mask.get(m) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((m, s));
                 m += 1;
             }
-            Some(&c) if c == '?' || c == subject[s] => {
+            Some(b'?') => {
+                m += 1;
+                s = char_end(subject, s);
+            }
+            Some(c) if c.eq_ignore_ascii_case(&subject[s]) => {
                 m += 1;
                 s += 1;
             }
             _ => match star {
                 // Let the last `*` swallow one more character.
                 Some((star_m, star_s)) => {
+                    let next = char_end(subject, star_s);
                     m = star_m + 1;
-                    s = star_s + 1;
-                    star = Some((star_m, star_s + 1));
+                    s = next;
+                    star = Some((star_m, next));
                 }
                 None => return false,
             },
         }
     }
-    mask[m..].iter().all(|&c| c == '*')
+    mask[m..].iter().all(|&c| c == b'*')
+}
+
+/// Where the character starting at byte `at` of UTF-8 `text` ends.
+fn char_end(text: &[u8], at: usize) -> usize {
+    let mut end = at + 1;
+    // Continuation bytes are 0b10xx_xxxx.
+    while end < text.len() && text[end] & 0xc0 == 0x80 {
+        end += 1;
+    }
+    end
 }
 
 /// The parts of `nick!user@host`; any may be missing.

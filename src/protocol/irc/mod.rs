@@ -9,14 +9,17 @@
 mod account_tests;
 pub mod message;
 mod replies;
+#[cfg(test)]
+mod worst_case;
 
 use std::borrow::Cow;
 
 use super::account::{NICKSERV, nickserv_command};
 use super::{
     CapCommand, Caps, Destination, Error, Event, Mask, MessageKind, ModeChange, Request, Target,
-    Whox, render_modes, strip_controls,
+    Whox, has_forbidden, strip_controls,
 };
+use crate::limits::WHOX_TOKEN_MAX;
 use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
@@ -29,43 +32,21 @@ const MAX_BODY: usize = 510;
 /// Longest client-only tag section a client may send (IRCv3 message-tags).
 const MAX_CLIENT_TAGS: usize = 4094;
 
-/// What `RPL_ISUPPORT` advertises, in two lines of at most 13 tokens.
-const ISUPPORT: [&[&str]; 2] = [
-    &[
-        "AWAYLEN=390",
-        "CASEMAPPING=ascii",
-        "CHANLIMIT=#:50",
-        "CHANMODES=b,k,l,imnst",
-        "CHANNELLEN=50",
-        "CHANTYPES=#",
-        "ELIST=",
-        "HOSTLEN=64",
-        "KICKLEN=390",
-        "MAXLIST=b:100",
-        "MODES=4",
-        "NICKLEN=24",
-        "PREFIX=(ov)@+",
-    ],
-    &[
-        "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
-        "KEYLEN=23",
-        "TOPICLEN=390",
-        "USERLEN=10",
-        "UTF8ONLY",
-        "WHOX",
-    ],
-];
-
 /// Parses one line. `None` means there is nothing to do: an empty line.
 pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     let Ok(line) = std::str::from_utf8(line) else {
         return Some(Err(Error::InvalidUtf8));
     };
+    if has_forbidden(line.as_bytes()) {
+        return Some(Err(Error::ForbiddenCharacter));
+    }
     // CTCP's \x01 stays: IRC clients use it to talk to each other.
     let line: Cow<'_, str> = strip_controls(line, true);
     let line = &*line;
     let message = Message::parse(line).ok()?;
-    let body = match line.trim_start().strip_prefix('@') {
+    // Trimmed as the parser trims (spaces only), so the body measured is
+    // the body parsed.
+    let body = match line.trim_start_matches(' ').strip_prefix('@') {
         Some(tagged) => tagged.split_once(' ').map_or("", |(_, body)| body),
         None => line,
     };
@@ -154,14 +135,14 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
                 (_, None) => (MessageKind::Say, text),
             };
             Request::Message {
-                to: targets(to),
+                to: Target::distinct(to),
                 text: text.to_owned(),
                 kind,
                 tags: client_tags(message),
             }
         }
         "TAGMSG" => Request::TagMessage {
-            to: targets(need(0, "TAGMSG")?),
+            to: Target::distinct(need(0, "TAGMSG")?),
             tags: client_tags(message).unwrap_or_default(),
         },
         "TOPIC" => Request::Topic {
@@ -176,9 +157,17 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
                 .and_then(|fields| fields.strip_prefix('%'))
                 .map(|fields| {
                     let (fields, token) = match fields.split_once(',') {
-                        Some((fields, token)) => (fields, Some(token.to_owned())),
+                        Some((fields, token)) => (fields, Some(token)),
                         None => (fields, None),
                     };
+                    // A token is up to three digits; anything else is
+                    // not echoed (it could break the reply's syntax).
+                    let token = token
+                        .filter(|token| {
+                            (1..=WHOX_TOKEN_MAX).contains(&token.len())
+                                && token.bytes().all(|b| b.is_ascii_digit())
+                        })
+                        .map(str::to_owned);
                     Whox {
                         fields: fields.to_owned(),
                         token,
@@ -245,14 +234,6 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
     };
     Ok(request)
-}
-
-/// Comma-separated message targets.
-fn targets(text: &str) -> Vec<Target> {
-    text.split(',')
-        .filter(|target| !target.is_empty())
-        .map(Target::parse)
-        .collect()
 }
 
 /// Every word of every parameter (`ISON a b` and `ISON :a b` alike).
@@ -418,9 +399,10 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             by,
             changes,
         } => {
-            let rendered = render_modes(changes);
-            let mut params = vec![&**target];
-            params.extend(rendered.split(' '));
+            // Letters, then each argument as a parameter of its own.
+            let letters = mode_letters(changes);
+            let mut params = vec![&**target, &letters];
+            params.extend(changes.iter().filter_map(|change| change.arg.as_deref()));
             write(out, &by.to_string(), "MODE", &params);
         }
         Event::Message {
@@ -476,6 +458,20 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
         }
         Event::Reply { me, reply } => replies::encode_reply(reply, server, me, caps, out),
     }
+}
+
+/// The letters of mode changes, as IRC writes them: `+ok-v`.
+fn mode_letters(changes: &[ModeChange]) -> String {
+    let mut letters = String::new();
+    let mut sign = None;
+    for change in changes {
+        if sign != Some(change.add) {
+            letters.push(if change.add { '+' } else { '-' });
+            sign = Some(change.add);
+        }
+        letters.push(change.mode);
+    }
+    letters
 }
 
 /// The command a message of `kind` travels in, and what goes around its text.

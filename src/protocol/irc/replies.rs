@@ -1,6 +1,6 @@
 //! The numerics (and the odd command) that answer one client.
 
-use super::{ISUPPORT, MAX_BODY, message};
+use super::{MAX_BODY, message};
 use crate::accounts::sasl;
 use crate::protocol::account::NICKSERV;
 use crate::protocol::{Caps, Error, Reply, SaslReply};
@@ -37,8 +37,8 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 &[server, &info.version, "iow", "biklmnostv", "bklov"],
             );
             let network = format!("NETWORK={}", info.network);
-            for (line, tokens) in ISUPPORT.iter().enumerate() {
-                let mut params: Vec<&str> = tokens.to_vec();
+            for (line, tokens) in isupport().iter().enumerate() {
+                let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
                 if line == 1 {
                     params.push(&network);
                 }
@@ -87,7 +87,9 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 })
                 .collect();
             // Keep each line well under 512 bytes.
-            let budget = MAX_BODY - server.len() - me.len() - room.len() - 16;
+            let budget = MAX_BODY
+                .saturating_sub(server.len() + me.len() + room.len() + 16)
+                .max(1);
             for chunk in chunk_words(&names, budget) {
                 numeric(out, "353", &[kind, room, &chunk]);
             }
@@ -170,7 +172,9 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                     &whois.realname,
                 ],
             );
-            let budget = MAX_BODY - server.len() - me.len() - nick.len() - 16;
+            let budget = MAX_BODY
+                .saturating_sub(server.len() + me.len() + nick.len() + 16)
+                .max(1);
             for rooms in chunk_words(&whois.rooms, budget) {
                 numeric(out, "319", &[nick, &rooms]);
             }
@@ -422,6 +426,14 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
         Error::UnknownUserMode(_) => numeric(out, "501", &["Unknown MODE flag"]),
         Error::InvalidKey(room) => numeric(out, "696", &[room, "k", "*", "Invalid key"]),
         Error::BanListFull(room) => numeric(out, "478", &[room, "b", "Channel ban list is full"]),
+        Error::InvalidBanMask(room) => numeric(out, "696", &[room, "b", "*", "Invalid ban mask"]),
+        Error::TooManyTargets { target } => {
+            let reason = format!(
+                "Too many recipients: at most {} per message",
+                crate::limits::TARGETS_MAX
+            );
+            numeric(out, "407", &[target, &reason]);
+        }
         Error::UsersDontMatch => numeric(out, "502", &["Can't change mode for other users"]),
         Error::PasswordMismatch | Error::OperFailed => {
             numeric(out, "464", &["Password incorrect"]);
@@ -450,11 +462,54 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
                 "Message rejected, your IRC software MUST use UTF-8",
             ],
         ),
+        Error::ForbiddenCharacter => message::write_text(
+            out,
+            Some(server),
+            "FAIL",
+            &[
+                "*",
+                "INVALID_CHARACTERS",
+                "Message rejected: it contains a NUL or a bare CR",
+            ],
+        ),
         // The rest have no numeric; a notice carries the words.
         Error::AlreadyNamed | Error::NoCurrentRoom | Error::TopicTooLong(_) | Error::EmptyLine => {
             message::write_text(out, Some(server), "NOTICE", &[me, &error.to_string()]);
         }
     }
+}
+
+/// What `RPL_ISUPPORT` advertises, in two lines of at most 13 tokens,
+/// from the limits the server enforces.
+fn isupport() -> [Vec<String>; 2] {
+    use crate::limits::*;
+    [
+        vec![
+            format!("AWAYLEN={AWAY_MAX}"),
+            "CASEMAPPING=ascii".into(),
+            format!("CHANLIMIT=#:{ROOMS_PER_CLIENT}"),
+            "CHANMODES=b,k,l,imnst".into(),
+            format!("CHANNELLEN={ROOM_MAX}"),
+            "CHANTYPES=#".into(),
+            "ELIST=".into(),
+            format!("HOSTLEN={HOST_MAX}"),
+            format!("KICKLEN={KICK_MAX}"),
+            format!("MAXLIST=b:{BANS_PER_ROOM}"),
+            format!("MODES={MODES_MAX}"),
+            format!("NICKLEN={NICK_MAX}"),
+            "PREFIX=(ov)@+".into(),
+        ],
+        vec![
+            format!(
+                "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{TARGETS_MAX},PART:,PRIVMSG:{TARGETS_MAX},TAGMSG:{TARGETS_MAX},WHOIS:1"
+            ),
+            format!("KEYLEN={KEY_MAX}"),
+            format!("TOPICLEN={TOPIC_MAX}"),
+            format!("USERLEN={USER_MAX}"),
+            "UTF8ONLY".into(),
+            "WHOX".into(),
+        ],
+    ]
 }
 
 /// Joins words with spaces into lines of at most `budget` bytes.

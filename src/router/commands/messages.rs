@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::client::ClientId;
+use crate::limits::TARGETS_MAX;
 use crate::protocol::{
     Caps, Destination, Error, Event, MessageKind, Name, Outgoing, Protocol, Reply, Target,
 };
@@ -178,7 +179,9 @@ impl Router {
     }
 
     /// Resolves message targets: the current room when there are none, and
-    /// each named room or user, or why it cannot be reached.
+    /// each named room or user, or why it cannot be reached. More than
+    /// [`TARGETS_MAX`] is refused whole; a room or user named twice (in any
+    /// case) gets the message once.
     fn targets(
         &self,
         id: ClientId,
@@ -190,9 +193,14 @@ impl Router {
                 Protocol::Irc => Err(Error::NoRecipient),
             };
         }
-        Ok(to
-            .into_iter()
-            .map(|target| match target {
+        if let Some(over) = to.get(TARGETS_MAX) {
+            return Err(Error::TooManyTargets {
+                target: over.name().to_owned(),
+            });
+        }
+        let mut resolved: Vec<Result<Resolved, Error>> = Vec::with_capacity(to.len());
+        for target in to {
+            let target = match target {
                 Target::Room(room) => {
                     let key = state::fold(&room);
                     if self.rooms.contains_key(&key) {
@@ -205,8 +213,12 @@ impl Router {
                     .registered_id(&nick)
                     .map(Resolved::User)
                     .ok_or(Error::NoSuchUser(nick)),
-            })
-            .collect())
+            };
+            if !resolved.contains(&target) {
+                resolved.push(target);
+            }
+        }
+        Ok(resolved)
     }
 
     /// Says something in a room: to every member but the sender, and to the
@@ -247,6 +259,7 @@ impl Router {
 }
 
 /// A message target that exists.
+#[derive(PartialEq, Eq)]
 enum Resolved {
     /// A room, by folded name.
     Room(Name),

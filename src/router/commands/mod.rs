@@ -137,6 +137,10 @@ impl Router {
                 tags,
             } => self.message(id, to, text, kind, tags, now),
             Request::TagMessage { to, tags } => self.tag_message(id, to, tags, now),
+            // `TARGMAX` says one nickname per KICK: each is a broadcast.
+            Request::Kick { nicks, .. } if nicks.len() > 1 => Err(Error::TooManyTargets {
+                target: nicks[1].clone(),
+            }),
             Request::Kick {
                 room,
                 nicks,

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::unix_now;
 use crate::client::ClientId;
+use crate::limits::{MODES_MAX, valid_mask};
 use crate::protocol::{Ban, Error, Event, Mask, ModeChange, Name, Reply};
 use crate::router::Router;
 use crate::router::state::{self, BANS_PER_ROOM};
@@ -48,11 +49,28 @@ impl Router {
         }
         let by = Arc::clone(self.clients.mask(id).expect("registered"));
         let mut applied = Vec::new();
+        // `MODES`: changes that take an argument past the first few are
+        // ignored, and each unknown letter is reported once, so one line
+        // makes a bounded amount of work and of replies.
+        let mut with_args = 0;
+        let mut unknown = Vec::new();
         for change in changes {
+            if takes_arg(&change) {
+                with_args += 1;
+                if with_args > MODES_MAX {
+                    continue;
+                }
+            }
             match self.apply_room_mode(&key, &by, change) {
                 Ok(Some(change)) => applied.push(change),
                 Ok(None) => {}
-                Err(error) => self.reply(id, Reply::Error(error), now),
+                Err(Error::UnknownMode(mode)) if unknown.contains(&mode) => {}
+                Err(error) => {
+                    if let Error::UnknownMode(mode) = error {
+                        unknown.push(mode);
+                    }
+                    self.reply(id, Reply::Error(error), now);
+                }
             }
         }
         if !applied.is_empty() {
@@ -75,16 +93,11 @@ impl Router {
         change: ModeChange,
     ) -> Result<Option<ModeChange>, Error> {
         let ModeChange { add, mode, arg } = change;
-        let exists = arg
-            .as_deref()
-            .is_some_and(|nick| self.registered_id(nick).is_some());
-        let members: Vec<(ClientId, Name)> = match mode {
-            'o' | 'v' => self.rooms[key]
-                .members
-                .keys()
-                .map(|&member| (member, self.clients.map[&member].me()))
-                .collect(),
-            _ => Vec::new(),
+        // Whom `+o`/`+v` names, looked up by nickname: a room's member list
+        // is never walked for it.
+        let target = match (mode, arg.as_deref()) {
+            ('o' | 'v', Some(nick)) => self.registered_id(nick),
+            _ => None,
         };
         let room = self.rooms.get_mut(key).expect("caller checked");
         let flag = |on: &mut bool| {
@@ -120,12 +133,8 @@ impl Router {
             'l' => room.modes.limit.take().is_some(),
             'o' | 'v' => {
                 let Some(nick) = &arg else { return Ok(None) };
-                let folded = state::fold(nick);
-                let Some((member, nick)) = members
-                    .into_iter()
-                    .find(|(_, member_nick)| state::fold(member_nick) == folded)
-                else {
-                    return Err(if exists {
+                let Some(member) = target.filter(|member| room.members.contains_key(member)) else {
+                    return Err(if target.is_some() {
                         Error::UserNotInRoom {
                             nick: nick.clone(),
                             room: room.name.to_string(),
@@ -134,7 +143,8 @@ impl Router {
                         Error::NoSuchUser(nick.clone())
                     });
                 };
-                let membership = room.members.get_mut(&member).expect("listed above");
+                let nick = self.clients.map[&member].me();
+                let membership = room.members.get_mut(&member).expect("checked above");
                 let on = if mode == 'o' {
                     &mut membership.operator
                 } else {
@@ -152,6 +162,9 @@ impl Router {
                 let Some(mask) = arg.as_deref().map(normalize_ban) else {
                     return Ok(None);
                 };
+                if add && !valid_mask(&mask) {
+                    return Err(Error::InvalidBanMask(room.name.to_string()));
+                }
                 let existing = room
                     .bans
                     .iter()
@@ -255,6 +268,11 @@ impl Router {
             None => Ok(()),
         }
     }
+}
+
+/// Whether a mode change takes an argument, and so counts against `MODES`.
+fn takes_arg(change: &ModeChange) -> bool {
+    matches!(change.mode, 'b' | 'k' | 'o' | 'v') || (change.mode == 'l' && change.add)
 }
 
 /// A ban on a bare nickname bans `nick!*@*`; a mask without a nick part

@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::client::ClientId;
+use crate::limits::{WHO_MAX, valid_mask};
+use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Caps, Error, Name, Reply, WhoRow, Whois, Whox};
 use crate::router::Router;
 use crate::router::state::{self, Client};
-
-/// Most rows a `WHO` for a mask returns, so one query cannot list everyone.
-const WHO_MAX: usize = 200;
 
 impl Router {
     pub(super) fn who(&mut self, id: ClientId, mask: &str, whox: Option<Whox>, now: Instant) {
@@ -38,32 +37,43 @@ impl Router {
                 }
             }
         } else {
-            let shared = self.peers(id);
-            let sees_all = self.is_server_operator(id);
-            let folded = state::fold(mask);
-            rows.extend(
-                self.clients
-                    .map
-                    .iter()
-                    .filter(|(other, client)| {
-                        // An exact nickname finds anyone; a mask finds the
-                        // invisible only for those who share a room with
-                        // them (and server operators).
-                        let seen = !client.invisible
-                            || sees_all
-                            || **other == id
-                            || shared.contains(other);
-                        client.registered
-                            && (folded == state::fold(client.nick.as_deref().unwrap_or_default())
-                                || seen
-                                    && crate::protocol::irc::message::mask_matches(
-                                        mask,
-                                        &client.mask.as_ref().expect("registered").to_string(),
-                                    ))
-                    })
-                    .take(WHO_MAX)
-                    .map(|(_, client)| row(client, "*".into(), "")),
-            );
+            // An exact nickname finds anyone, invisible or not.
+            let exact = self.registered_id(mask);
+            rows.extend(exact.map(|found| row(&self.clients.map[&found], "*".into(), "")));
+            if valid_mask(mask) {
+                // A mask finds the invisible only for those who share a
+                // room with them (and server operators); the peers are
+                // listed when the first invisible user comes up.
+                let sees_all = self.is_server_operator(id);
+                let mut shared: Option<Vec<ClientId>> = None;
+                let mut subject = String::new();
+                for (&other, client) in &self.clients.map {
+                    if rows.len() >= WHO_MAX {
+                        break;
+                    }
+                    let Some(who) = client.mask.as_ref().filter(|_| client.registered) else {
+                        continue;
+                    };
+                    if Some(other) == exact {
+                        continue;
+                    }
+                    let seen = !client.invisible
+                        || sees_all
+                        || other == id
+                        || shared
+                            .get_or_insert_with(|| self.peers(id))
+                            .binary_search(&other)
+                            .is_ok();
+                    // `nick!user@host`, in a buffer made once (no formatting).
+                    subject.clear();
+                    for part in [&*who.nick, "!", &who.user, "@", &who.host] {
+                        subject.push_str(part);
+                    }
+                    if seen && mask_matches(mask, &subject) {
+                        rows.push(row(client, "*".into(), ""));
+                    }
+                }
+            }
         }
         rows.sort_by_cached_key(|row| state::fold(&row.mask.nick));
         let reply = Reply::Who {

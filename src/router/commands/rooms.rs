@@ -5,8 +5,9 @@ use std::time::Instant;
 
 use super::unix_now;
 use crate::client::ClientId;
+use crate::limits::KICK_MAX;
 use crate::protocol::{
-    Caps, Error, Event, Mask, Member, Name, Outgoing, Protocol, Reply, RoomSummary, Topic,
+    Caps, Error, Event, Mask, Member, Name, Outgoing, Protocol, Reply, RoomSummary, Topic, truncate,
 };
 use crate::router::Router;
 use crate::router::state::{self, ROOMS_PER_CLIENT, Room, TOPIC_MAX};
@@ -56,8 +57,8 @@ impl Router {
                 if let Some(error) = refused {
                     return Err(error);
                 }
-                room.invited.remove(&id);
                 room.members.insert(id, Default::default());
+                self.take_invite(&folded, id);
             }
             None => {
                 if let Some(key) = &key
@@ -146,7 +147,7 @@ impl Router {
         if let Some(room) = self.rooms.get_mut(key) {
             room.members.remove(&id);
             if room.members.is_empty() {
-                self.rooms.remove(key);
+                self.forget_room(key);
             }
         }
         if let Some(client) = self.clients.map.get_mut(&id) {
@@ -310,7 +311,7 @@ impl Router {
             room: room.name.clone(),
             by: Arc::clone(self.clients.mask(id).expect("registered")),
             nick: self.clients.map[&target].me(),
-            reason: reason.map(Name::from),
+            reason: reason.map(|reason| truncate(&reason, KICK_MAX).into()),
         };
         self.broadcast(&key, event, None, now);
         self.forget_member(target, &key);
@@ -340,9 +341,9 @@ impl Router {
                 room: room.name.to_string(),
             });
         }
-        room.invited.insert(target);
         let room_name = room.name.clone();
         let away = target_client.away.clone();
+        self.add_invite(&key, target);
         self.reply(
             id,
             Reply::Inviting {

@@ -27,6 +27,7 @@ use crate::storage::{self, Storage, Store};
 
 mod accounts;
 mod conformance;
+mod hardening;
 mod operators;
 
 /// Takes at most `most` events from `inbox`, as a writer does.
@@ -189,13 +190,17 @@ impl Harness {
         self.clear();
     }
 
+    /// Hands the router a request; whatever it was, the state must still
+    /// agree with itself afterwards.
     fn send(&mut self, id: ClientId, request: Request) {
         self.router.handle(Input::Request(id, request), self.now);
+        self.router.check_invariants().unwrap();
     }
 
     fn disconnect(&mut self, id: ClientId, reason: &str) {
         self.router
             .handle(Input::Disconnected(id, reason.into()), self.now);
+        self.router.check_invariants().unwrap();
     }
 
     /// Moves the clock on: later inputs and ticks happen this much later.
