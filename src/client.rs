@@ -26,6 +26,12 @@ impl fmt::Display for ClientId {
 /// rooms; meanwhile a burst waits for it, within `--sendq-bytes`.
 pub const STALL: Duration = Duration::from_secs(1);
 
+/// How many times `--sendq-bytes` may wait for a client whose socket is
+/// taking everything it is given: then it is the server's writer that is
+/// late (short of CPU, say), not the client, and the client should not pay
+/// for it; but memory stays bounded all the same.
+pub const LATE_WRITER: u64 = 4;
+
 /// What the router and a connection's writer share besides the queue itself.
 #[derive(Debug, Default)]
 pub struct Mailbox {
@@ -62,11 +68,12 @@ impl Mailbox {
         *self.stalled.lock() = since;
     }
 
-    /// How long the socket has taken no bytes, at `now`.
-    fn stalled_for(&self, now: Instant) -> Duration {
+    /// How long the socket has taken no bytes, at `now`, if it is not
+    /// taking them.
+    fn stalled_for(&self, now: Instant) -> Option<Duration> {
         self.stalled
             .lock()
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+            .map(|since| now.saturating_duration_since(since))
     }
 
     /// The writer took events of this total [`Outgoing::weight`] from the queue.
@@ -233,10 +240,12 @@ impl Outbox {
     ///
     /// Up to `capacity` events always fit. Beyond that, a client keeps up
     /// while its socket has not stalled for [`STALL`] and what waits weighs
-    /// at most `max_weight`: a burst bigger than the queue reaches a client
-    /// that reads, and only one whose socket stops taking bytes (or one
-    /// the burst outgrows) loses messages. The writer is not woken yet: if
-    /// it is owed a wake-up, its nudge goes in `wakes`.
+    /// at most `max_weight`, or, while the socket is taking everything it
+    /// is given (the writer is late, not the client), [`LATE_WRITER`] times
+    /// that: a burst bigger than the queue reaches a client that reads, and
+    /// only one whose socket stops taking bytes (or one the burst outgrows)
+    /// loses messages. The writer is not woken yet: if it is owed a
+    /// wake-up, its nudge goes in `wakes`.
     pub fn deliver(
         &mut self,
         message: &Arc<Outgoing>,
@@ -246,10 +255,7 @@ impl Outbox {
         let weight = message.weight() as u64;
         let waiting = self.tx.len();
         // Only past the queue's length does the writer's word count.
-        if waiting >= self.capacity
-            && (self.waiting_weight() + weight > self.max_weight
-                || self.mailbox.stalled_for(now) >= STALL)
-        {
+        if waiting >= self.capacity && self.falls_behind(weight, now) {
             self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return Delivery::Dropped;
@@ -295,6 +301,15 @@ impl Outbox {
     /// How many messages always fit in the queue.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// Whether a client past `capacity` falls behind with `weight` more.
+    fn falls_behind(&self, weight: u64, now: Instant) -> bool {
+        let waiting = self.waiting_weight() + weight;
+        match self.mailbox.stalled_for(now) {
+            Some(stalled) => stalled >= STALL || waiting > self.max_weight,
+            None => waiting > LATE_WRITER * self.max_weight,
+        }
     }
 
     /// The total [`Outgoing::weight`] of what waits in the queue.

@@ -36,12 +36,12 @@ fn read_messages(
         let number: Option<usize> = std::str::from_utf8(number)
             .ok()
             .and_then(|n| n.parse().ok());
-        assert_eq!(
-            (number, &text[1.min(text.len())..]),
-            (Some(next), payload.as_bytes()),
-            "{:.80}",
-            String::from_utf8_lossy(&line)
-        );
+        if (number, &text[1.min(text.len())..]) != (Some(next), payload.as_bytes()) {
+            panic!(
+                "expected {next}, got {:.80}",
+                String::from_utf8_lossy(&line)
+            );
+        }
         next += 1;
     }
     others

@@ -1544,8 +1544,9 @@ fn a_client_whose_socket_stalls_mid_burst_loses_what_overflows() {
     assert_eq!(room.h.events(room.slow), lines);
 }
 
-/// Even a client that keeps up holds at most `--sendq-bytes`: past it the
-/// burst is dropped for it, as for a slow client.
+/// Past its outbox, a client whose socket pushes back, however briefly,
+/// holds at most `--sendq-bytes`; one whose socket takes everything (its
+/// writer is late, not the client) holds more, but not without bound.
 #[test]
 fn a_burst_past_the_byte_bound_is_dropped_even_for_a_client_that_keeps_up() {
     let mut h = Harness::with(Config {
@@ -1553,19 +1554,29 @@ fn a_burst_past_the_byte_bound_is_dropped_even_for_a_client_that_keeps_up() {
         ..Config::default()
     });
     let sender = h.member("sender", &["#big"]);
-    let reader = h.register_with("reader", 1);
-    h.join_all(reader, &["#big"]);
+    let pushed_back = h.register_with("pushed", 1);
+    let late = h.register_with("late", 1);
+    h.join_all(pushed_back, &["#big"]);
+    h.join_all(late, &["#big"]);
     h.clear();
+    h.inboxes[&pushed_back].mailbox.set_stalled(Some(h.now));
     let text = "x".repeat(400);
-    for _ in 0..100 {
+    for _ in 0..200 {
         h.send(sender, say(&text));
     }
-    let got = h.raw_events(reader);
-    let weight = Outgoing::new(got[0].clone()).weight();
-    let got = got.len();
+    let pushed_back = h.raw_events(pushed_back);
+    let weight = Outgoing::new(pushed_back[0].clone()).weight();
+    let bound = crate::config::MIN_SENDQ_BYTES;
     // The first always fits; then as many as the bound allows.
-    assert_eq!(got, 1 + (crate::config::MIN_SENDQ_BYTES - weight) / weight);
-    assert_eq!(h.stats.dropped.load(Ordering::Relaxed), 100 - got as u64);
+    assert_eq!(pushed_back.len(), 1 + (bound - weight) / weight);
+    let late = h.raw_events(late).len();
+    assert_eq!(
+        late,
+        1 + (client::LATE_WRITER as usize * bound - weight) / weight
+    );
+    assert!(late < 200);
+    let dropped = 400 - pushed_back.len() - late;
+    assert_eq!(h.stats.dropped.load(Ordering::Relaxed), dropped as u64);
 }
 
 // Shutdown.
