@@ -274,8 +274,12 @@ impl Row {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--serve") {
+        return serve(args.get(at + 1).map_or("", String::as_str));
+    }
     // `cargo bench` passes `--bench`; a filter after it picks workloads.
-    let filter: Option<String> = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
+    let filter: Option<String> = args.into_iter().find(|arg| !arg.starts_with('-'));
     codec_benchmarks();
     println!();
     let have_ngircd = ngircd::find().is_some();
@@ -317,6 +321,30 @@ fn main() {
     match write_chart(&rows, &path) {
         Ok(()) => println!("chart: {}", path.display()),
         Err(error) => println!("chart: cannot write {}: {error}", path.display()),
+    }
+}
+
+/// `--serve KIND`: starts one server as the bench would, prints its address
+/// and serves until standard input closes, for running the load generator
+/// (or a profiler) by hand against the same server.
+fn serve(name: &str) {
+    let Some(kind) = Kind::ALL.into_iter().find(|kind| kind.name() == name) else {
+        let names: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+        eprintln!("--serve takes one of: {}", names.join(", "));
+        std::process::exit(2);
+    };
+    let server = match kind.start() {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("cannot start {name}: {error}");
+            std::process::exit(1);
+        }
+    };
+    println!("{name} serving on {}", server.addr());
+    // Blocks until standard input closes (Ctrl-D, or the caller goes).
+    let _ = io::copy(&mut io::stdin(), &mut io::sink());
+    if let Err(error) = server.stop() {
+        eprintln!("stopping {name}: {error}");
     }
 }
 
