@@ -351,7 +351,9 @@ fn parse_payload(text: &[u8]) -> Option<Payload> {
     for (index, number) in numbers.iter_mut().enumerate() {
         let begin = at;
         while let Some(&digit @ b'0'..=b'9') = text.get(at) {
-            *number = number.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+            *number = number
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
             at += 1;
         }
         if at == begin {
