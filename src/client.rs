@@ -96,6 +96,14 @@ pub trait Nudge: Send + Sync + fmt::Debug {
     fn filling(&self) {
         self.wake();
     }
+
+    /// The outbox is gone (the router closed the connection or dropped
+    /// it): the writer is to send what is left and the farewell, then hang
+    /// up.
+    fn closed(&self) {
+        self.nudge();
+        self.wake();
+    }
 }
 
 /// Writers owed a wake-up: filled while the router works, emptied when it
@@ -154,8 +162,7 @@ struct Farewell(Option<Arc<dyn Nudge>>);
 impl Drop for Farewell {
     fn drop(&mut self) {
         if let Some(nudge) = &self.0 {
-            nudge.nudge();
-            nudge.wake();
+            nudge.closed();
         }
     }
 }
@@ -174,6 +181,18 @@ pub struct Inbox {
     pub mailbox: Arc<Mailbox>,
     /// The outbox's capacity: a writer takes at most this many at once.
     pub capacity: usize,
+}
+
+impl Inbox {
+    /// A second receiving side for whoever writes in the writer's place
+    /// while it is parked; the two take turns, never read at once.
+    pub fn for_router(&self) -> Inbox {
+        Inbox {
+            rx: self.rx.clone(),
+            mailbox: Arc::clone(&self.mailbox),
+            capacity: self.capacity,
+        }
+    }
 }
 
 /// Whether [`Outbox::deliver`] queued the message.

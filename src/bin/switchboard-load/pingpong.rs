@@ -75,14 +75,14 @@ pub fn run(args: &Pingpong) -> io::Result<()> {
     let mut next_seq = vec![0u64; args.pairs];
     let mut arrived: Vec<(usize, Payload)> = Vec::new();
     engine.restart_clock();
-    for pair in 0..args.pairs {
+    for (pair, seq) in next_seq.iter_mut().enumerate() {
         for _ in 0..args.window {
             let payload = Payload {
                 sender: pair,
-                seq: next_seq[pair],
+                seq: *seq,
                 at: engine.now(),
             };
-            next_seq[pair] += 1;
+            *seq += 1;
             engine.send(2 * pair, &nick(2 * pair + 1), payload, 0);
             sent += 1;
         }
