@@ -10,6 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use memchr::memmem;
@@ -24,6 +25,9 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// How many bytes one `read` may take: big, so a burst costs few calls.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How many clients connect at once.
+const CONNECT_BATCH: usize = 8;
 
 /// How long registration and joining may take before the run gives up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,33 +77,10 @@ impl Engine {
         line: bool,
         quickack: bool,
     ) -> io::Result<Engine> {
-        let poll = Poll::new()?;
-        let mut peers = Vec::with_capacity(count);
-        for client in 0..count {
-            let source = Ipv4Addr::new(127, 0, 0, 2 + (client / 10_000) as u8);
-            let std_stream = connect_from(source, target)?;
-            std_stream.set_nonblocking(true)?;
-            let mut stream = TcpStream::from_std(std_stream);
-            poll.registry().register(
-                &mut stream,
-                Token(client),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            let registration = if line {
-                format!("/nick {}\n", nick(client))
-            } else {
-                format!("NICK {0}\r\nUSER {0} 0 * :{0}\r\n", nick(client))
-            };
-            peers.push(Peer {
-                stream,
-                partial: Vec::new(),
-                out: registration.into_bytes(),
-            });
-        }
         let mut engine = Engine {
-            poll,
+            poll: Poll::new()?,
             events: Events::with_capacity(1024),
-            peers,
+            peers: Vec::with_capacity(count),
             line,
             quickack,
             chunk: vec![0; READ_CHUNK],
@@ -107,8 +88,42 @@ impl Engine {
             pongs: Vec::new(),
         };
         let welcome = if line { "- hello " } else { " 001 " };
-        engine.await_all(welcome, "registration")?;
+        // A few at a time, each batch registered before the next connects:
+        // a server with a short listen backlog (ngircd's is 10) drops the
+        // connections it has not accepted yet, and each drop costs a
+        // second's retry.
+        for first in (0..count).step_by(CONNECT_BATCH) {
+            let batch = first..count.min(first + CONNECT_BATCH);
+            for client in batch.clone() {
+                engine.add_peer(target, client)?;
+            }
+            engine.await_all(batch, welcome, "registration")?;
+        }
         Ok(engine)
+    }
+
+    /// Connects client `client` and queues its registration.
+    fn add_peer(&mut self, target: SocketAddr, client: usize) -> io::Result<()> {
+        let source = Ipv4Addr::new(127, 0, 0, 2 + (client / 10_000) as u8);
+        let std_stream = connect_from(source, target)?;
+        std_stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std_stream);
+        self.poll.registry().register(
+            &mut stream,
+            Token(client),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let registration = if self.line {
+            format!("/nick {}\n", nick(client))
+        } else {
+            format!("NICK {0}\r\nUSER {0} 0 * :{0}\r\n", nick(client))
+        };
+        self.peers.push(Peer {
+            stream,
+            partial: Vec::new(),
+            out: registration.into_bytes(),
+        });
+        Ok(())
     }
 
     /// Joins each client to its room, if any, and waits until all are in.
@@ -127,7 +142,7 @@ impl Engine {
         }
         if joining > 0 {
             let joined = if self.line { "- members of " } else { " 366 " };
-            self.await_all(joined, "joining")?;
+            self.await_all(0..self.peers.len(), joined, "joining")?;
         }
         Ok(())
     }
@@ -182,13 +197,14 @@ impl Engine {
         })
     }
 
-    /// Polls until every client has seen a line containing `marker`.
-    fn await_all(&mut self, marker: &str, what: &str) -> io::Result<()> {
+    /// Polls until every client in `clients` has seen a line containing
+    /// `marker`.
+    fn await_all(&mut self, clients: Range<usize>, marker: &str, what: &str) -> io::Result<()> {
         let finder = memmem::Finder::new(marker.as_bytes());
         let mut done = vec![false; self.peers.len()];
-        let mut left = self.peers.len();
+        let mut left = clients.len();
         let deadline = Instant::now() + SETUP_TIMEOUT;
-        for peer in &mut self.peers {
+        for peer in &mut self.peers[clients.clone()] {
             peer.flush()?;
         }
         while left > 0 {
@@ -198,7 +214,7 @@ impl Engine {
                 )));
             }
             self.poll_lines(Duration::from_millis(50), |client, line, _| {
-                if !done[client] && finder.find(line).is_some() {
+                if clients.contains(&client) && !done[client] && finder.find(line).is_some() {
                     done[client] = true;
                     left -= 1;
                 }
