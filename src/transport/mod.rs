@@ -361,6 +361,12 @@ impl Intake {
     /// The next request that flood control lets through at `now`.
     pub fn next(&mut self, now: Instant) -> Next {
         if self.pending.is_empty() {
+            // Give the queue's memory back: most connections are idle
+            // most of the time, and an idle one would keep a few hundred
+            // bytes for nothing (BENCHMARKS.md, "Idle connections").
+            if self.pending.capacity() > 0 {
+                self.pending = VecDeque::new();
+            }
             return Next::Empty;
         }
         match self.bucket.try_take(now) {

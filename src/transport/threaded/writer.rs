@@ -12,12 +12,12 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, TryRecvError};
+use crossbeam_channel::Sender;
 use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 use socket2::SockRef;
 
-use crate::client::{ClientId, Inbox, Mailbox, Nudge, Queued};
+use crate::client::{Batch, ClientId, Inbox, Mailbox, Nudge};
 use crate::protocol::Codec;
 use crate::router::Input;
 use crate::stats::Stats;
@@ -77,11 +77,10 @@ pub struct Direct {
 
 /// Why [`WriterNudge::next`] returned.
 enum Woken {
-    Event(Queued),
+    /// Events to write, or word that the router let go, or both.
+    Events(Batch),
     /// The router handed over bytes it could not write.
     Handover,
-    /// The router let go and the queue is empty.
-    Closed,
 }
 
 thread_local! {
@@ -141,9 +140,9 @@ impl WriterNudge {
         let _ = self.direct.set(direct);
     }
 
-    /// The next event in `inbox`, parking until the router queues one or
-    /// hands over bytes; `Closed` once the router has let go and the queue
-    /// is empty.
+    /// The next events in `inbox` (at most one queue's worth), parking
+    /// until the router queues some or hands over bytes; the batch says
+    /// when the router has let go and nothing is left.
     ///
     /// With `spin`, it first looks again a few times, spinning then
     /// yielding, as crossbeam's own `recv` does: in a busy room the next
@@ -153,31 +152,29 @@ impl WriterNudge {
     /// for it to pay, and this updates it.
     fn next(&self, inbox: &Inbox, spin: &mut bool) -> Woken {
         self.thread.get_or_init(thread::current);
+        let most = inbox.capacity;
         if *spin {
             let backoff = Backoff::new();
             while !backoff.is_completed() {
-                match inbox.rx.try_recv() {
-                    Ok(queued) => return Woken::Event(queued),
-                    Err(TryRecvError::Disconnected) => return Woken::Closed,
-                    Err(TryRecvError::Empty) => backoff.snooze(),
+                let batch = inbox.take(most);
+                if !batch.events.is_empty() || batch.closed {
+                    return Woken::Events(batch);
                 }
+                backoff.snooze();
             }
         }
         let waiting_since = Instant::now();
         loop {
-            match inbox.rx.try_recv() {
-                Ok(queued) => {
-                    *spin = waiting_since.elapsed() < SPIN_PAYS;
-                    return Woken::Event(queued);
-                }
-                Err(TryRecvError::Disconnected) => return Woken::Closed,
-                Err(TryRecvError::Empty) => {}
+            let batch = inbox.take(most);
+            if !batch.events.is_empty() || batch.closed {
+                *spin = waiting_since.elapsed() < SPIN_PAYS;
+                return Woken::Events(batch);
             }
             self.state.store(PARKED, Ordering::SeqCst);
             // Announce the park before the last look; see `wake`. The look
             // takes nothing: from here the router may be draining the queue.
             atomic::fence(Ordering::SeqCst);
-            if inbox.rx.is_empty() && !self.closed.load(Ordering::SeqCst) {
+            if inbox.is_empty() && !self.closed.load(Ordering::SeqCst) {
                 // Returns at once if the router woke us since the store
                 // above; a spurious return just looks again.
                 thread::park();
@@ -205,13 +202,13 @@ impl Direct {
     fn write(&self, handover: &Mutex<Vec<u8>>) -> bool {
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
-            let mut events = 0;
+            let batch = self.inbox.take(self.inbox.capacity);
             let mut weight = 0;
-            for queued in self.inbox.rx.try_iter().take(self.inbox.capacity) {
+            for queued in &batch.events {
                 queued.message.write_to(&self.codec, queued.caps, buf);
-                events += 1;
                 weight += queued.message.weight();
             }
+            let events = batch.events.len() as u64;
             self.inbox.mailbox.took(weight as u64);
             append_notices(&self.inbox, &self.codec, false, buf);
             // On an error nothing was written: the writer meets the error
@@ -222,7 +219,7 @@ impl Direct {
             self.stats.write_calls.fetch_add(1, Ordering::Relaxed);
             self.stats.written.fetch_add(events, Ordering::Relaxed);
             if written == buf.len() {
-                return self.inbox.rx.is_empty();
+                return self.inbox.is_empty();
             }
             self.inbox.mailbox.set_stalled(Some(Instant::now()));
             handover.lock().extend_from_slice(&buf[written..]);
@@ -303,42 +300,42 @@ pub fn write_loop<W: Sink>(
     stats: &Stats,
     timeout: Duration,
 ) -> io::Result<()> {
-    let most = inbox.capacity;
     let mut buf = Vec::new();
     let mut spin = true;
     loop {
         // Parks until the router queues something, hands over bytes or
         // drops the outbox.
-        let first = match nudge.next(inbox, &mut spin) {
-            Woken::Event(first) => first,
+        let batch = match nudge.next(inbox, &mut spin) {
+            Woken::Events(batch) => batch,
             Woken::Handover => {
                 let rest = std::mem::take(&mut *nudge.handover.lock());
                 write_within(out, &rest, timeout)?;
                 inbox.mailbox.set_stalled(None);
                 continue;
             }
-            Woken::Closed => break,
         };
-        first.message.write_to(codec, first.caps, &mut buf);
-        let mut events = 1;
-        let mut weight = first.message.weight();
-        // At most one queue's worth, so a fast router cannot grow the buffer
-        // without bound while we drain.
-        for next in inbox.rx.try_iter().take(most) {
-            next.message.write_to(codec, next.caps, &mut buf);
-            events += 1;
-            weight += next.message.weight();
+        if !batch.events.is_empty() {
+            let mut weight = 0;
+            for queued in &batch.events {
+                queued.message.write_to(codec, queued.caps, &mut buf);
+                weight += queued.message.weight();
+            }
+            inbox.mailbox.took(weight as u64);
+            append_notices(inbox, codec, false, &mut buf);
+            write_batch(out, &buf, timeout, &inbox.mailbox)?;
+            stats.write_calls.fetch_add(1, Ordering::Relaxed);
+            stats
+                .written
+                .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+            buf.clear();
+            if inbox.is_empty() {
+                // Idle: give the buffer back; most connections are idle most of
+                // the time.
+                buf = Vec::new();
+            }
         }
-        inbox.mailbox.took(weight as u64);
-        append_notices(inbox, codec, false, &mut buf);
-        write_batch(out, &buf, timeout, &inbox.mailbox)?;
-        stats.write_calls.fetch_add(1, Ordering::Relaxed);
-        stats.written.fetch_add(events, Ordering::Relaxed);
-        buf.clear();
-        if inbox.rx.is_empty() {
-            // Idle: give the buffer back; most connections are idle most of
-            // the time.
-            buf = Vec::new();
+        if batch.closed {
+            break;
         }
     }
     append_notices(inbox, codec, true, &mut buf);
