@@ -69,7 +69,7 @@ impl Bench {
     fn drain(&mut self) {
         for inbox in &self.inboxes {
             let mut weight = 0;
-            for queued in inbox.rx.try_iter() {
+            for queued in inbox.take(usize::MAX).events {
                 weight += queued.message.weight() as u64;
             }
             inbox.mailbox.took(weight);

@@ -1,11 +1,11 @@
 //! A client as the router sees it from outside: an id and a bounded outbox.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::protocol::{Caps, Name, Outgoing};
@@ -103,6 +103,14 @@ pub trait Nudge: Send + Sync + fmt::Debug {
     fn filling(&self) {
         self.wake();
     }
+
+    /// The outbox is gone (the router closed the connection or dropped
+    /// it): the writer is to send what is left and the farewell, then hang
+    /// up.
+    fn closed(&self) {
+        self.nudge();
+        self.wake();
+    }
 }
 
 /// Writers owed a wake-up: filled while the router works, emptied when it
@@ -142,11 +150,11 @@ impl Wakes {
 /// connection: the writer sends what is queued, then the farewell, then hangs up.
 #[derive(Debug)]
 pub struct Outbox {
-    tx: Sender<Queued>,
-    /// How many events always fit (`--sendq`). The channel itself is
-    /// unbounded, which allocates its slots in small blocks as they fill
-    /// rather than all of them up front for every idle client; the bound is
-    /// kept here, exactly, because the router is the only sender.
+    queue: Sending,
+    /// How many events always fit (`--sendq`). The queue itself is
+    /// unbounded, so it allocates only what waits rather than every slot
+    /// up front for every idle client; the bound is kept here, exactly,
+    /// because the router is the only sender.
     capacity: usize,
     /// Beyond `capacity` events, more are queued only while the socket
     /// takes bytes (see [`STALL`]) and what waits weighs at most this
@@ -159,7 +167,7 @@ pub struct Outbox {
     caps: Caps,
     mailbox: Arc<Mailbox>,
     stats: Arc<Stats>,
-    /// Declared after `tx`, so that when the outbox goes, closed or simply
+    /// Declared after `queue`, so that when the outbox goes, closed or simply
     /// dropped (by a router that panicked, say), the writer's wake-up comes
     /// after the disconnection it is to notice.
     nudge: Farewell,
@@ -173,8 +181,7 @@ struct Farewell(Option<Arc<dyn Nudge>>);
 impl Drop for Farewell {
     fn drop(&mut self) {
         if let Some(nudge) = &self.0 {
-            nudge.nudge();
-            nudge.wake();
+            nudge.closed();
         }
     }
 }
@@ -186,13 +193,89 @@ pub struct Queued {
     pub caps: Caps,
 }
 
+/// A client's queue of events: a deque behind a lock, shared by the
+/// outbox and its inbox.
+///
+/// Not a channel: a crossbeam channel costs about 1.2 KiB per client even
+/// when empty (its cache-padded ends and the block of slots it keeps), and
+/// most clients are idle. The deque gives its memory back whenever a batch
+/// empties it. The lock is held only to push one event or to take a batch
+/// out (a swap, or at most `capacity` moves), never while encoding or
+/// writing, so the router never waits on a writer's work.
+#[derive(Debug, Default)]
+struct Queue {
+    events: Mutex<VecDeque<Queued>>,
+    /// The outbox is gone: nothing more will be queued.
+    closed: AtomicBool,
+    /// An inbox is gone: the connection is ending and nobody will read.
+    abandoned: AtomicBool,
+}
+
+/// The outbox's hold on the queue, which marks it closed when the outbox
+/// goes.
+#[derive(Debug)]
+struct Sending(Arc<Queue>);
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+    }
+}
+
 /// The writer's side of an [`Outbox`].
 #[derive(Debug)]
 pub struct Inbox {
-    pub rx: Receiver<Queued>,
+    queue: Arc<Queue>,
     pub mailbox: Arc<Mailbox>,
     /// The outbox's capacity: a writer takes at most this many at once.
     pub capacity: usize,
+}
+
+/// Events taken from an [`Inbox`], oldest first.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: VecDeque<Queued>,
+    /// The outbox is gone and this batch emptied the queue: nothing more
+    /// will come.
+    pub closed: bool,
+}
+
+impl Inbox {
+    /// Takes at most `most` events, oldest first. Never waits but for
+    /// the router pushing one event.
+    pub fn take(&self, most: usize) -> Batch {
+        let mut queue = self.queue.events.lock();
+        let events = if queue.len() <= most {
+            // Leaves an empty deque that holds no memory.
+            std::mem::take(&mut *queue)
+        } else {
+            queue.drain(..most).collect()
+        };
+        // Set only after the last event was queued, so none can follow.
+        let closed = queue.is_empty() && self.queue.closed.load(Ordering::SeqCst);
+        Batch { events, closed }
+    }
+
+    /// Whether nothing waits (the outbox may be closed or not).
+    pub fn is_empty(&self) -> bool {
+        self.queue.events.lock().is_empty()
+    }
+
+    /// A second receiving side for whoever writes in the writer's place
+    /// while it is parked; the two take turns, never read at once.
+    pub fn for_router(&self) -> Inbox {
+        Inbox {
+            queue: Arc::clone(&self.queue),
+            mailbox: Arc::clone(&self.mailbox),
+            capacity: self.capacity,
+        }
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.queue.abandoned.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Whether [`Outbox::deliver`] queued the message.
@@ -214,10 +297,10 @@ pub fn outbox(
     stats: Arc<Stats>,
     nudge: Option<Arc<dyn Nudge>>,
 ) -> (Outbox, Inbox) {
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let queue = Arc::new(Queue::default());
     let mailbox = Arc::new(Mailbox::default());
     let outbox = Outbox {
-        tx,
+        queue: Sending(Arc::clone(&queue)),
         capacity,
         max_weight: max_weight as u64,
         given: 0,
@@ -227,7 +310,7 @@ pub fn outbox(
         nudge: Farewell(nudge),
     };
     let inbox = Inbox {
-        rx,
+        queue,
         mailbox,
         capacity,
     };
@@ -253,34 +336,35 @@ impl Outbox {
         wakes: &mut Wakes,
     ) -> Delivery {
         let weight = message.weight() as u64;
-        let waiting = self.tx.len();
+        let queue = &self.queue.0;
+        if queue.abandoned.load(Ordering::Relaxed) {
+            return Delivery::Closed;
+        }
+        let mut events = queue.events.lock();
+        let waiting = events.len();
         // Only past the queue's length does the writer's word count.
         if waiting >= self.capacity && self.falls_behind(weight, now) {
+            drop(events);
             self.mailbox.missed.fetch_add(1, Ordering::Relaxed);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return Delivery::Dropped;
         }
         self.given += weight;
-        let queued = Queued {
+        events.push_back(Queued {
             message: Arc::clone(message),
             caps: self.caps,
-        };
-        // Never blocks: the channel is unbounded and the bound is checked above.
-        match self.tx.send(queued) {
-            Ok(()) => {
-                if let Some(nudge) = &self.nudge.0 {
-                    if nudge.nudge() {
-                        wakes.owed.push(Arc::clone(nudge));
-                    }
-                    if waiting + 1 == self.capacity {
-                        nudge.filling();
-                        wakes.filling = true;
-                    }
-                }
-                Delivery::Queued
+        });
+        drop(events);
+        if let Some(nudge) = &self.nudge.0 {
+            if nudge.nudge() {
+                wakes.owed.push(Arc::clone(nudge));
             }
-            Err(_) => Delivery::Closed,
+            if waiting + 1 == self.capacity {
+                nudge.filling();
+                wakes.filling = true;
+            }
         }
+        Delivery::Queued
     }
 
     /// The capabilities events are encoded for from now on.
@@ -295,7 +379,7 @@ impl Outbox {
 
     /// How many messages wait in the queue.
     pub fn queued(&self) -> usize {
-        self.tx.len()
+        self.queue.0.events.lock().len()
     }
 
     /// How many messages always fit in the queue.
@@ -321,8 +405,8 @@ impl Outbox {
     /// Lets go of the client: the writer flushes the queue, sends `reason`
     /// and hangs up.
     pub fn close(self, reason: Name) {
-        // Set before the sender is dropped (with `self`, right after), so the
-        // writer sees it once the channel reports disconnection.
+        // Set before the queue is marked closed (with `self`, right after),
+        // so the writer sees it once its last batch says closed.
         let _ = self.mailbox.farewell.set(reason);
     }
 }

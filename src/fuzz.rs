@@ -240,7 +240,9 @@ pub fn router(data: &[u8]) {
                 now += Duration::from_secs(u64::from(op & 31) * 4);
                 router.tick(now);
                 for inbox in &inboxes {
-                    inbox.rx.try_iter().for_each(drop);
+                    let read = inbox.take(usize::MAX).events;
+                    let weight = read.iter().map(|queued| queued.message.weight() as u64);
+                    inbox.mailbox.took(weight.sum());
                 }
             }
             _ => {

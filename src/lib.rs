@@ -19,9 +19,11 @@
 //! - The **router** ([`router`]) owns every user, room and membership. It
 //!   takes [`router::Input`]s (on one bounded channel, or called in place by
 //!   the event loop) and answers by queueing events on clients' bounded
-//!   outboxes, which drop rather than wait: it never blocks on a client and
-//!   never does I/O. Each writer is woken once per router turn, however
-//!   many messages it got.
+//!   outboxes, which drop rather than wait: it never blocks on a client.
+//!   At the end of each turn it writes a parked writer's queue to the
+//!   socket itself, without waiting, and wakes the writer only if the
+//!   socket pushes back (ARCHITECTURE.md, "Departures"); a writer that is
+//!   awake finds its events queued, however many it got.
 //! - **Codecs** ([`protocol`]) turn lines into [`protocol::Request`]s and
 //!   [`protocol::Event`]s into bytes. They never touch a socket. A broadcast
 //!   is one shared [`protocol::Outgoing`], encoded once per protocol by the

@@ -13,10 +13,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// One colour per series, in series order.
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 5] = [
     RGBColor(0x4e, 0x79, 0xa7),
     RGBColor(0xf2, 0x8e, 0x2b),
     RGBColor(0x59, 0xa1, 0x4f),
+    RGBColor(0xb0, 0x7a, 0xa1),
     RGBColor(0x9c, 0x9c, 0x9c),
 ];
 
@@ -27,6 +28,8 @@ pub struct Panel<'a> {
     pub unit: &'a str,
     /// `values[group][series]`; `None` where a server did not run.
     pub values: Vec<Vec<Option<f64>>>,
+    /// `notes[group]`: lines written above each group (the target ratios).
+    pub notes: Vec<Vec<String>>,
     /// How a value is written above its bar.
     pub label: fn(f64) -> String,
 }
@@ -41,7 +44,7 @@ pub fn write(
     panels: &[Panel],
 ) -> Result<(), Box<dyn Error>> {
     let height = 60 + 380 * panels.len() as u32;
-    let root = SVGBackend::new(path, (1200, height)).into_drawing_area();
+    let root = SVGBackend::new(path, (1400, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", 22))?;
     for (index, (panel, area)) in panels
@@ -69,12 +72,13 @@ fn draw_panel(
     if !low.is_finite() || low <= 0.0 {
         return Ok(());
     }
-    // Half a decade below the lowest bar so it shows; a decade and a half
-    // above the highest for its label and the legend.
-    let y_range = (low / 3.0..high * 30.0).log_scale();
+    // Half a decade below the lowest bar so it shows; two decades above
+    // the highest for its label and the notes.
+    let y_range = (low / 3.0..high * 100.0).log_scale();
     // A group per whole number; asked for as many labels as groups, the
-    // axis puts them on the whole numbers.
-    let x_range = -0.5..groups.len() as f64 - 0.5;
+    // axis puts them on the whole numbers. One more slot on the right
+    // holds the legend.
+    let x_range = -0.5..groups.len() as f64 + 0.5;
     let mut chart = ChartBuilder::on(area)
         .caption(panel.caption, ("sans-serif", 18))
         .margin(12)
@@ -130,6 +134,20 @@ fn draw_panel(
                 style.clone(),
             )
         }))?;
+    }
+    // The notes, a line each, stacked from just above the highest bar.
+    let note_style = TextStyle::from(("sans-serif", 12))
+        .pos(Pos::new(HPos::Center, VPos::Bottom))
+        .color(&BLACK);
+    for (group, lines) in panel.notes.iter().enumerate() {
+        for (line, text) in lines.iter().rev().enumerate() {
+            let y = high * 2.5 * 2.2f64.powi(line as i32);
+            chart.draw_series([Text::new(
+                text.clone(),
+                (group as f64, y),
+                note_style.clone(),
+            )])?;
+        }
     }
     if legend {
         chart

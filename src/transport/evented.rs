@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -249,7 +249,9 @@ struct Connection {
 struct Loop {
     poll: Poll,
     listeners: HashMap<Token, (TcpListener, Protocol)>,
-    connections: HashMap<Token, Connection>,
+    /// Boxed: a map's free slots are as big as its values, and at tens of
+    /// thousands of idle connections those would cost more than the boxes.
+    connections: HashMap<Token, Box<Connection>>,
     /// Flood-control deadlines, earliest first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(Instant, Token)>>,
     /// Connections that had more to read when their turn ended.
@@ -468,7 +470,7 @@ impl Loop {
         let intake = Intake::new(protocol, &self.context.config, Instant::now());
         self.connections.insert(
             token,
-            Connection {
+            Box::new(Connection {
                 stream,
                 id,
                 codec,
@@ -483,7 +485,7 @@ impl Loop {
                 finished: false,
                 closing: false,
                 _slot: slot,
-            },
+            }),
         );
     }
 
@@ -719,25 +721,16 @@ impl Connection {
     /// False when there is nothing to write.
     fn refill(&mut self, stats: &Stats) -> bool {
         let most = self.inbox.capacity;
-        let mut events = 0;
+        let batch = self.inbox.take(most);
         let mut weight = 0;
-        let mut disconnected = false;
-        while events < most {
-            match self.inbox.rx.try_recv() {
-                Ok(queued) => {
-                    queued
-                        .message
-                        .write_to(&self.codec, queued.caps, &mut self.out);
-                    events += 1;
-                    weight += queued.message.weight();
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    disconnected = true;
-                    break;
-                }
-            }
+        for queued in &batch.events {
+            queued
+                .message
+                .write_to(&self.codec, queued.caps, &mut self.out);
+            weight += queued.message.weight();
         }
+        let events = batch.events.len();
+        let disconnected = batch.closed;
         stats.written.fetch_add(events as u64, Ordering::Relaxed);
         self.inbox.mailbox.took(weight as u64);
         let farewell = disconnected && !self.closing;

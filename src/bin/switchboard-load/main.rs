@@ -7,8 +7,11 @@
 //! Only loopback targets are accepted: this is a measuring tool, not a
 //! flood against someone else's server.
 
+mod engine;
+mod fanout;
 mod idle;
-mod traffic;
+mod measure;
+mod pingpong;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -28,8 +31,8 @@ struct Args {
 #[argh(subcommand)]
 enum Scenario {
     Idle(idle::Idle),
-    Fanout(traffic::Fanout),
-    Pingpong(traffic::Pingpong),
+    Fanout(fanout::Fanout),
+    Pingpong(pingpong::Pingpong),
 }
 
 fn main() -> ExitCode {
@@ -38,8 +41,8 @@ fn main() -> ExitCode {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let result = match args.scenario {
         Scenario::Idle(idle) => idle::run(&idle),
-        Scenario::Fanout(fanout) => traffic::fanout(&fanout),
-        Scenario::Pingpong(pingpong) => traffic::pingpong(&pingpong),
+        Scenario::Fanout(args) => fanout::run(&args),
+        Scenario::Pingpong(args) => pingpong::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

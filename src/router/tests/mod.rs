@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::TryRecvError;
-
 use super::{Input, ROOMS_PER_CLIENT, Router, Services, TOPIC_MAX};
 use crate::accounts::PasswordCost;
 use crate::client::{self, ClientId, Inbox};
@@ -34,9 +32,9 @@ mod operators;
 fn take(inbox: &Inbox, most: usize) -> Vec<Event> {
     let mut weight = 0;
     let events = inbox
-        .rx
-        .try_iter()
         .take(most)
+        .events
+        .into_iter()
         .map(|queued| {
             weight += queued.message.weight();
             queued.message.event().clone()
@@ -253,7 +251,8 @@ impl Harness {
     /// the farewell it left.
     fn farewell(&self, id: ClientId) -> Name {
         let inbox = &self.inboxes[&id];
-        assert_eq!(inbox.rx.try_recv().err(), Some(TryRecvError::Disconnected));
+        let rest = inbox.take(usize::MAX);
+        assert!(rest.events.is_empty() && rest.closed, "the router let go");
         inbox.mailbox.farewell().expect("a farewell").clone()
     }
 

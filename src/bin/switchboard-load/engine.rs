@@ -1,0 +1,431 @@
+//! Many simulated clients on one mio event loop, and the little parsing a
+//! load generator needs, done on bytes.
+//!
+//! The engine has to outrun the fastest server on the same cores, so what
+//! it does per received line is kept small: lines are cut with `memchr`
+//! straight out of the read buffer (only a line split across two reads is
+//! copied), chat messages are recognised by position rather than parsed,
+//! the payload's three numbers are read digit by digit, and the clock is
+//! read once per read call, not per line.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use memchr::memmem;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use socket2::SockRef;
+
+use crate::connect_from;
+
+/// The longest line the engine accepts from a server.
+const MAX_LINE: usize = 64 * 1024;
+
+/// How many bytes one `read` may take: big, so a burst costs few calls.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How many clients connect at once.
+const CONNECT_BATCH: usize = 8;
+
+/// How long registration and joining may take before the run gives up.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a chat message carries: who sent it (the scenario's own numbering),
+/// its sequence number for that sender, and when it was sent, in
+/// microseconds on the engine's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Payload {
+    pub sender: usize,
+    pub seq: u64,
+    pub at: u64,
+}
+
+/// One simulated client.
+struct Peer {
+    stream: TcpStream,
+    /// The start of a line the last read cut off.
+    partial: Vec<u8>,
+    /// Bytes not yet taken by the socket.
+    out: Vec<u8>,
+}
+
+/// Many clients on one poll.
+pub struct Engine {
+    poll: Poll,
+    events: Events,
+    peers: Vec<Peer>,
+    line: bool,
+    quickack: bool,
+    chunk: Vec<u8>,
+    /// The clock payload times count from.
+    start: Instant,
+    /// Clients owing the server a PONG, answered after the poll turn.
+    pongs: Vec<(usize, Vec<u8>)>,
+}
+
+impl Engine {
+    /// Connects and registers `count` clients, nicknames `load0`...
+    ///
+    /// With `quickack`, the engine re-arms TCP_QUICKACK after every read: a
+    /// server that leaves Nagle on would otherwise wait for our delayed ACK
+    /// (~40 ms) on every burst, and we would measure that instead of it.
+    pub fn connect(
+        target: SocketAddr,
+        count: usize,
+        line: bool,
+        quickack: bool,
+    ) -> io::Result<Engine> {
+        let mut engine = Engine {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            peers: Vec::with_capacity(count),
+            line,
+            quickack,
+            chunk: vec![0; READ_CHUNK],
+            start: Instant::now(),
+            pongs: Vec::new(),
+        };
+        let welcome = if line { "- hello " } else { " 001 " };
+        // A few at a time, each batch registered before the next connects:
+        // a server with a short listen backlog (ngircd's is 10) drops the
+        // connections it has not accepted yet, and each drop costs a
+        // second's retry.
+        for first in (0..count).step_by(CONNECT_BATCH) {
+            let batch = first..count.min(first + CONNECT_BATCH);
+            for client in batch.clone() {
+                engine.add_peer(target, client)?;
+            }
+            engine.await_all(batch, welcome, "registration")?;
+        }
+        Ok(engine)
+    }
+
+    /// Connects client `client` and queues its registration.
+    fn add_peer(&mut self, target: SocketAddr, client: usize) -> io::Result<()> {
+        let source = Ipv4Addr::new(127, 0, 0, 2 + (client / 10_000) as u8);
+        let std_stream = connect_from(source, target)?;
+        std_stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(std_stream);
+        self.poll.registry().register(
+            &mut stream,
+            Token(client),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let registration = if self.line {
+            format!("/nick {}\n", nick(client))
+        } else {
+            format!("NICK {0}\r\nUSER {0} 0 * :{0}\r\n", nick(client))
+        };
+        self.peers.push(Peer {
+            stream,
+            partial: Vec::new(),
+            out: registration.into_bytes(),
+        });
+        Ok(())
+    }
+
+    /// Joins each client to its room, if any, and waits until all are in.
+    pub fn join(&mut self, room_of: impl Fn(usize) -> Option<String>) -> io::Result<()> {
+        let mut joining = 0;
+        for client in 0..self.peers.len() {
+            if let Some(room) = room_of(client) {
+                let join = if self.line {
+                    format!("/join {room}\n")
+                } else {
+                    format!("JOIN {room}\r\n")
+                };
+                self.peers[client].out.extend_from_slice(join.as_bytes());
+                joining += 1;
+            }
+        }
+        if joining > 0 {
+            let joined = if self.line { "- members of " } else { " 366 " };
+            self.await_all(0..self.peers.len(), joined, "joining")?;
+        }
+        Ok(())
+    }
+
+    /// Restarts the payload clock: times count from now.
+    pub fn restart_clock(&mut self) {
+        self.start = Instant::now();
+    }
+
+    /// Microseconds on the payload clock.
+    pub fn now(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    /// Sends `text` to `to` (a room or a nickname) as `client`, where `text`
+    /// is `payload` padded with `x` to `size` bytes.
+    pub fn send(&mut self, client: usize, to: &str, payload: Payload, size: usize) {
+        let out = &mut self.peers[client].out;
+        if self.line {
+            out.extend_from_slice(b"/msg ");
+        } else {
+            out.extend_from_slice(b"PRIVMSG ");
+        }
+        out.extend_from_slice(to.as_bytes());
+        out.extend_from_slice(if self.line { b" " } else { b" :" });
+        let begin = out.len();
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{} {} {}", payload.sender, payload.seq, payload.at);
+        let written = out.len() - begin;
+        if written < size {
+            out.push(b' ');
+            out.resize(begin + size, b'x');
+        }
+        out.extend_from_slice(if self.line { b"\n" } else { b"\r\n" });
+        // A full socket is retried on its writable event.
+        let _ = self.peers[client].flush();
+    }
+
+    /// Polls once, waiting at most `timeout`, and hands `on_message` every
+    /// chat message received: the client that received it, its payload and
+    /// when it arrived on the payload clock. Pings are answered.
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+        mut on_message: impl FnMut(usize, Payload, u64),
+    ) -> io::Result<()> {
+        let line_protocol = self.line;
+        self.poll_lines(timeout, |client, line, now| {
+            if let Some(payload) = chat_payload(line, line_protocol) {
+                on_message(client, payload, now);
+            }
+        })
+    }
+
+    /// Polls until every client in `clients` has seen a line containing
+    /// `marker`.
+    fn await_all(&mut self, clients: Range<usize>, marker: &str, what: &str) -> io::Result<()> {
+        let finder = memmem::Finder::new(marker.as_bytes());
+        let mut done = vec![false; self.peers.len()];
+        let mut left = clients.len();
+        let deadline = Instant::now() + SETUP_TIMEOUT;
+        for peer in &mut self.peers[clients.clone()] {
+            peer.flush()?;
+        }
+        while left > 0 {
+            if Instant::now() > deadline {
+                return Err(io::Error::other(format!(
+                    "{what}: {left} clients never finished"
+                )));
+            }
+            self.poll_lines(Duration::from_millis(50), |client, line, _| {
+                if clients.contains(&client) && !done[client] && finder.find(line).is_some() {
+                    done[client] = true;
+                    left -= 1;
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Polls once and hands `on_line` every complete line received, with
+    /// the client and the time of the read that brought it.
+    fn poll_lines(
+        &mut self,
+        timeout: Duration,
+        mut on_line: impl FnMut(usize, &[u8], u64),
+    ) -> io::Result<()> {
+        self.poll.poll(&mut self.events, Some(timeout))?;
+        for event in self.events.iter() {
+            let client = event.token().0;
+            let peer = &mut self.peers[client];
+            if event.is_writable() && !peer.out.is_empty() {
+                peer.flush()?;
+            }
+            if !event.is_readable() {
+                continue;
+            }
+            // With the peer gone there is no later event: read to the end.
+            let to_the_end = event.is_read_closed() || event.is_error();
+            loop {
+                let read = match peer.stream.read(&mut self.chunk) {
+                    Ok(0) => {
+                        return Err(io::Error::other(format!(
+                            "{} was disconnected",
+                            nick(client)
+                        )));
+                    }
+                    Ok(read) => read,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return Err(error),
+                };
+                let now = self.start.elapsed().as_micros() as u64;
+                let mut handle = |line: &[u8]| {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if let Some(token) = line.strip_prefix(b"PING ") {
+                        self.pongs.push((client, token.to_vec()));
+                    } else {
+                        on_line(client, line, now);
+                    }
+                };
+                split_lines(&mut peer.partial, &self.chunk[..read], &mut handle)?;
+                // A short read emptied the socket; more data would raise a
+                // new event (on Linux's epoll; mio promises one only after
+                // WouldBlock). This saves the read that says so, which would
+                // cost every server the same.
+                if read < self.chunk.len() && !to_the_end {
+                    break;
+                }
+            }
+            // Linux drops out of quick-ACK mode by itself; re-arm it so the
+            // server never waits on our delayed ACK.
+            if self.quickack {
+                let _ = SockRef::from(&peer.stream).set_tcp_quickack(true);
+            }
+        }
+        for (client, token) in std::mem::take(&mut self.pongs) {
+            let peer = &mut self.peers[client];
+            peer.out.extend_from_slice(b"PONG ");
+            peer.out.extend_from_slice(&token);
+            peer.out.extend_from_slice(b"\r\n");
+            peer.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Peer {
+    /// Writes what the socket takes of `out`.
+    fn flush(&mut self) -> io::Result<()> {
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(count) => written += count,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        self.out.drain(..written);
+        Ok(())
+    }
+}
+
+/// Hands `handle` each complete line of `partial` followed by `data`,
+/// without its `\n`, and keeps the incomplete end in `partial`. Lines are
+/// cut out of `data` in place; only one split across reads is copied.
+fn split_lines(
+    partial: &mut Vec<u8>,
+    mut data: &[u8],
+    handle: &mut impl FnMut(&[u8]),
+) -> io::Result<()> {
+    if !partial.is_empty() {
+        let Some(end) = memchr::memchr(b'\n', data) else {
+            partial.extend_from_slice(data);
+            return check_length(partial);
+        };
+        partial.extend_from_slice(&data[..end]);
+        handle(partial);
+        partial.clear();
+        data = &data[end + 1..];
+    }
+    let mut begin = 0;
+    for end in memchr::memchr_iter(b'\n', data) {
+        handle(&data[begin..end]);
+        begin = end + 1;
+    }
+    partial.extend_from_slice(&data[begin..]);
+    check_length(partial)
+}
+
+fn check_length(partial: &[u8]) -> io::Result<()> {
+    if partial.len() > MAX_LINE {
+        return Err(io::Error::other("the server sent a line over 64 KiB"));
+    }
+    Ok(())
+}
+
+/// The payload of a chat message, if `line` is one: IRC's
+/// `:prefix PRIVMSG target :text` or the line protocol's `... <nick> text`.
+fn chat_payload(line: &[u8], line_protocol: bool) -> Option<Payload> {
+    let text = if line_protocol {
+        // Nicknames and room names hold no `>`.
+        let rest = &line[memchr::memchr(b'>', line)? + 1..];
+        rest.strip_prefix(b" ")?
+    } else {
+        // Words are short here: a plain search beats memchr's set-up.
+        let after_space = |bytes: &[u8]| Some(bytes.iter().position(|&b| b == b' ')? + 1);
+        let rest = line.strip_prefix(b":")?;
+        let rest = rest[after_space(rest)?..].strip_prefix(b"PRIVMSG ")?;
+        // The target is one word.
+        rest[after_space(rest)?..].strip_prefix(b":")?
+    };
+    parse_payload(text)
+}
+
+/// `K SEQ MICROS` at the start of `text`, followed by a space or nothing.
+fn parse_payload(text: &[u8]) -> Option<Payload> {
+    let mut numbers = [0u64; 3];
+    let mut at = 0;
+    for (index, number) in numbers.iter_mut().enumerate() {
+        let begin = at;
+        while let Some(&digit @ b'0'..=b'9') = text.get(at) {
+            *number = number
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            at += 1;
+        }
+        if at == begin {
+            return None;
+        }
+        match text.get(at) {
+            Some(b' ') => at += 1,
+            None if index == 2 => {}
+            _ => return None,
+        }
+    }
+    let [sender, seq, at] = numbers;
+    Some(Payload {
+        sender: usize::try_from(sender).ok()?,
+        seq,
+        at,
+    })
+}
+
+/// The nickname of client `client`.
+pub fn nick(client: usize) -> String {
+    format!("load{client}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_found_in_both_protocols() {
+        let expected = Some(Payload {
+            sender: 3,
+            seq: 41,
+            at: 123456,
+        });
+        let irc = b":load7!~load7@127.0.0.2 PRIVMSG #load0 :3 41 123456 xxxxxxxx";
+        assert_eq!(chat_payload(irc, false), expected);
+        let private = b":load7!~load7@::1 PRIVMSG load8 :3 41 123456";
+        assert_eq!(chat_payload(private, false), expected);
+        let line = b"[#load0] <load7> 3 41 123456 xxxx";
+        assert_eq!(chat_payload(line, true), expected);
+        assert_eq!(chat_payload(b":server 001 load0 :Welcome", false), None);
+        assert_eq!(chat_payload(b":a!b@c PRIVMSG #r :3 41x 1", false), None);
+        assert_eq!(chat_payload(b":a!b@c NOTICE #r :3 41 1", false), None);
+    }
+
+    #[test]
+    fn lines_split_across_reads_are_joined() {
+        let mut partial = Vec::new();
+        let mut lines = Vec::new();
+        let mut handle = |line: &[u8]| lines.push(line.to_vec());
+        split_lines(&mut partial, b"one\r\ntw", &mut handle).unwrap();
+        split_lines(&mut partial, b"o\nthr", &mut handle).unwrap();
+        split_lines(&mut partial, b"ee", &mut handle).unwrap();
+        split_lines(&mut partial, b"\n", &mut handle).unwrap();
+        assert_eq!(lines, [&b"one\r"[..], b"two", b"three"]);
+        assert!(partial.is_empty());
+    }
+}

@@ -1,0 +1,371 @@
+//! The threaded transport: an accept thread per listening address, and a
+//! reader and a writer thread per connection.
+//!
+//! The three share the connection's one socket through an `Arc<TcpStream>`
+//! (reading and writing a socket from two threads at once is fine), so a
+//! connection costs one file descriptor.
+//!
+//! - The reader frames lines, decodes them, holds them for flood control and
+//!   sends them to the router. It blocks in `read` (with a timeout while
+//!   lines wait for flood control), and on the router's inbox when the router
+//!   is behind, which slows down this one client's TCP connection.
+//! - The writer parks while the client's outbox is empty and writes
+//!   everything queued at once, first without waiting: when the socket does
+//!   not take it all, the writer tells the router (the client's mailbox
+//!   says since when the socket stalled) and then waits for the socket. The router wakes it through a
+//!   [`WriterNudge`] once per turn, however many messages it queued in that
+//!   turn, so a burst costs one wake-up per writer. When the router drops
+//!   the outbox, the writer sends what is left and the farewell, then shuts
+//!   the socket down, which also wakes the reader.
+
+mod writer;
+
+use std::io::{self, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::{Admitted, Context, Intake, Next, Slot, describe};
+use crate::client::{ClientId, Nudge};
+use crate::config::Config;
+use crate::protocol::Protocol;
+use crate::router::Input;
+use writer::{Direct, Writer};
+pub use writer::{Sink, WriterNudge, write_loop};
+
+/// How many bytes a reader asks the kernel for at once. Each reader holds
+/// its buffer for the connection's life, idle or not: 1 KiB takes any
+/// chat line or burst of them in a read or two, and saved 2.4 KiB per idle
+/// connection against 4 KiB (BENCHMARKS.md, "Idle connections").
+const READ_CHUNK: usize = 1024;
+
+/// A listening socket and the thread accepting on it.
+#[derive(Debug)]
+pub struct Listener {
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<Connection>>,
+}
+
+/// The threads serving one connection, and a way to force its socket shut.
+#[derive(Debug)]
+pub struct Connection {
+    /// Weak, so a finished connection's socket is closed at once rather than
+    /// when the accept thread next prunes its list.
+    stream: Weak<TcpStream>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Connection {
+    fn is_finished(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    /// Shuts the socket down so its threads' blocking calls return at once.
+    pub fn force_close(&self) {
+        if let Some(stream) = self.stream.upgrade() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Waits for the connection's threads.
+    pub fn join(self) {
+        for thread in self.threads {
+            if thread.join().is_err() {
+                log::error!("a connection thread panicked");
+            }
+        }
+    }
+}
+
+/// Binds `addr` and starts accepting `protocol` connections on it.
+/// Requests and disconnections go to the router over `router`.
+pub fn listen(
+    addr: SocketAddr,
+    protocol: Protocol,
+    context: Context,
+    router: Sender<Input>,
+) -> io::Result<Listener> {
+    let listener = super::bind(addr)?;
+    let addr = listener.local_addr()?;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let thread = thread::Builder::new()
+        .name(format!("sb-accept-{protocol}"))
+        .spawn({
+            let stopping = Arc::clone(&stopping);
+            move || accept_loop(&listener, protocol, &context, &router, &stopping)
+        })?;
+    log::info!("serving the {protocol} protocol on {addr}");
+    Ok(Listener {
+        addr,
+        stopping,
+        thread,
+    })
+}
+
+impl Listener {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting and hands back the connections still being served.
+    pub fn stop(self) -> Vec<Connection> {
+        self.stopping.store(true, Ordering::SeqCst);
+        // `accept` cannot be interrupted portably: connect to ourselves so it
+        // returns and the loop sees the flag.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        if let Err(error) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
+            log::warn!("could not wake the accept thread on {wake}: {error}");
+        }
+        self.thread.join().unwrap_or_else(|_| {
+            log::error!("the accept thread on {} panicked", self.addr);
+            Vec::new()
+        })
+    }
+}
+
+fn accept_loop(
+    listener: &TcpListener,
+    protocol: Protocol,
+    context: &Context,
+    router: &Sender<Input>,
+    stopping: &AtomicBool,
+) -> Vec<Connection> {
+    let mut connections: Vec<Connection> = Vec::new();
+    // Finished connections are joined when the list doubles, so pruning costs
+    // O(1) per accept however many connections are live.
+    let mut prune_at = 64;
+    for incoming in listener.incoming() {
+        if stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        match incoming {
+            Ok(stream) => connections.extend(start(stream, protocol, context, router)),
+            Err(error) => {
+                // Typically out of file descriptors: back off instead of
+                // spinning, and let existing clients carry on.
+                log::warn!("accept failed: {error}");
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+        if connections.len() >= prune_at {
+            for done in connections.extract_if(.., |connection| connection.is_finished()) {
+                done.join();
+            }
+            prune_at = (connections.len() * 2).max(64);
+        }
+    }
+    connections
+}
+
+/// Starts serving one accepted socket, unless the server turns it away.
+fn start(
+    stream: TcpStream,
+    protocol: Protocol,
+    context: &Context,
+    router: &Sender<Input>,
+) -> Option<Connection> {
+    let config = &context.config;
+    let peer = stream.peer_addr().ok()?;
+    let nudge = Arc::new(WriterNudge::default());
+    let for_outbox: Arc<dyn Nudge> = nudge.clone();
+    let admitted = context.admit(&stream, context.next_id(), protocol, peer, Some(for_outbox))?;
+    if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
+        log::debug!("dropping {peer}: {error}");
+        return None;
+    }
+    let Admitted {
+        id,
+        slot,
+        outbox,
+        inbox,
+        codec,
+    } = admitted;
+    let stream = Arc::new(stream);
+    let slot = Arc::new(slot);
+    // Disconnected when the writer ends, for a reader waiting on its own.
+    let (hangup, writer_gone) = crossbeam_channel::bounded(0);
+    let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
+        thread::Builder::new()
+            .name(format!("sb-{role}-{}", id.0))
+            .stack_size(config.thread_stack_kib * 1024)
+            .spawn(body)
+            .inspect_err(|error| log::error!("cannot start a {role} thread for {peer}: {error}"))
+    };
+    // The router writes to this socket itself while the writer is parked.
+    nudge.write_directly(Direct {
+        stream: Arc::clone(&stream),
+        inbox: inbox.for_router(),
+        codec: codec.clone(),
+        stats: Arc::clone(&context.stats),
+    });
+    let writer = Writer {
+        id,
+        inbox,
+        nudge,
+        codec,
+        router: router.clone(),
+        stats: Arc::clone(&context.stats),
+        timeout: config.write_timeout,
+        hangup,
+        slot: Arc::clone(&slot),
+    };
+    let writer = spawn(
+        "write",
+        Box::new({
+            let stream = Arc::clone(&stream);
+            move || writer.run(&stream)
+        }),
+    )
+    .ok()?;
+    let mut connection = Connection {
+        stream: Arc::downgrade(&stream),
+        threads: vec![writer],
+    };
+    // The router must hear of the client before its first request, so the
+    // reader starts only after this.
+    let connected = Input::Connected {
+        id,
+        outbox,
+        peer,
+        protocol,
+    };
+    if router.send(connected).is_err() {
+        // Shutting down; dropping the outbox ends the writer.
+        return Some(connection);
+    }
+    let reader = spawn(
+        "read",
+        Box::new({
+            let router = router.clone();
+            let config = Arc::clone(config);
+            let reading = Reading {
+                id,
+                protocol,
+                router,
+                config,
+                writer_gone,
+            };
+            move || reading.run(&stream, slot)
+        }),
+    );
+    match reader {
+        Ok(reader) => connection.threads.push(reader),
+        Err(error) => {
+            let _ = router.send(Input::Disconnected(id, error.to_string()));
+        }
+    }
+    Some(connection)
+}
+
+/// What a reader thread needs besides its socket.
+struct Reading {
+    id: ClientId,
+    protocol: Protocol,
+    router: Sender<Input>,
+    config: Arc<Config>,
+    /// Disconnects when the writer ends: the connection is over.
+    writer_gone: Receiver<()>,
+}
+
+impl Reading {
+    fn run(self, stream: &TcpStream, _slot: Arc<Slot>) {
+        // A bug must not leave a ghost user behind: a panic counts as a disconnect.
+        let ended = panic::catch_unwind(AssertUnwindSafe(|| self.read_loop(stream)))
+            .unwrap_or_else(|_| Some("internal error".into()));
+        if let Some(reason) = ended {
+            // Blocks only while the router's inbox is full; fails only when
+            // the router is gone, and then nobody needs to know.
+            let _ = self.router.send(Input::Disconnected(self.id, reason));
+        }
+    }
+
+    /// Reads lines and sends them to the router until the connection ends;
+    /// says why, or `None` when there is nobody to tell (the router or the
+    /// writer is gone, and with it the client).
+    fn read_loop(&self, mut stream: &TcpStream) -> Option<String> {
+        let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
+        let mut chunk = vec![0; READ_CHUNK];
+        let mut timeout = None;
+        // The peer sent all it will (it may still read), and whether the
+        // router was told how much still waits.
+        let mut finished = false;
+        let mut told = false;
+        loop {
+            let wait = loop {
+                match intake.next(Instant::now()) {
+                    // Blocks while the router's inbox is full: backpressure
+                    // on this client only.
+                    Next::Ready(request) => {
+                        self.router.send(Input::Request(self.id, request)).ok()?;
+                    }
+                    Next::Wait(wait) => break Some(wait),
+                    Next::Empty => break None,
+                }
+            };
+            if intake.flooded() {
+                return Some("excess flood".into());
+            }
+            if finished {
+                // What waits for flood control goes on at its pace, then the
+                // connection ends; sooner if the writer does.
+                let Some(wait) = wait else {
+                    return Some("connection closed".into());
+                };
+                if !told {
+                    let waiting = intake.waiting();
+                    let draining = Input::Draining {
+                        id: self.id,
+                        waiting,
+                    };
+                    self.router.send(draining).ok()?;
+                    told = true;
+                }
+                if self.writer_gone.recv_timeout(wait) != Err(RecvTimeoutError::Timeout) {
+                    return None;
+                }
+                // A peer that is gone for good answers what is written to
+                // it with a reset. Reads only say end of stream now; the
+                // socket's error says whether the reset came.
+                if !matches!(stream.take_error(), Ok(None)) {
+                    return Some("connection closed".into());
+                }
+                continue;
+            }
+            // While lines wait for flood control, read only until the next
+            // one may go; otherwise block until the client sends something.
+            if wait != timeout {
+                if let Err(error) = stream.set_read_timeout(wait) {
+                    return Some(describe(&error));
+                }
+                timeout = wait;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) => finished = true,
+                Ok(read) => intake.push(&chunk[..read]),
+                Err(error) if is_transient(&error) => {}
+                Err(error) => return Some(describe(&error)),
+            }
+        }
+    }
+}
+
+/// Whether a read error only means "nothing yet": a timeout or a signal.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}

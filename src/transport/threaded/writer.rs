@@ -1,0 +1,634 @@
+//! The writer thread of a threaded connection, and how the router reaches
+//! it: [`WriterNudge`] wakes a parked writer, or, when the writer is parked
+//! and the socket takes the bytes at once, lets the router write them
+//! itself (see [`WriterNudge::wake`]).
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{self, AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use crossbeam_utils::Backoff;
+use parking_lot::Mutex;
+use socket2::SockRef;
+
+use crate::client::{Batch, ClientId, Inbox, Mailbox, Nudge};
+use crate::protocol::Codec;
+use crate::router::Input;
+use crate::stats::Stats;
+use crate::transport::{Slot, append_notices, describe};
+
+/// A writer that waited less than this for its last message spins a little
+/// before it parks next time. Measured on two cores: spinning always made
+/// fanout to 500 members a quarter slower, never spinning made fanout to
+/// 100 members a quarter slower; this keeps most of both.
+const SPIN_PAYS: Duration = Duration::from_millis(1);
+
+/// What a writer's buffer starts at when it has something to write.
+const BATCH_BUFFER: usize = 4096;
+
+/// The writer is awake and owns the socket's writing side.
+const RUNNING: u8 = 0;
+/// The writer is parked, or about to park; whoever moves it out of this
+/// state owns the writing side.
+const PARKED: u8 = 1;
+/// The router is writing the socket itself, the writer parked.
+const ROUTER: u8 = 2;
+
+/// How the router wakes a writer thread, or writes in its place.
+///
+/// The writer parks when its outbox is empty. At the end of a turn in
+/// which it queued something, the router takes the writing side from a
+/// parked writer and writes the queue itself, without waiting
+/// (`MSG_DONTWAIT`): most of the time the socket takes it all and the
+/// writer sleeps on, which saves a wake-up and a hand-off per delivery.
+/// When the socket pushes back, the router hands the rest to the writer
+/// and wakes it; the writer waits for the socket as before. One owner of
+/// the writing side at a time (`state`) keeps the bytes in order.
+#[derive(Debug, Default)]
+pub struct WriterNudge {
+    /// The writer thread, known from its first look for an event.
+    thread: OnceLock<Thread>,
+    /// Who owns the writing side: `RUNNING`, `PARKED` or `ROUTER`.
+    state: AtomicU8,
+    /// Something was queued since the writer was last woken.
+    pending: AtomicBool,
+    /// The router let go of the client: only the writer may write now,
+    /// so the farewell comes last.
+    closed: AtomicBool,
+    /// What the router needs to write in the writer's place; unset, it
+    /// always wakes the writer.
+    direct: OnceLock<Direct>,
+    /// Bytes the router could not write; the writer writes them before
+    /// anything still queued, which was queued after them.
+    handover: Mutex<Vec<u8>>,
+}
+
+/// The socket and queue as the router sees them when it writes itself.
+#[derive(Debug)]
+pub struct Direct {
+    pub stream: Arc<TcpStream>,
+    pub inbox: Inbox,
+    pub codec: Codec,
+    pub stats: Arc<Stats>,
+}
+
+/// Why [`WriterNudge::next`] returned.
+enum Woken {
+    /// Events to write, or word that the router let go, or both.
+    Events(Batch),
+    /// The router handed over bytes it could not write.
+    Handover,
+}
+
+thread_local! {
+    /// The router's buffer for the batches it writes itself, kept between
+    /// turns so a delivery allocates nothing.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Nudge for WriterNudge {
+    fn nudge(&self) -> bool {
+        !self.pending.swap(true, Ordering::AcqRel)
+    }
+
+    fn wake(&self) {
+        self.pending.store(false, Ordering::Release);
+        // Pairs with the fence in `next`: either the writer sees what was
+        // queued before this, or this sees the writer parked.
+        atomic::fence(Ordering::SeqCst);
+        if let Some(direct) = self.direct.get()
+            && !self.closed.load(Ordering::SeqCst)
+            && self
+                .state
+                .compare_exchange(PARKED, ROUTER, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            if direct.write(&self.handover) {
+                self.state.store(PARKED, Ordering::SeqCst);
+                return;
+            }
+            // The writer finishes what the socket would not take now.
+            self.state.store(RUNNING, Ordering::SeqCst);
+            if let Some(thread) = self.thread.get() {
+                thread.unpark();
+            }
+            return;
+        }
+        if self
+            .state
+            .compare_exchange(PARKED, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+
+    fn closed(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+}
+
+impl WriterNudge {
+    /// Lets the router write `direct`'s socket itself while the writer is
+    /// parked.
+    pub fn write_directly(&self, direct: Direct) {
+        let _ = self.direct.set(direct);
+    }
+
+    /// The next events in `inbox` (at most one queue's worth), parking
+    /// until the router queues some or hands over bytes; the batch says
+    /// when the router has let go and nothing is left.
+    ///
+    /// With `spin`, it first looks again a few times, spinning then
+    /// yielding, as crossbeam's own `recv` does: in a busy room the next
+    /// message often comes before a sleep and a wake-up would be over. But
+    /// with hundreds of writers yielding to each other, spinning costs more
+    /// than it saves, so `spin` says whether the last wait was short enough
+    /// for it to pay, and this updates it.
+    fn next(&self, inbox: &Inbox, spin: &mut bool) -> Woken {
+        self.thread.get_or_init(thread::current);
+        let most = inbox.capacity;
+        if *spin {
+            let backoff = Backoff::new();
+            while !backoff.is_completed() {
+                let batch = inbox.take(most);
+                if !batch.events.is_empty() || batch.closed {
+                    return Woken::Events(batch);
+                }
+                backoff.snooze();
+            }
+        }
+        let waiting_since = Instant::now();
+        loop {
+            let batch = inbox.take(most);
+            if !batch.events.is_empty() || batch.closed {
+                *spin = waiting_since.elapsed() < SPIN_PAYS;
+                return Woken::Events(batch);
+            }
+            self.state.store(PARKED, Ordering::SeqCst);
+            // Announce the park before the last look; see `wake`. The look
+            // takes nothing: from here the router may be draining the queue.
+            atomic::fence(Ordering::SeqCst);
+            if inbox.is_empty() && !self.closed.load(Ordering::SeqCst) {
+                // Returns at once if the router woke us since the store
+                // above; a spurious return just looks again.
+                thread::park();
+            }
+            // Take the writing side back, unless the router has it: then
+            // wait until it is done (and leaves it parked) or hands over.
+            while let Err(ROUTER) =
+                self.state
+                    .compare_exchange(PARKED, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                thread::park();
+            }
+            if !self.handover.lock().is_empty() {
+                return Woken::Handover;
+            }
+        }
+    }
+}
+
+impl Direct {
+    /// Writes what is queued, as the writer would, but only what the socket
+    /// takes at once; true if it took it all and nothing more waits.
+    /// Otherwise the rest goes to `handover` and the socket counts as
+    /// stalled until the writer has written it.
+    fn write(&self, handover: &Mutex<Vec<u8>>) -> bool {
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            let batch = self.inbox.take(self.inbox.capacity);
+            let mut weight = 0;
+            for queued in &batch.events {
+                queued.message.write_to(&self.codec, queued.caps, buf);
+                weight += queued.message.weight();
+            }
+            let events = batch.events.len() as u64;
+            self.inbox.mailbox.took(weight as u64);
+            append_notices(&self.inbox, &self.codec, false, buf);
+            // On an error nothing was written: the writer meets the error
+            // again and ends the connection.
+            let written = SockRef::from(&*self.stream)
+                .send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                .unwrap_or_default();
+            self.stats.write_calls.fetch_add(1, Ordering::Relaxed);
+            self.stats.written.fetch_add(events, Ordering::Relaxed);
+            if written == buf.len() {
+                return self.inbox.is_empty();
+            }
+            self.inbox.mailbox.set_stalled(Some(Instant::now()));
+            handover.lock().extend_from_slice(&buf[written..]);
+            false
+        })
+    }
+}
+
+/// What a writer thread owns.
+pub struct Writer {
+    pub id: ClientId,
+    pub inbox: Inbox,
+    pub nudge: Arc<WriterNudge>,
+    pub codec: Codec,
+    pub router: Sender<Input>,
+    pub stats: Arc<Stats>,
+    pub timeout: Duration,
+    /// Dropped when the writer ends, which a reader handing on a closed
+    /// peer's last lines waits for.
+    pub hangup: Sender<()>,
+    /// Held for the thread's life: the connection counts until both its
+    /// threads are gone.
+    pub slot: Arc<Slot>,
+}
+
+impl Writer {
+    /// Writes until the router lets go, then shuts the socket down.
+    pub fn run(self, stream: &TcpStream) {
+        let mut out = stream;
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            write_loop(
+                &mut out,
+                &self.inbox,
+                &self.nudge,
+                &self.codec,
+                &self.stats,
+                self.timeout,
+            )
+        }))
+        .unwrap_or_else(|_| Err(io::Error::other("internal error")));
+        if let Err(error) = written {
+            // Usually the reader notices too; the router acts on whichever
+            // report arrives first.
+            let _ = self
+                .router
+                .send(Input::Disconnected(self.id, describe(&error)));
+        }
+        // Ends the reader's `read` as well.
+        let _ = stream.shutdown(Shutdown::Both);
+        drop(self.hangup);
+        drop(self.slot);
+    }
+}
+
+/// A socket as the writer sees it: it can also be written without waiting.
+pub trait Sink: Write {
+    /// Writes what the socket takes at once, if anything; never waits.
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl Sink for &TcpStream {
+    fn write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The reader shares the socket and blocks in `read`, so the socket
+        // itself stays blocking and this one call does not wait.
+        SockRef::from(*self).send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    }
+}
+
+/// Writes the client's events until the router drops its outbox, then the
+/// farewell. Everything queued when the writer wakes goes out at once (see
+/// [`write_batch`]), followed by how many messages were dropped meanwhile,
+/// if any; bytes the router handed over go before anything else.
+pub fn write_loop<W: Sink>(
+    out: &mut W,
+    inbox: &Inbox,
+    nudge: &WriterNudge,
+    codec: &Codec,
+    stats: &Stats,
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut buf = Vec::new();
+    let mut spin = true;
+    loop {
+        // Parks until the router queues something, hands over bytes or
+        // drops the outbox.
+        let batch = match nudge.next(inbox, &mut spin) {
+            Woken::Events(batch) => batch,
+            Woken::Handover => {
+                let rest = std::mem::take(&mut *nudge.handover.lock());
+                write_within(out, &rest, timeout)?;
+                inbox.mailbox.set_stalled(None);
+                continue;
+            }
+        };
+        if !batch.events.is_empty() {
+            // One allocation rather than a doubling from a few bytes: each
+            // smaller buffer it replaced would stay cached in this thread's
+            // malloc cache (glibc's tcache keeps freed blocks up to 1 KiB
+            // per thread), a few KiB for every idle connection.
+            buf.reserve(BATCH_BUFFER);
+            let mut weight = 0;
+            for queued in &batch.events {
+                queued.message.write_to(codec, queued.caps, &mut buf);
+                weight += queued.message.weight();
+            }
+            inbox.mailbox.took(weight as u64);
+            append_notices(inbox, codec, false, &mut buf);
+            write_batch(out, &buf, timeout, &inbox.mailbox)?;
+            stats.write_calls.fetch_add(1, Ordering::Relaxed);
+            stats
+                .written
+                .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+            buf.clear();
+            if inbox.is_empty() {
+                // Idle: give the buffer back; most connections are idle most of
+                // the time.
+                buf = Vec::new();
+            }
+        }
+        if batch.closed {
+            break;
+        }
+    }
+    append_notices(inbox, codec, true, &mut buf);
+    write_within(out, &buf, timeout)?;
+    out.flush()
+}
+
+/// Writes a batch whole. It is tried first without waiting: whether the
+/// socket takes it all is what tells a client that keeps up from a slow one.
+/// If it does not, the router learns that the socket stalled (after
+/// [`crate::client::STALL`] it queues at most `--sendq` messages) until the
+/// rest is written.
+/// Waiting longer than `timeout` in all ends the connection, so a peer
+/// taking a byte at a time cannot keep a writer forever.
+fn write_batch<W: Sink>(
+    out: &mut W,
+    buf: &[u8],
+    timeout: Duration,
+    mailbox: &Mailbox,
+) -> io::Result<()> {
+    let written = match out.write_now(buf) {
+        Ok(written) => written,
+        Err(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            0
+        }
+        Err(error) => return Err(error),
+    };
+    if written == buf.len() {
+        return Ok(());
+    }
+    mailbox.set_stalled(Some(Instant::now()));
+    write_within(out, &buf[written..], timeout)?;
+    mailbox.set_stalled(None);
+    Ok(())
+}
+
+/// `write_all` that gives up once `timeout` has passed in all. Each `write`
+/// also gives up on its own after the socket's write timeout.
+fn write_within<W: Write>(out: &mut W, mut buf: &[u8], timeout: Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !buf.is_empty() {
+        if Instant::now() > deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match out.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => buf = &buf[written..],
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client;
+    use crate::protocol::{Destination, Event, Mask, MessageKind, Outgoing, Protocol};
+
+    /// Records each `write` call.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl Sink for Recorder {
+        fn write_now(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write(buf)
+        }
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn message(n: usize) -> std::sync::Arc<Outgoing> {
+        padded(n, 0)
+    }
+
+    /// Message `n`, its text padded with `pad` dots.
+    fn padded(n: usize, pad: usize) -> std::sync::Arc<Outgoing> {
+        let from = Arc::new(Mask {
+            nick: "alice".into(),
+            user: "~alice".into(),
+            host: "127.0.0.1".into(),
+            account: None,
+        });
+        Outgoing::new(Event::Message {
+            from,
+            to: Destination::Room("#r".into()),
+            text: format!("{n}{}", ".".repeat(pad)).into(),
+            kind: MessageKind::Say,
+            tags: None,
+            id: n.to_string().into(),
+            long: false,
+        })
+    }
+
+    fn line_codec() -> Codec {
+        Codec {
+            protocol: Protocol::Line,
+            server: "test".into(),
+        }
+    }
+
+    /// Queues messages 0..count in an outbox of `capacity`, closes it (with
+    /// `farewell`, if any) and runs the writer over it.
+    fn written(capacity: usize, count: usize, farewell: Option<&str>) -> (Recorder, Arc<Stats>) {
+        let stats = Arc::new(Stats::default());
+        let nudge = Arc::new(WriterNudge::default());
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let (mut outbox, inbox) =
+            client::outbox(capacity, 1 << 20, Arc::clone(&stats), Some(for_outbox));
+        // Its socket has stalled, so the outbox holds at most `capacity`.
+        inbox
+            .mailbox
+            .set_stalled(Some(Instant::now() - client::STALL));
+        let mut wakes = client::Wakes::default();
+        for n in 0..count {
+            outbox.deliver(&message(n), Instant::now(), &mut wakes);
+        }
+        wakes.wake_all();
+        match farewell {
+            Some(reason) => outbox.close(reason.into()),
+            None => drop(outbox),
+        }
+        let mut out = Recorder::default();
+        write_loop(
+            &mut out,
+            &inbox,
+            &nudge,
+            &line_codec(),
+            &stats,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        (out, stats)
+    }
+
+    #[test]
+    fn everything_queued_goes_out_in_one_write() {
+        let (out, stats) = written(100, 50, Some("bye"));
+        assert_eq!(out.writes.len(), 2, "one batch, then the farewell");
+        let batch = String::from_utf8(out.writes[0].clone()).unwrap();
+        assert_eq!(batch.lines().count(), 50);
+        assert!(batch.starts_with("[#r] <alice> 0\n"));
+        assert_eq!(out.writes[1], b"! closing: bye\n");
+        assert_eq!(stats.snapshot().write_calls, 1);
+        assert_eq!(stats.snapshot().written, 50);
+    }
+
+    #[test]
+    fn dropped_messages_are_reported_after_the_queue_drains() {
+        let (out, stats) = written(3, 10, None);
+        let text = String::from_utf8(out.writes.concat()).unwrap();
+        assert_eq!(
+            text,
+            "[#r] <alice> 0\n[#r] <alice> 1\n[#r] <alice> 2\n\
+             ! missed 7 messages: your connection was too slow\n"
+        );
+        assert_eq!(stats.snapshot().dropped, 7);
+    }
+
+    /// A router that panics drops its outboxes without closing them; their
+    /// writers, parked on empty queues, must still end, or shutdown hangs
+    /// joining them.
+    #[test]
+    fn dropping_the_outbox_ends_a_parked_writer() {
+        let stats = Arc::new(Stats::default());
+        let nudge = Arc::new(WriterNudge::default());
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let (outbox, inbox) = client::outbox(10, 1 << 20, Arc::clone(&stats), Some(for_outbox));
+        let (ended_tx, ended) = crossbeam_channel::bounded(1);
+        let writer = thread::spawn({
+            let nudge = Arc::clone(&nudge);
+            move || {
+                let mut out = Recorder::default();
+                let timeout = Duration::from_secs(5);
+                let result = write_loop(&mut out, &inbox, &nudge, &line_codec(), &stats, timeout);
+                let _ = ended_tx.send(result.is_ok());
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while nudge.state.load(Ordering::SeqCst) != PARKED {
+            assert!(Instant::now() < deadline, "the writer never parked");
+            thread::yield_now();
+        }
+        drop(outbox);
+        let ended = ended.recv_timeout(Duration::from_secs(5));
+        assert_eq!(ended, Ok(true), "the writer ended cleanly");
+        writer.join().unwrap();
+    }
+
+    /// The router writes a parked writer's socket itself; when the socket
+    /// pushes back (here a client that reads nothing for a while), the
+    /// writer takes over. Either way every message arrives, in order,
+    /// and the farewell comes last.
+    #[test]
+    fn the_router_writes_in_order_until_the_writer_takes_over() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let stream = Arc::new(listener.accept().unwrap().0);
+        // Small buffers, so the socket pushes back long before the reader
+        // starts.
+        SockRef::from(&client)
+            .set_recv_buffer_size(64 * 1024)
+            .unwrap();
+        SockRef::from(&*stream)
+            .set_send_buffer_size(64 * 1024)
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let stats = Arc::new(Stats::default());
+        let nudge = Arc::new(WriterNudge::default());
+        let for_outbox: Arc<dyn Nudge> = nudge.clone();
+        let (mut outbox, inbox) =
+            client::outbox(100, 1 << 30, Arc::clone(&stats), Some(for_outbox));
+        nudge.write_directly(Direct {
+            stream: Arc::clone(&stream),
+            inbox: inbox.for_router(),
+            codec: line_codec(),
+            stats: Arc::clone(&stats),
+        });
+        let writer = thread::spawn({
+            let nudge = Arc::clone(&nudge);
+            let stats = Arc::clone(&stats);
+            let stream = Arc::clone(&stream);
+            move || {
+                let mut out = &*stream;
+                let timeout = Duration::from_secs(10);
+                let result = write_loop(&mut out, &inbox, &nudge, &line_codec(), &stats, timeout);
+                let _ = stream.shutdown(Shutdown::Both);
+                result
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while nudge.state.load(Ordering::SeqCst) != PARKED {
+            assert!(Instant::now() < deadline, "the writer never parked");
+            thread::yield_now();
+        }
+        // Turns of ten messages of 1 KB: the first ones fit in the
+        // socket's buffers, written by the router, the rest do not.
+        let (start_reading, reading) = crossbeam_channel::bounded::<()>(1);
+        let reader = thread::spawn(move || {
+            let _ = reading.recv();
+            let mut text = String::new();
+            io::Read::read_to_string(&mut client, &mut text).unwrap();
+            text
+        });
+        let count = 3000;
+        let mut wakes = client::Wakes::default();
+        for n in 0..count {
+            let queued = outbox.deliver(&padded(n, 1000), Instant::now(), &mut wakes);
+            assert_eq!(queued, client::Delivery::Queued, "message {n}");
+            if n % 10 == 9 {
+                wakes.wake_all();
+            }
+            if n == count / 2 {
+                start_reading.send(()).unwrap();
+            }
+        }
+        wakes.wake_all();
+        outbox.close("bye".into());
+        writer.join().unwrap().unwrap();
+        let text = reader.join().unwrap();
+        let mut lines = text.lines();
+        for n in 0..count {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("message {n} is missing"));
+            assert_eq!(line, format!("[#r] <alice> {n}{}", ".".repeat(1000)));
+        }
+        assert_eq!(lines.next(), Some("! closing: bye"));
+        assert_eq!(lines.next(), None);
+        assert_eq!(stats.snapshot().written, count as u64);
+    }
+}
