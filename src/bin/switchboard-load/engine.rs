@@ -29,6 +29,10 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How many clients connect at once.
 const CONNECT_BATCH: usize = 8;
 
+/// How long a batch of connections may wait for its welcomes before the
+/// next batch connects.
+const BATCH_PAUSE: Duration = Duration::from_millis(20);
+
 /// How long registration and joining may take before the run gives up.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -88,17 +92,20 @@ impl Engine {
             pongs: Vec::new(),
         };
         let welcome = if line { "- hello " } else { " 001 " };
-        // A few at a time, each batch registered before the next connects:
-        // a server with a short listen backlog (ngircd's is 10) drops the
-        // connections it has not accepted yet, and each drop costs a
-        // second's retry.
+        let mut welcomed = vec![false; count];
+        // A few at a time, each batch given a moment to be taken in before
+        // the next connects: a server with a short listen backlog (ngircd's
+        // is 10) drops the connections it has not accepted yet, and each
+        // drop costs a second's retry. Not until every welcome, though:
+        // InspIRCd welcomes on a once-a-second tick.
         for first in (0..count).step_by(CONNECT_BATCH) {
             let batch = first..count.min(first + CONNECT_BATCH);
             for client in batch.clone() {
                 engine.add_peer(target, client)?;
             }
-            engine.await_all(batch, welcome, "registration")?;
+            engine.await_marker(batch, welcome, &mut welcomed, BATCH_PAUSE)?;
         }
+        engine.await_all(0..count, welcome, &mut welcomed, "registration")?;
         Ok(engine)
     }
 
@@ -142,7 +149,8 @@ impl Engine {
         }
         if joining > 0 {
             let joined = if self.line { "- members of " } else { " 366 " };
-            self.await_all(0..self.peers.len(), joined, "joining")?;
+            let mut done = vec![false; self.peers.len()];
+            self.await_all(0..self.peers.len(), joined, &mut done, "joining")?;
         }
         Ok(())
     }
@@ -198,29 +206,54 @@ impl Engine {
     }
 
     /// Polls until every client in `clients` has seen a line containing
-    /// `marker`.
-    fn await_all(&mut self, clients: Range<usize>, marker: &str, what: &str) -> io::Result<()> {
+    /// `marker` (noted in `done`), or fails after [`SETUP_TIMEOUT`].
+    fn await_all(
+        &mut self,
+        clients: Range<usize>,
+        marker: &str,
+        done: &mut [bool],
+        what: &str,
+    ) -> io::Result<()> {
+        let left = self.await_marker(clients, marker, done, SETUP_TIMEOUT)?;
+        if left > 0 {
+            return Err(io::Error::other(format!(
+                "{what}: {left} clients never finished"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Polls for at most `limit` until every client in `clients` has seen
+    /// a line containing `marker`, noting each in `done`; how many have not.
+    fn await_marker(
+        &mut self,
+        clients: Range<usize>,
+        marker: &str,
+        done: &mut [bool],
+        limit: Duration,
+    ) -> io::Result<usize> {
         let finder = memmem::Finder::new(marker.as_bytes());
-        let mut done = vec![false; self.peers.len()];
-        let mut left = clients.len();
-        let deadline = Instant::now() + SETUP_TIMEOUT;
+        let mut left = clients.clone().filter(|&client| !done[client]).count();
+        let deadline = Instant::now() + limit;
         for peer in &mut self.peers[clients.clone()] {
             peer.flush()?;
         }
         while left > 0 {
-            if Instant::now() > deadline {
-                return Err(io::Error::other(format!(
-                    "{what}: {left} clients never finished"
-                )));
+            let now = Instant::now();
+            if now >= deadline {
+                break;
             }
-            self.poll_lines(Duration::from_millis(50), |client, line, _| {
-                if clients.contains(&client) && !done[client] && finder.find(line).is_some() {
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            self.poll_lines(wait, |client, line, _| {
+                if !done[client] && finder.find(line).is_some() {
                     done[client] = true;
-                    left -= 1;
+                    if clients.contains(&client) {
+                        left -= 1;
+                    }
                 }
             })?;
         }
-        Ok(())
+        Ok(left)
     }
 
     /// Polls once and hands `on_line` every complete line received, with
@@ -230,7 +263,12 @@ impl Engine {
         timeout: Duration,
         mut on_line: impl FnMut(usize, &[u8], u64),
     ) -> io::Result<()> {
-        self.poll.poll(&mut self.events, Some(timeout))?;
+        match self.poll.poll(&mut self.events, Some(timeout)) {
+            Ok(()) => {}
+            // A signal (a debugger, say): a turn with no events.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => self.events.clear(),
+            Err(error) => return Err(error),
+        }
         for event in self.events.iter() {
             let client = event.token().0;
             let peer = &mut self.peers[client];
