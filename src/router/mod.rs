@@ -8,7 +8,10 @@
 //! for the rest. It answers by queueing events on clients' bounded
 //! outboxes, which drop rather than wait, and hands slow work (password
 //! hashing, the database) to its helpers with `try_send`, so it never
-//! blocks. It does no I/O at all, which is why its tests need no sockets.
+//! blocks. Its own code does no I/O, which is why its tests need no
+//! sockets; only the threaded transport's wake-up, called on the router
+//! thread at the end of a turn, may write to a parked writer's socket
+//! without waiting (`transport::threaded`).
 
 mod accounts;
 mod commands;
