@@ -293,7 +293,7 @@ impl Sink for &TcpStream {
 
 /// Writes the client's events until the router drops its outbox, then the
 /// farewell. Everything queued when the writer wakes goes out at once (see
-/// [`write_batch`]), followed by how many messages were dropped meanwhile,
+/// `write_batch`), followed by how many messages were dropped meanwhile,
 /// if any; bytes the router handed over go before anything else.
 pub fn write_loop<W: Sink>(
     out: &mut W,
