@@ -4,38 +4,11 @@
 use std::sync::Arc;
 
 use super::decode;
+use super::tests::{lines, mask, reply};
 use crate::protocol::{
-    AccountCommand, AccountNotice, Caps, Codec, Destination, Event, Mask, MessageKind, Outgoing,
-    Protocol, Reply, Request, SaslReply,
+    AccountCommand, AccountNotice, Caps, Destination, Event, Mask, MessageKind, Reply, Request,
+    SaslReply,
 };
-
-fn mask(nick: &str) -> Arc<Mask> {
-    Arc::new(Mask {
-        nick: nick.into(),
-        user: format!("~{nick}").into(),
-        host: "127.0.0.1".into(),
-        account: None,
-    })
-}
-
-/// The lines a client with `caps` reads for `event`.
-fn lines(event: Event, caps: Caps) -> Vec<String> {
-    let codec = Codec {
-        protocol: Protocol::Irc,
-        server: "srv".into(),
-    };
-    let mut out = Vec::new();
-    Outgoing::new(event).write_to(&codec, caps, &mut out);
-    let text = String::from_utf8(out).unwrap();
-    text.split_terminator("\r\n").map(str::to_owned).collect()
-}
-
-fn reply(reply: Reply) -> Event {
-    Event::Reply {
-        me: "me".into(),
-        reply,
-    }
-}
 
 fn message(text: &str) -> Event {
     Event::Message {

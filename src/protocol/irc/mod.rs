@@ -521,7 +521,7 @@ mod tests {
     use super::*;
     use crate::protocol::{Codec, Name, Outgoing, Protocol, Reply, WhowasEntry};
 
-    fn mask(nick: &str) -> Arc<Mask> {
+    pub(super) fn mask(nick: &str) -> Arc<Mask> {
         Arc::new(Mask {
             nick: nick.into(),
             user: format!("~{nick}").into(),
@@ -531,7 +531,7 @@ mod tests {
     }
 
     /// The lines a client with `caps` reads for `event`.
-    fn lines(event: Event, caps: Caps) -> Vec<String> {
+    pub(super) fn lines(event: Event, caps: Caps) -> Vec<String> {
         let codec = Codec {
             protocol: Protocol::Irc,
             server: "srv".into(),
@@ -542,7 +542,7 @@ mod tests {
         text.split_terminator("\r\n").map(str::to_owned).collect()
     }
 
-    fn reply(reply: Reply) -> Event {
+    pub(super) fn reply(reply: Reply) -> Event {
         Event::Reply {
             me: "me".into(),
             reply,
