@@ -41,33 +41,22 @@ impl Router {
                         Destination::User(self.clients.map[recipient].me())
                     }
                 };
+                let event = Event::Message {
+                    from: Arc::clone(&from),
+                    to,
+                    text: text.clone(),
+                    kind,
+                    tags: tags.clone(),
+                    id: self.message_id(),
+                    long,
+                };
                 match target {
-                    Resolved::Room(key) => {
-                        let event = Event::Message {
-                            from: Arc::clone(&from),
-                            to,
-                            text: text.clone(),
-                            kind,
-                            tags: tags.clone(),
-                            id: self.message_id(),
-                            long,
-                        };
-                        self.say_in_room(id, &key, event, now)
-                    }
+                    Resolved::Room(key) => self.say_in_room(id, &key, event, now),
                     Resolved::User(recipient) => {
                         if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
                         {
                             return Ok(());
                         }
-                        let event = Event::Message {
-                            from: Arc::clone(&from),
-                            to,
-                            text: text.clone(),
-                            kind,
-                            tags: tags.clone(),
-                            id: self.message_id(),
-                            long,
-                        };
                         self.say_privately(id, recipient, event, now);
                         let recipient = &self.clients.map[&recipient];
                         if let (Some(message), MessageKind::Say | MessageKind::Action) =
