@@ -62,6 +62,7 @@ pub mod router;
 pub mod stats;
 pub mod storage;
 pub mod transport;
+pub mod web;
 
 use std::io;
 use std::net::SocketAddr;

@@ -58,6 +58,15 @@ pub const WAITING_BYTES: usize = 64 * 1024;
 /// (a `Request` is about 80 bytes) and the allocator's share of its strings.
 /// Without it an empty line would count for nothing.
 pub const WAITING_OVERHEAD: usize = 128;
+/// Longest HTTP request line and headers together, in bytes.
+pub const HTTP_HEAD_MAX: usize = 8 * 1024;
+/// Most HTTP header lines in one request (browsers send about 20).
+pub const HTTP_HEADERS_MAX: usize = 64;
+/// Longest HTTP request body, in bytes: an API call's JSON.
+pub const HTTP_BODY_MAX: usize = 64 * 1024;
+/// Longest WebSocket message, in bytes: one IRC line with its tags
+/// (8,191 bytes of tags and 512 of message) and its line end.
+pub const WS_MESSAGE_MAX: usize = 8191 + 512 + 2;
 
 /// Whether `mask` is within [`MASK_MAX`] bytes and [`MASK_WILDCARDS_MAX`]
 /// wildcards, and free of spaces and control characters.
