@@ -58,6 +58,9 @@ pub const WAITING_BYTES: usize = 64 * 1024;
 /// (a `Request` is about 80 bytes) and the allocator's share of its strings.
 /// Without it an empty line would count for nothing.
 pub const WAITING_OVERHEAD: usize = 128;
+/// Why a client that sends faster than flood control allows is cut off.
+pub const EXCESS_FLOOD: &str = "excess flood";
+
 /// Longest HTTP request line and headers together, in bytes.
 pub const HTTP_HEAD_MAX: usize = 8 * 1024;
 /// Most HTTP header lines in one request (browsers send about 20).

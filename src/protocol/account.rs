@@ -30,6 +30,8 @@ pub enum AccountCommand {
     Info(Option<String>),
     /// Take one's account's nickname back from whoever holds it.
     Regain(String),
+    /// Issue an HTTP API token for the account one is logged in to.
+    Token,
     Help,
     /// A NickServ command that does not exist, or lacks its arguments.
     Invalid(AccountError),
@@ -66,6 +68,7 @@ pub fn nickserv_command(text: &str) -> AccountCommand {
         ("INFO", [account]) => AccountCommand::Info(Some((*account).to_owned())),
         ("REGAIN" | "GHOST" | "RECOVER", [nick]) => AccountCommand::Regain((*nick).to_owned()),
         ("REGAIN" | "GHOST" | "RECOVER", _) => usage("REGAIN <nick>"),
+        ("TOKEN", []) => AccountCommand::Token,
         ("HELP" | "", _) => AccountCommand::Help,
         (other, _) => AccountCommand::Invalid(AccountError::UnknownCommand(other.to_owned())),
     }
@@ -96,6 +99,12 @@ pub enum AccountNotice {
     Renamed(Name),
     /// The nickname was taken back from whoever held it.
     Regained(Name),
+    /// An HTTP API token, shown this once.
+    Token {
+        token: String,
+        /// Unix seconds.
+        expires_at: i64,
+    },
     Help,
     Failed(AccountError),
 }
@@ -160,10 +169,19 @@ impl fmt::Display for AccountNotice {
                 )
             }
             AccountNotice::Regained(nick) => write!(f, "You took {nick} back"),
+            AccountNotice::Token { token, expires_at } => {
+                let until = jiff::Timestamp::from_second(*expires_at)
+                    .map(|time| time.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|_| "?".into());
+                write!(
+                    f,
+                    "Your API token (keep it secret, it is shown once; valid until {until}): {token}"
+                )
+            }
             AccountNotice::Help => write!(
                 f,
                 "NickServ commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
-                 LOGOUT, DROP, INFO [account], REGAIN <nick>"
+                 LOGOUT, DROP, INFO [account], REGAIN <nick>, TOKEN"
             ),
             AccountNotice::Failed(error) => error.fmt(f),
         }
@@ -252,6 +270,7 @@ mod tests {
             }
         );
         assert_eq!(nickserv_command("LOGOUT"), AccountCommand::Logout);
+        assert_eq!(nickserv_command("token"), AccountCommand::Token);
         assert_eq!(nickserv_command(""), AccountCommand::Help);
         assert_eq!(
             nickserv_command("REGISTER"),

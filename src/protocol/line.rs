@@ -173,6 +173,7 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             })
         }
         "logout" => Request::Account(AccountCommand::Logout),
+        "token" => Request::Account(AccountCommand::Token),
         "regain" => Request::Account(AccountCommand::Regain(
             required(rest, "regain", "/regain NAME")?.to_owned(),
         )),
@@ -251,6 +252,7 @@ const HELP: &[&str] = &[
     "  /login NAME PASSWORD  log in; your account's nickname is then yours",
     "  /logout               log out",
     "  /regain NAME          take your account's nickname back from whoever has it",
+    "  /token                a token for the HTTP API, in your account's name",
     "  /msg NickServ INFO    about your account (also DROP, to delete it)",
     "operators:",
     "  /kick #room NAME [why]   remove somebody from a room",

@@ -17,7 +17,7 @@ use crate::accounts::limits::{
 use crate::config::Config;
 use crate::hashing::Pool;
 use crate::protocol::Name;
-use crate::storage::{Storage, Store};
+use crate::storage::{Storage, Store, StoredToken};
 
 /// Entries kept in a throttling map before those no longer needed go.
 const FORGET_PAST: usize = 4096;
@@ -29,6 +29,8 @@ pub struct Services {
     pub storage: Storage,
     pub hashing: Pool,
     pub accounts: Vec<Account>,
+    /// The API tokens the store held at start, expired ones left out.
+    pub tokens: Vec<StoredToken>,
 }
 
 impl Services {
@@ -40,19 +42,23 @@ impl Services {
             storage: Storage::detached().0,
             hashing: Pool::detached().0,
             accounts: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 
     /// Reads the accounts from `store`, then starts the storage thread
     /// (which takes the store) and the hashing pool, both answering
     /// through `router`.
-    pub fn start(config: &Config, store: Store, router: RouterSender) -> io::Result<Services> {
+    pub fn start(config: &Config, mut store: Store, router: RouterSender) -> io::Result<Services> {
         let accounts = store.accounts().map_err(io::Error::other)?;
+        let now = jiff::Timestamp::now().as_second();
+        let tokens = store.tokens(now).map_err(io::Error::other)?;
         log::info!("{} accounts in {}", accounts.len(), config.db);
         Ok(Services {
             storage: Storage::start(store, router.clone())?,
             hashing: Pool::start(config.password_cost, router)?,
             accounts,
+            tokens,
         })
     }
 }
@@ -68,6 +74,13 @@ pub enum Then {
     Login { account: Name, via: Via },
     /// Register the account `name` with the credentials made.
     Register { name: Name, email: Option<String> },
+    /// Issue an API token for `account` if the password matches, answering
+    /// `reply`; `address` is throttled like any login.
+    Token {
+        account: Name,
+        address: IpAddr,
+        reply: super::Replier,
+    },
 }
 
 /// How a login was asked for, which decides how it is answered.

@@ -12,8 +12,10 @@
 mod store;
 #[cfg(test)]
 mod tests;
+mod tokens;
 
 pub use store::{SCHEMA_VERSION, Store, StoreError};
+pub use tokens::StoredToken;
 
 use std::io;
 use std::thread::{self, JoinHandle};
@@ -24,7 +26,7 @@ use crate::accounts::Account;
 use crate::client::ClientId;
 use crate::hashing::Full;
 use crate::protocol::Name;
-use crate::router::{Input, RouterSender};
+use crate::router::{Asker, Input, RouterSender};
 
 /// Jobs waiting at most; past that the router refuses new ones.
 pub const QUEUE: usize = 256;
@@ -32,8 +34,25 @@ pub const QUEUE: usize = 256;
 /// A change for the storage thread to make, and whom to tell.
 #[derive(Debug)]
 pub enum Job {
-    CreateAccount { client: ClientId, account: Account },
-    DropAccount { client: ClientId, name: Name },
+    CreateAccount {
+        client: ClientId,
+        account: Account,
+    },
+    DropAccount {
+        client: ClientId,
+        name: Name,
+    },
+    /// Keep an API token issued to `asker`; `secret` is the token itself,
+    /// handed back to be shown once, never stored.
+    SaveToken {
+        token: StoredToken,
+        secret: String,
+        asker: Asker,
+    },
+    RevokeToken {
+        hash: [u8; 32],
+        asker: Asker,
+    },
 }
 
 /// A job done (committed) or failed, as the router hears of it.
@@ -49,6 +68,29 @@ pub enum Stored {
         name: Name,
         result: Result<(), StoreError>,
     },
+    TokenSaved {
+        token: StoredToken,
+        secret: String,
+        asker: Asker,
+        result: Result<(), StoreError>,
+    },
+    TokenRevoked {
+        hash: [u8; 32],
+        asker: Asker,
+        result: Result<(), StoreError>,
+    },
+}
+
+impl Stored {
+    /// What went wrong, if anything.
+    pub fn error(&self) -> Option<&StoreError> {
+        match self {
+            Stored::AccountCreated { result, .. }
+            | Stored::AccountDropped { result, .. }
+            | Stored::TokenSaved { result, .. }
+            | Stored::TokenRevoked { result, .. } => result.as_ref().err(),
+        }
+    }
 }
 
 impl Store {
@@ -69,6 +111,27 @@ impl Store {
                 Stored::AccountDropped {
                     client,
                     name,
+                    result,
+                }
+            }
+            Job::SaveToken {
+                token,
+                secret,
+                asker,
+            } => {
+                let result = self.save_token(&token, jiff::Timestamp::now().as_second());
+                Stored::TokenSaved {
+                    token,
+                    secret,
+                    asker,
+                    result,
+                }
+            }
+            Job::RevokeToken { hash, asker } => {
+                let result = self.revoke_token(&hash);
+                Stored::TokenRevoked {
+                    hash,
+                    asker,
                     result,
                 }
             }
@@ -98,13 +161,7 @@ impl Storage {
                 // ends when the router drops its sender and the queue is empty.
                 for job in queue {
                     let stored = store.apply(job);
-                    if let Stored::AccountCreated {
-                        result: Err(error), ..
-                    }
-                    | Stored::AccountDropped {
-                        result: Err(error), ..
-                    } = &stored
-                    {
+                    if let Some(error) = stored.error() {
                         log::warn!("storage: {error}");
                     }
                     router.send_unless_stopped(Input::Stored(stored), &stopped);
@@ -134,6 +191,11 @@ impl Storage {
     pub fn submit(&self, job: Job) -> Result<(), Full> {
         let jobs = self.jobs.as_ref().ok_or(Full)?;
         jobs.try_send(job).map_err(|_| Full)
+    }
+
+    /// How many jobs wait, for `/metrics`.
+    pub fn queued(&self) -> usize {
+        self.jobs.as_ref().map_or(0, Sender::len)
     }
 
     /// Lets the thread apply what is queued, and waits for it.

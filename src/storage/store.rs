@@ -30,6 +30,15 @@ const MIGRATIONS: &[&str] = &[
         email TEXT,
         registered_at INTEGER NOT NULL
     ) STRICT;",
+    // 1 -> 2: API tokens, kept as SHA-256 hashes (a token is 32 random
+    // bytes, so a fast hash is enough); they go with their account.
+    "CREATE TABLE tokens (
+        hash BLOB PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(key) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tokens_by_account ON tokens(account);",
 ];
 
 /// What went wrong with the database, in words for the log or the user.
@@ -53,7 +62,7 @@ impl From<rusqlite::Error> for StoreError {
 /// An open database at the current schema.
 #[derive(Debug)]
 pub struct Store {
-    connection: Connection,
+    pub(super) connection: Connection,
 }
 
 impl Store {
@@ -68,6 +77,8 @@ impl Store {
         // acknowledged to its user survives a crash or kill -9.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
+        // A dropped account takes its tokens with it.
+        connection.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store { connection };
         store.migrate(path)?;
         Ok(store)

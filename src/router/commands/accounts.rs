@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::api::NO_CLIENT;
 use super::unix_now;
 use crate::accounts::Account;
 use crate::accounts::limits::{EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN};
@@ -22,6 +23,7 @@ use crate::protocol::{
     AccountCommand, AccountError, AccountNotice, Event, Mask, Name, Outgoing, Protocol, Reply,
     SaslReply,
 };
+use crate::router::tokens::Asker;
 use crate::router::{Router, Then, Via};
 use crate::storage::{self, Stored};
 
@@ -43,6 +45,12 @@ impl Router {
             AccountCommand::Drop => self.drop_account(id),
             AccountCommand::Info(account) => self.account_info(id, account, now),
             AccountCommand::Regain(nick) => self.regain(id, &nick, now),
+            AccountCommand::Token => match self.clients.map[&id].account.clone() {
+                Some(account) => self
+                    .issue_token(account, Asker::Client(id))
+                    .map_err(|_| AccountError::Busy),
+                None => Err(AccountError::NotLoggedIn),
+            },
             AccountCommand::Help => {
                 self.reply(id, Reply::Account(AccountNotice::Help), now);
                 Ok(())
@@ -163,6 +171,15 @@ impl Router {
                 then: Then::Login { account, via },
                 matches,
             } => self.login_checked(id, account, via, matches, now),
+            Outcome::Verified {
+                then:
+                    Then::Token {
+                        account,
+                        address,
+                        reply,
+                    },
+                matches,
+            } => self.token_checked(account, address, reply, matches, now),
             Outcome::Derived {
                 then: Then::Register { name, email },
                 credentials,
@@ -196,10 +213,19 @@ impl Router {
 
     /// Hands a change to the storage thread and holds the client's
     /// requests until it is committed; a full queue refuses it, counted.
-    fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
+    pub(super) fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
         let id = match &job {
             storage::Job::CreateAccount { client, .. }
-            | storage::Job::DropAccount { client, .. } => *client,
+            | storage::Job::DropAccount { client, .. }
+            | storage::Job::SaveToken {
+                asker: Asker::Client(client),
+                ..
+            }
+            | storage::Job::RevokeToken {
+                asker: Asker::Client(client),
+                ..
+            } => *client,
+            storage::Job::SaveToken { .. } | storage::Job::RevokeToken { .. } => NO_CLIENT,
         };
         if self.storage.submit(job).is_err() {
             self.clients
@@ -217,6 +243,10 @@ impl Router {
     /// A change committed (or not) by the storage thread.
     pub(in crate::router) fn stored(&mut self, stored: Stored, now: Instant) {
         let id = match stored {
+            token @ (Stored::TokenSaved { .. } | Stored::TokenRevoked { .. }) => {
+                self.token_stored(token, now);
+                return;
+            }
             Stored::AccountCreated {
                 client,
                 account,

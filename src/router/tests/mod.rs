@@ -81,6 +81,7 @@ impl Harness {
             storage,
             hashing,
             accounts: store.accounts().expect("no accounts yet"),
+            tokens: Vec::new(),
         };
         Harness {
             since: unix_now(),
