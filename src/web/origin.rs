@@ -59,8 +59,7 @@ impl Network {
 fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
     let whole = usize::from(bits / 8);
     let rest = bits % 8;
-    a[..whole] == b[..whole]
-        && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
+    a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
 }
 
 impl FromStr for Network {
@@ -140,7 +139,10 @@ mod tests {
         let allowed = ["https://chat.example.org".to_owned()];
         let listed = request(&[host, ("Origin", "https://chat.example.org")]);
         assert!(origin_allowed(&listed, &allowed));
-        assert!(!origin_allowed(&own, &allowed), "the list replaces the default");
+        assert!(
+            !origin_allowed(&own, &allowed),
+            "the list replaces the default"
+        );
         assert!(origin_allowed(&other, &["*".to_owned()]));
     }
 
@@ -163,7 +165,8 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let proxies: Vec<Network> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let proxies: Vec<Network> =
+            vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let stranger: IpAddr = "192.0.2.1".parse().unwrap();
         let forwarded = request(&[("X-Forwarded-For", "6.6.6.6, 203.0.113.7, 10.0.0.2")]);
