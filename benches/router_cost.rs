@@ -45,6 +45,7 @@ impl Bench {
                 outbox,
                 peer: ([127, 0, 0, 1], 40_000).into(),
                 protocol: Protocol::Irc,
+                link: Default::default(),
             };
             bench.router.handle(input, bench.now);
             bench.line(n, &format!("NICK user{n}"));

@@ -21,6 +21,17 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// What the connection layer learnt about a client's link while setting
+/// it up, for the router (`Input::Connected`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Link {
+    /// The connection is encrypted (TLS).
+    pub tls: bool,
+    /// The SHA-256 of the client certificate the peer proved it holds, in
+    /// lowercase hex, if it offered one.
+    pub certfp: Option<Box<str>>,
+}
+
 /// How long a client's socket may take no bytes before the client counts
 /// as slow. A client that reads takes bytes all the time, however busy its
 /// rooms; meanwhile a burst waits for it, within `--sendq-bytes`.

@@ -230,6 +230,7 @@ pub fn router(data: &[u8]) {
                         outbox,
                         peer: ([127, 0, 0, 1], 40_000).into(),
                         protocol,
+                        link: Default::default(),
                     },
                     now,
                 );

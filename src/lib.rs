@@ -73,7 +73,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-pub use config::{Config, Transport};
+pub use config::{Config, Listen, Scheme, Transport};
 pub use protocol::Protocol;
 pub use stats::StatsSnapshot;
 
@@ -82,12 +82,15 @@ use stats::Stats;
 use storage::Store;
 use transport::evented::{self, EventLoop};
 use transport::threaded::{self, Listener};
+use transport::tls::Tls;
 use transport::{Context, Live, PanicWatch};
 
 /// A running server. Stop it with [`Server::stop`]; dropping it stops it too.
 #[derive(Debug)]
 pub struct Server {
-    endpoints: Vec<(Protocol, SocketAddr)>,
+    endpoints: Vec<Listen>,
+    /// The TLS listeners' settings, if there are any.
+    tls: Option<Arc<Tls>>,
     stats: Arc<Stats>,
     live: Arc<Live>,
     /// Says why, if a thread every client depends on died.
@@ -129,22 +132,30 @@ impl Server {
         // Opened (and migrated) here, so a database that cannot be used
         // stops the start with a clear error.
         let store = Store::open(&config.db).map_err(io::Error::other)?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(Arc::new(Tls::load(cert, key).map_err(|message| {
+                    io::Error::new(io::ErrorKind::InvalidInput, message)
+                })?))
+            }
+            _ => None,
+        };
+        if let Some(tls) = &tls {
+            log::info!("TLS certificate SHA-256 {}", tls.fingerprint());
+        }
         let context = Context {
             config: Arc::clone(&config),
             live: Arc::clone(&live),
             next_id: Arc::new(AtomicU64::new(1)),
             stats: Arc::clone(&stats),
+            tls: tls.clone(),
         };
-        let line = config
-            .line_listen
-            .iter()
-            .map(|&addr| (Protocol::Line, addr));
-        let irc = config.irc_listen.iter().map(|&addr| (Protocol::Irc, addr));
-        let endpoints: Vec<(Protocol, SocketAddr)> = line.chain(irc).collect();
+        let endpoints = config.listen.clone();
         log::info!("{} transport", config.transport);
         let (failed_tx, failed) = crossbeam_channel::bounded(1);
         let mut server = Server {
             endpoints: Vec::new(),
+            tls,
             stats,
             live,
             failed,
@@ -179,10 +190,11 @@ impl Server {
                     unreachable!("just made");
                 };
                 // On error, dropping `server` stops what already started.
-                for &(protocol, addr) in &endpoints {
-                    let listener =
-                        threaded::listen(addr, protocol, context.clone(), router_tx.clone())?;
-                    server.endpoints.push((protocol, listener.addr()));
+                for &listen in &endpoints {
+                    let listener = threaded::listen(listen, context.clone(), router_tx.clone())?;
+                    server
+                        .endpoints
+                        .push(Listen::new(listen.scheme, listener.addr()));
                     listeners.push(listener);
                 }
             }
@@ -210,17 +222,29 @@ impl Server {
         Ok(server)
     }
 
-    /// Every bound address with the protocol it serves.
-    pub fn endpoints(&self) -> &[(Protocol, SocketAddr)] {
+    /// Every listener, with the address it is bound to.
+    pub fn endpoints(&self) -> &[Listen] {
         &self.endpoints
     }
 
-    /// The first address serving `protocol`.
-    pub fn addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+    /// The first address serving `scheme`.
+    pub fn addr(&self, scheme: Scheme) -> Option<SocketAddr> {
         self.endpoints
             .iter()
-            .find(|(served, _)| *served == protocol)
-            .map(|&(_, addr)| addr)
+            .find(|listen| listen.scheme == scheme)
+            .map(|listen| listen.addr)
+    }
+
+    /// Reads `--tls-cert` and `--tls-key` again (`main` does on SIGHUP):
+    /// new handshakes get the new certificate, connections already made go
+    /// on as they are. On an error the old certificate stays.
+    pub fn reload_tls(&self) -> Result<(), String> {
+        let Some(tls) = &self.tls else {
+            return Err("no TLS certificate to reload".into());
+        };
+        tls.reload()?;
+        log::info!("TLS certificate reloaded: SHA-256 {}", tls.fingerprint());
+        Ok(())
     }
 
     /// Gets a message if the router thread or the event loop ended by

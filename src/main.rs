@@ -1,16 +1,14 @@
 //! The switchboard binary: flags, logging and signals around [`Server`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::str::FromStr;
 use std::time::Duration;
 
 use argh::FromArgs;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use switchboard::config::Oper;
-use switchboard::{Config, Server, Transport};
+use switchboard::{Config, Listen, Server, Transport};
 
 /// switchboard: a chat server with rooms and private messages for IRC clients,
 /// nc and telnet. Logging is set with RUST_LOG (default: info).
@@ -24,14 +22,20 @@ struct Flags {
     #[argh(option, default = "Transport::default()")]
     transport: Transport,
 
-    /// address for the line protocol; repeat for several, or "off"
-    /// (default 127.0.0.1:7878)
+    /// what to serve where, as a URL: irc://, ircs:// (TLS), line://,
+    /// lines:// (TLS) with an address and port; repeat for several
+    /// (default irc://127.0.0.1:6667 and line://127.0.0.1:7878)
     #[argh(option)]
-    line_listen: Vec<Listen>,
+    listen: Vec<Listen>,
 
-    /// address for IRC; repeat for several, or "off" (default 127.0.0.1:6667)
+    /// the certificate chain (PEM) TLS listeners serve; read again on
+    /// SIGHUP
     #[argh(option)]
-    irc_listen: Vec<Listen>,
+    tls_cert: Option<PathBuf>,
+
+    /// the certificate's private key (PEM); read again on SIGHUP
+    #[argh(option)]
+    tls_key: Option<PathBuf>,
 
     /// the server's name in IRC replies (default switchboard.local)
     #[argh(option, default = "Config::default().server_name")]
@@ -138,6 +142,70 @@ struct Flags {
 #[argh(subcommand)]
 enum Command {
     HashPassword(HashPassword),
+    GenCert(GenCert),
+}
+
+/// write a self-signed TLS certificate and its key (PEM) for local use,
+/// for --tls-cert and --tls-key; clients must be told not to verify it
+#[derive(FromArgs)]
+#[argh(subcommand, name = "gen-cert")]
+struct GenCert {
+    /// where to write the certificate (default switchboard-cert.pem)
+    #[argh(option, default = "PathBuf::from(\"switchboard-cert.pem\")")]
+    cert: PathBuf,
+
+    /// where to write the private key, readable by its owner only
+    /// (default switchboard-key.pem)
+    #[argh(option, default = "PathBuf::from(\"switchboard-key.pem\")")]
+    key: PathBuf,
+
+    /// a host name or address the certificate is for; repeat for several
+    /// (default localhost, 127.0.0.1 and ::1)
+    #[argh(option)]
+    name: Vec<String>,
+}
+
+impl GenCert {
+    fn run(self) -> ExitCode {
+        let names = if self.name.is_empty() {
+            vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+        } else {
+            self.name
+        };
+        let written = switchboard::transport::tls::self_signed(names).and_then(|(cert, key)| {
+            write_new(&self.key, &key, 0o600)?;
+            write_new(&self.cert, &cert, 0o644)
+        });
+        match written {
+            Ok(()) => {
+                println!(
+                    "wrote {} and {}; serve them with --tls-cert {} --tls-key {}",
+                    self.cert.display(),
+                    self.key.display(),
+                    self.cert.display(),
+                    self.key.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Writes a file that must not exist yet, with `mode` permissions.
+fn write_new(path: &std::path::Path, text: &str, mode: u32) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
 /// print the Argon2id hash of a password, for --oper NAME:HASH
@@ -180,32 +248,6 @@ impl HashPassword {
     }
 }
 
-/// A listening address, or "off".
-#[derive(Clone, Copy)]
-struct Listen(Option<SocketAddr>);
-
-impl FromStr for Listen {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Listen, String> {
-        if text == "off" {
-            return Ok(Listen(None));
-        }
-        text.parse()
-            .map(|addr| Listen(Some(addr)))
-            .map_err(|_| format!("{text:?} is not an address like 127.0.0.1:7878, nor \"off\""))
-    }
-}
-
-/// The addresses given, or the default when the flag was not given.
-fn addresses(given: Vec<Listen>, default: Vec<SocketAddr>) -> Vec<SocketAddr> {
-    if given.is_empty() {
-        default
-    } else {
-        given.into_iter().filter_map(|listen| listen.0).collect()
-    }
-}
-
 impl Flags {
     fn into_config(self) -> Result<Config, String> {
         let defaults = Config::default();
@@ -218,8 +260,13 @@ impl Flags {
         };
         Ok(Config {
             transport: self.transport,
-            line_listen: addresses(self.line_listen, defaults.line_listen),
-            irc_listen: addresses(self.irc_listen, defaults.irc_listen),
+            listen: if self.listen.is_empty() {
+                defaults.listen
+            } else {
+                self.listen
+            },
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
             server_name: self.server_name,
             network: self.network,
             password: self.password,
@@ -286,8 +333,10 @@ fn fit_map_count(max_clients: usize) -> usize {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut flags = argh::from_env::<Flags>();
-    if let Some(Command::HashPassword(command)) = flags.command.take() {
-        return command.run();
+    match flags.command.take() {
+        Some(Command::HashPassword(command)) => return command.run(),
+        Some(Command::GenCert(command)) => return command.run(),
+        None => {}
     }
     let mut config = match flags.into_config() {
         Ok(config) => config,
@@ -298,7 +347,7 @@ fn main() -> ExitCode {
     };
     // Registered before the server starts, so a signal that arrives during
     // start-up is not lost.
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+    let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
         Ok(signals) => signals,
         Err(error) => {
             log::error!("cannot handle signals: {error}");
@@ -318,14 +367,17 @@ fn main() -> ExitCode {
     };
     // Wait for a signal, on a thread of its own, or for the server to fail:
     // a router or event loop that panicked serves nobody, and a process that
-    // lives on would look healthy to whoever watches it.
+    // lives on would look healthy to whoever watches it. SIGHUP reloads the
+    // TLS certificate and goes on waiting.
     let closer = signals.handle();
     let (signal_tx, signal_rx) = crossbeam_channel::bounded(1);
     let watcher = std::thread::Builder::new()
         .name("sb-signals".into())
         .spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                let _ = signal_tx.send(signal);
+            for signal in signals.forever() {
+                if signal_tx.send(signal).is_err() {
+                    break;
+                }
             }
         });
     let watcher = match watcher {
@@ -335,14 +387,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let failure = crossbeam_channel::select! {
-        recv(signal_rx) -> signal => {
-            if let Ok(signal) = signal {
-                log::info!("received signal {signal}");
-            }
-            None
+    let failure = loop {
+        crossbeam_channel::select! {
+            recv(signal_rx) -> signal => match signal {
+                Ok(SIGHUP) => {
+                    log::info!("received SIGHUP: reloading the TLS certificate");
+                    if let Err(error) = server.reload_tls() {
+                        log::error!("cannot reload the TLS certificate, keeping the old one: {error}");
+                    }
+                }
+                Ok(signal) => {
+                    log::info!("received signal {signal}");
+                    break None;
+                }
+                Err(_) => break None,
+            },
+            recv(server.failed()) -> reason => break reason.ok(),
         }
-        recv(server.failed()) -> reason => reason.ok(),
     };
     closer.close();
     let _ = watcher.join();

@@ -27,8 +27,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use switchboard::protocol::Protocol;
-use switchboard::{Config, Server, Transport};
+use switchboard::{Config, Listen, Scheme, Server, Transport};
 
 use crate::peers::{Brand, Peer};
 use crate::relay::Relay;
@@ -216,8 +215,7 @@ impl Kind {
         };
         Server::start(Config {
             transport,
-            line_listen: Vec::new(),
-            irc_listen: vec![([127, 0, 0, 1], 0).into()],
+            listen: vec![Listen::new(Scheme::Irc, ([127, 0, 0, 1], 0))],
             rate: 0.0,
             max_clients: 20_000,
             // Accounts play no part in what is measured.
@@ -241,7 +239,7 @@ enum Running {
 impl Running {
     fn addr(&self) -> SocketAddr {
         match self {
-            Running::Switchboard(server) => server.addr(Protocol::Irc).expect("IRC listener"),
+            Running::Switchboard(server) => server.addr(Scheme::Irc).expect("IRC listener"),
             Running::Peer(peer) => peer.addr(),
             Running::Relay(relay) => relay.addr(),
         }

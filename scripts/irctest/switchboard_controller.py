@@ -66,10 +66,8 @@ class SwitchboardController(BaseServerController):
         self.port = port
         command = [
             os.environ["SWITCHBOARD_BIN"],
-            "--irc-listen",
-            f"{hostname}:{port}",
-            "--line-listen",
-            "off",
+            "--listen",
+            f"irc://{hostname}:{port}",
             "--server-name",
             "My.Little.Server",
             # irctest sends faster than any person; flood control would only

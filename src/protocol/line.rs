@@ -471,6 +471,15 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
             if whois.operator {
                 line(out, &["- ", nick, " is a server operator"]);
             }
+            if whois.secure {
+                line(out, &["- ", nick, " is connected over TLS"]);
+            }
+            if let Some(certfp) = &whois.certfp {
+                line(
+                    out,
+                    &["- ", nick, "'s client certificate is SHA-256 ", certfp],
+                );
+            }
             if let Some(away) = &whois.away {
                 line(out, &["- ", nick, " is away: ", away]);
             }

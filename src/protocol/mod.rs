@@ -755,6 +755,11 @@ pub struct Whois {
     pub operator: bool,
     /// The account it is logged in to.
     pub account: Option<Name>,
+    /// It is connected over TLS.
+    pub secure: bool,
+    /// Its client certificate's SHA-256, shown to the user itself and to
+    /// operators only.
+    pub certfp: Option<Box<str>>,
     pub idle_secs: u64,
     pub signon: i64,
     pub server: Name,

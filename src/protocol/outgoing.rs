@@ -187,7 +187,7 @@ fn weigh_reply(reply: &Reply) -> usize {
             .map(|row| LINE + mask(&row.mask) + row.realname.len())
             .sum(),
         Reply::Whois(whois) => {
-            8 * LINE + whois.rooms.iter().map(|room| room.len() + 1).sum::<usize>()
+            10 * LINE + whois.rooms.iter().map(|room| room.len() + 1).sum::<usize>()
         }
         Reply::BanList { bans, .. } => bans
             .iter()

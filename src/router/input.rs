@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use crate::client::{ClientId, Outbox};
+use crate::client::{ClientId, Link, Outbox};
 use crate::hashing::Hashed;
 use crate::protocol::api::{Answer, Call, Credential};
 use crate::protocol::{Protocol, Request};
@@ -29,6 +29,8 @@ pub enum Input {
         outbox: Outbox,
         peer: SocketAddr,
         protocol: Protocol,
+        /// TLS, and the client certificate's fingerprint.
+        link: Link,
     },
     /// A client's request, decoded from one line.
     Request(ClientId, Request),

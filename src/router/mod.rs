@@ -227,12 +227,14 @@ impl Router {
                 outbox,
                 peer,
                 protocol,
+                link,
             } => {
                 log::debug!("{id} connected from {peer} ({protocol})");
                 let client = Client {
                     outbox,
                     peer,
                     protocol,
+                    link,
                     nick: None,
                     user: None,
                     realname: "".into(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::sasl::{Mechanism, Payload};
 use crate::accounts::scram::Exchange;
-use crate::client::{ClientId, Delivery, Outbox, Wakes};
+use crate::client::{ClientId, Delivery, Link, Outbox, Wakes};
 use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
@@ -66,6 +66,8 @@ pub struct Client {
     pub outbox: Outbox,
     pub peer: SocketAddr,
     pub protocol: Protocol,
+    /// Whether it came over TLS, with which client certificate.
+    pub link: Link,
     /// The nickname it asked for and holds, registered or not.
     pub nick: Option<Name>,
     /// IRC `USER`: its user name, given before registration.

@@ -34,9 +34,10 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::{Admitted, Context, Intake, Next, Slot, describe};
-use crate::client::{ClientId, Inbox, Nudge};
-use crate::protocol::{Codec, Protocol};
+use super::{Admitted, Context, Intake, Next, Received, Session, Slot, describe};
+use crate::client::{ClientId, Inbox, Nudge, Outbox};
+use crate::config::{Listen, Scheme};
+use crate::protocol::Codec;
 use crate::router::{self, INBOX_CAPACITY, Input, Router, RouterSender, Wake};
 use crate::stats::Stats;
 
@@ -59,7 +60,7 @@ const HOUSEKEEPING: Duration = Duration::from_millis(500);
 /// The running loop, as the server holds it.
 #[derive(Debug)]
 pub struct EventLoop {
-    addrs: Vec<(Protocol, SocketAddr)>,
+    addrs: Vec<Listen>,
     control: Sender<Control>,
     shared: Arc<Shared>,
     thread: JoinHandle<()>,
@@ -132,7 +133,7 @@ impl Nudge for LoopNudge {
 /// that `router` makes: given how to send it inputs from other threads
 /// (waking the loop), it starts the router's helpers.
 pub fn start(
-    endpoints: &[(Protocol, SocketAddr)],
+    endpoints: &[Listen],
     context: Context,
     router: impl FnOnce(RouterSender) -> io::Result<Router>,
     watch: super::PanicWatch,
@@ -152,7 +153,7 @@ pub fn start(
     let router = router(RouterSender::new(inputs_tx, Some(waker)))?;
     let mut listeners = HashMap::new();
     let mut addrs = Vec::new();
-    for (index, &(protocol, addr)) in endpoints.iter().enumerate() {
+    for (index, &Listen { scheme, addr }) in endpoints.iter().enumerate() {
         let listener = super::bind(addr)?;
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
@@ -160,9 +161,9 @@ pub fn start(
         poll.registry()
             .register(&mut listener, token, Interest::READABLE)?;
         let addr = listener.local_addr()?;
-        log::info!("serving the {protocol} protocol on {addr}");
-        addrs.push((protocol, addr));
-        listeners.insert(token, (listener, protocol));
+        log::info!("serving {scheme}://{addr}");
+        addrs.push(Listen { scheme, addr });
+        listeners.insert(token, (listener, scheme));
     }
     let (control, control_rx) = crossbeam_channel::unbounded();
     let state = Loop {
@@ -198,7 +199,7 @@ pub fn start(
 
 impl EventLoop {
     /// The bound addresses, in the order given.
-    pub fn addrs(&self) -> &[(Protocol, SocketAddr)] {
+    pub fn addrs(&self) -> &[Listen] {
         &self.addrs
     }
 
@@ -224,6 +225,11 @@ struct Connection {
     stream: TcpStream,
     id: ClientId,
     codec: Codec,
+    /// The connection layer between the socket and `intake` / `out`.
+    session: Session,
+    /// While the session is being set up (a TLS handshake): what the
+    /// router is told once it is; boxed, as most connections are past it.
+    setup: Option<Box<Setup>>,
     intake: Intake,
     inbox: Inbox,
     nudge: Arc<LoopNudge>,
@@ -245,10 +251,18 @@ struct Connection {
     _slot: Slot,
 }
 
+/// A connection the router does not know yet.
+struct Setup {
+    outbox: Outbox,
+    peer: SocketAddr,
+    /// Setup that takes longer fails: `--register-timeout` from the accept.
+    deadline: Instant,
+}
+
 /// The loop's own state; it lives on the loop thread only.
 struct Loop {
     poll: Poll,
-    listeners: HashMap<Token, (TcpListener, Protocol)>,
+    listeners: HashMap<Token, (TcpListener, Scheme)>,
     /// Boxed: a map's free slots are as big as its values, and at tens of
     /// thousands of idle connections those would cost more than the boxes.
     connections: HashMap<Token, Box<Connection>>,
@@ -411,12 +425,11 @@ impl Loop {
     /// Accepts until the listener has no more.
     fn accept(&mut self, token: Token) {
         loop {
-            let Some((listener, protocol)) = self.listeners.get(&token) else {
+            let Some(&(ref listener, scheme)) = self.listeners.get(&token) else {
                 return;
             };
-            let protocol = *protocol;
             match listener.accept() {
-                Ok((stream, peer)) => self.start(stream, peer, protocol),
+                Ok((stream, peer)) => self.start(stream, peer, scheme),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
@@ -430,7 +443,7 @@ impl Loop {
     }
 
     /// Starts serving one accepted socket, unless the server turns it away.
-    fn start(&mut self, mut stream: TcpStream, peer: SocketAddr, protocol: Protocol) {
+    fn start(&mut self, mut stream: TcpStream, peer: SocketAddr, scheme: Scheme) {
         let id = self.context.next_id();
         let token = token_of(id);
         let nudge = Arc::new(LoopNudge {
@@ -441,7 +454,7 @@ impl Loop {
         let for_outbox: Arc<dyn Nudge> = nudge.clone();
         let Some(admitted) = self
             .context
-            .admit(&stream, id, protocol, peer, Some(for_outbox))
+            .admit(&stream, id, scheme, peer, Some(for_outbox))
         else {
             return;
         };
@@ -450,6 +463,7 @@ impl Loop {
             outbox,
             inbox,
             codec,
+            session,
             ..
         } = admitted;
         if let Err(error) = self.poll.registry().register(
@@ -460,20 +474,21 @@ impl Loop {
             log::warn!("cannot watch {peer}: {error}");
             return;
         }
-        let connected = Input::Connected {
-            id,
+        let now = Instant::now();
+        let intake = Intake::new(scheme.protocol(), &self.context.config, now);
+        let setup = Box::new(Setup {
             outbox,
             peer,
-            protocol,
-        };
-        self.router.handle(connected, Instant::now());
-        let intake = Intake::new(protocol, &self.context.config, Instant::now());
+            deadline: now + self.context.config.register_timeout,
+        });
         self.connections.insert(
             token,
             Box::new(Connection {
                 stream,
                 id,
                 codec,
+                session,
+                setup: Some(setup),
                 intake,
                 inbox,
                 nudge,
@@ -487,6 +502,33 @@ impl Loop {
                 _slot: slot,
             }),
         );
+        if let Some(connection) = self.connections.get_mut(&token) {
+            Self::connect(connection, token, &mut self.router, &mut self.timers);
+        }
+    }
+
+    /// Tells the router of a connection whose setup is over (at once for
+    /// a plain one), then hands it what flood control lets through.
+    fn connect(
+        connection: &mut Connection,
+        token: Token,
+        router: &mut Router,
+        timers: &mut BinaryHeap<Reverse<(Instant, Token)>>,
+    ) {
+        if connection.setup.is_some() && !connection.session.setting_up() {
+            let setup = connection.setup.take().expect("just looked");
+            let connected = Input::Connected {
+                id: connection.id,
+                outbox: setup.outbox,
+                peer: setup.peer,
+                protocol: connection.codec.protocol,
+                link: connection.session.link(),
+            };
+            router.handle(connected, Instant::now());
+        }
+        if connection.setup.is_none() {
+            Self::dispatch(connection, token, router, timers);
+        }
     }
 
     /// Reads what the socket has (a turn's worth) and passes on what flood
@@ -515,13 +557,47 @@ impl Loop {
             return;
         }
         let mut ended = None;
+        // The layer has bytes of its own to send (a handshake flight).
+        let mut answer = false;
         for turn in 0.. {
             if turn == READS_PER_TURN {
                 self.again.push(token);
                 break;
             }
-            match connection.stream.read(&mut self.chunk) {
-                Ok(0) => {
+            // A short read ends the turn (see above).
+            let mut short = false;
+            let received = match connection.stream.read(&mut self.chunk) {
+                Ok(0) => Ok(Received::Closed),
+                Ok(read) => {
+                    short = read < READ_CHUNK && !to_the_end;
+                    let intake = &mut connection.intake;
+                    let received = connection
+                        .session
+                        .receive(&self.chunk[..read], |bytes| intake.push(bytes));
+                    // The layer's answer (a handshake flight, an alert)
+                    // goes out after this turn's reads.
+                    let before = connection.out.len();
+                    if let Err(error) = connection.session.seal(&mut connection.out, before) {
+                        ended = Some(describe(&error));
+                        break;
+                    }
+                    answer |= connection.out.len() > before;
+                    received
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => Err(error),
+            };
+            match received {
+                Err(error) => {
+                    ended = Some(describe(&error));
+                    break;
+                }
+                Ok(Received::Closed) if connection.setup.is_some() => {
+                    ended = Some("closed during the TLS handshake".to_owned());
+                    break;
+                }
+                Ok(Received::Closed) => {
                     if connection.resume_at.is_some() {
                         // Lines still wait their turn; the timer ends it.
                         connection.finished = true;
@@ -536,27 +612,21 @@ impl Loop {
                     }
                     break;
                 }
-                Ok(read) => {
-                    connection.intake.push(&self.chunk[..read]);
-                    Self::dispatch(connection, token, &mut self.router, &mut self.timers);
-                    if connection.intake.flooded() {
-                        ended = Some("excess flood".to_owned());
-                        break;
-                    }
-                    if read < READ_CHUNK && !to_the_end {
-                        break;
-                    }
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    ended = Some(describe(&error));
-                    break;
-                }
+                Ok(Received::Open) => {}
+            }
+            Self::connect(connection, token, &mut self.router, &mut self.timers);
+            if connection.intake.flooded() {
+                ended = Some("excess flood".to_owned());
+                break;
+            }
+            if short {
+                break;
             }
         }
         if let Some(reason) = ended {
             self.end(token, reason);
+        } else if answer {
+            self.flush(token);
         }
     }
 
@@ -607,8 +677,9 @@ impl Loop {
         }
     }
 
-    /// Ends connections whose output made no progress for `--write-timeout`.
-    /// Looks at every connection, so only once per housekeeping interval.
+    /// Ends connections whose output made no progress for `--write-timeout`,
+    /// and those whose setup outlived `--register-timeout`. Looks at every
+    /// connection, so only once per housekeeping interval.
     fn check_stalled(&mut self) {
         let now = Instant::now();
         if now.duration_since(self.housekept) < HOUSEKEEPING {
@@ -626,6 +697,17 @@ impl Loop {
             })
             .map(|(&token, _)| token)
             .collect();
+        let late: Vec<Token> = self
+            .connections
+            .iter()
+            .filter(|(_, connection)| {
+                (connection.setup.as_ref()).is_some_and(|setup| now >= setup.deadline)
+            })
+            .map(|(&token, _)| token)
+            .collect();
+        for token in late {
+            self.end(token, "TLS handshake timed out".into());
+        }
         for token in stalled {
             self.end(token, "connection timed out".into());
             self.close(token);
@@ -653,10 +735,20 @@ impl Loop {
     }
 
     /// Tells the router, once, that the connection ended, and stops reading.
+    /// One the router does not know yet is closed at once, after the
+    /// layer's last words (a TLS alert) if the socket takes them.
     fn end(&mut self, token: Token, reason: String) {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
+        if let Some(setup) = &connection.setup {
+            log::info!("{}: {reason}", setup.peer);
+            let _ = connection
+                .stream
+                .write(&connection.out[connection.written..]);
+            self.close(token);
+            return;
+        }
         if !connection.ended {
             connection.ended = true;
             let disconnected = Input::Disconnected(connection.id, reason);
@@ -682,7 +774,7 @@ impl Connection {
             if self.written == self.out.len() {
                 self.out.clear();
                 self.written = 0;
-                if !self.refill(stats) {
+                if !self.refill(stats)? {
                     // Idle: give the buffer back; most connections are idle
                     // most of the time.
                     self.out = Vec::new();
@@ -717,9 +809,9 @@ impl Connection {
     }
 
     /// Encodes what the outbox holds (at most one queue's worth), the count
-    /// of dropped messages, and, once the router let go, the farewell.
-    /// False when there is nothing to write.
-    fn refill(&mut self, stats: &Stats) -> bool {
+    /// of dropped messages, and, once the router let go, the farewell, and
+    /// seals it. False when there is nothing to write.
+    fn refill(&mut self, stats: &Stats) -> io::Result<bool> {
         let most = self.inbox.capacity;
         let batch = self.inbox.take(most);
         let mut weight = 0;
@@ -736,7 +828,11 @@ impl Connection {
         let farewell = disconnected && !self.closing;
         self.closing |= farewell;
         super::append_notices(&self.inbox, &self.codec, farewell, &mut self.out);
-        !self.out.is_empty()
+        self.session.seal(&mut self.out, 0)?;
+        if farewell {
+            self.session.close(&mut self.out)?;
+        }
+        Ok(!self.out.is_empty())
     }
 }
 

@@ -6,9 +6,12 @@
 
 pub mod evented;
 mod intake;
+pub mod session;
 pub mod threaded;
+pub mod tls;
 
 pub use intake::{Intake, Next, TokenBucket};
+pub use session::{Received, Session};
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -22,9 +25,10 @@ use parking_lot::{Condvar, Mutex};
 use socket2::{Domain, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
-use crate::config::Config;
-use crate::protocol::{Caps, Codec, Event, Protocol};
+use crate::config::{Config, Scheme};
+use crate::protocol::{Caps, Codec, Event};
 use crate::stats::Stats;
+use tls::Tls;
 
 /// What every transport needs to take on connections.
 #[derive(Clone, Debug)]
@@ -33,6 +37,8 @@ pub struct Context {
     pub live: Arc<Live>,
     pub next_id: Arc<AtomicU64>,
     pub stats: Arc<Stats>,
+    /// For TLS listeners; `Server::start` refuses them without it.
+    pub tls: Option<Arc<Tls>>,
 }
 
 /// A connection the server took on.
@@ -46,6 +52,8 @@ pub struct Admitted {
     /// For whoever writes to the socket.
     pub inbox: Inbox,
     pub codec: Codec,
+    /// The connection layer between the socket and the intake and codec.
+    pub session: Session,
 }
 
 impl Context {
@@ -54,15 +62,16 @@ impl Context {
         ClientId(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Takes on an accepted connection as client `id`: a place under
-    /// `--max-clients`, socket options and an outbox (which nudges `nudge`
-    /// when given). A connection over the limit is told why and `None` is
+    /// Takes on a connection accepted on a `scheme` listener as client
+    /// `id`: a place under `--max-clients`, socket options, its session
+    /// and an outbox (which nudges `nudge` when given). A connection over
+    /// the limit is told why (unless it expects TLS) and `None` is
     /// returned; the caller drops it.
     pub fn admit<S>(
         &self,
         stream: S,
         id: ClientId,
-        protocol: Protocol,
+        scheme: Scheme,
         peer: SocketAddr,
         nudge: Option<Arc<dyn Nudge>>,
     ) -> Option<Admitted>
@@ -72,19 +81,35 @@ impl Context {
         let config = &self.config;
         self.stats.accepted.fetch_add(1, Ordering::Relaxed);
         let codec = Codec {
-            protocol,
+            protocol: scheme.protocol(),
             server: config.server_name.as_str().into(),
         };
         let Some(slot) = self.live.try_acquire(config.max_clients) else {
             self.stats.rejected.fetch_add(1, Ordering::Relaxed);
             log::warn!("turned away {peer}: server full");
-            reject(stream, &codec, config.max_clients);
+            if !scheme.tls() {
+                reject(stream, &codec, config.max_clients);
+            }
             return None;
         };
         if let Err(error) = configure_socket(&stream, config) {
             log::debug!("dropping {peer}: {error}");
             return None;
         }
+        let session = match (scheme.tls(), &self.tls) {
+            (false, _) => Session::plain(),
+            (true, Some(tls)) => match tls.session() {
+                Ok(session) => session,
+                Err(error) => {
+                    log::warn!("dropping {peer}: {error}");
+                    return None;
+                }
+            },
+            (true, None) => {
+                log::error!("dropping {peer}: no certificate for {scheme}://");
+                return None;
+            }
+        };
         let (outbox, inbox) = client::outbox(
             config.sendq,
             config.sendq_bytes,
@@ -97,6 +122,7 @@ impl Context {
             outbox,
             inbox,
             codec,
+            session,
         })
     }
 }

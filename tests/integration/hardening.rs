@@ -183,10 +183,10 @@ fn refused_at_start(transport: Transport, args: &[&str], flag: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["--transport", &transport.to_string()])
         .args([
-            "--irc-listen",
-            "127.0.0.1:0",
-            "--line-listen",
-            "127.0.0.1:0",
+            "--listen",
+            "irc://127.0.0.1:0",
+            "--listen",
+            "line://127.0.0.1:0",
         ])
         .args(args)
         .stdin(Stdio::null())

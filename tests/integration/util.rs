@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use switchboard::config::PasswordCost;
-use switchboard::{Config, Protocol, Server, Transport};
+use switchboard::{Config, Listen, Scheme, Server, Transport};
 
 /// How long a test waits for a line it expects before failing.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -49,8 +49,10 @@ pub fn config(transport: Transport) -> Config {
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     Config {
         transport,
-        line_listen: vec![any_port],
-        irc_listen: vec![any_port],
+        listen: vec![
+            Listen::new(Scheme::Line, any_port),
+            Listen::new(Scheme::Irc, any_port),
+        ],
         server_name: "test.server".into(),
         rate: 0.0,
         db: ":memory:".into(),
@@ -75,12 +77,12 @@ pub fn server(transport: Transport) -> Server {
 
 /// The address of the server's line protocol.
 pub fn line_addr(server: &Server) -> SocketAddr {
-    server.addr(Protocol::Line).expect("a line listener")
+    server.addr(Scheme::Line).expect("a line listener")
 }
 
 /// The address of the server's IRC listener.
 pub fn irc_addr(server: &Server) -> SocketAddr {
-    server.addr(Protocol::Irc).expect("an IRC listener")
+    server.addr(Scheme::Irc).expect("an IRC listener")
 }
 
 /// The server binary in a child process, serving the line protocol on a
@@ -98,7 +100,7 @@ impl Binary {
     /// Starts the binary with `--transport transport` and `args`.
     pub fn start(transport: Transport, args: &[&str]) -> Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--line-listen", "127.0.0.1:0", "--irc-listen", "off"])
+            .args(["--listen", "line://127.0.0.1:0"])
             .args(["--transport", &transport.to_string()])
             // No database file left behind in the working directory.
             .args(["--db", ":memory:"])
@@ -122,7 +124,7 @@ impl Binary {
         };
         binary.addr = binary
             .log_line("the listening address", |line| {
-                line.split_once("serving the line protocol on ")
+                line.split_once("serving line://")
                     .map(|(_, addr)| addr.trim().parse().unwrap())
             })
             .expect("the listening address in the log");

@@ -185,6 +185,13 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
             if whois.operator {
                 numeric(out, "313", &[nick, "is an IRC operator"]);
             }
+            if whois.secure {
+                numeric(out, "671", &[nick, "is using a secure connection"]);
+            }
+            if let Some(certfp) = &whois.certfp {
+                let text = format!("has client certificate fingerprint {certfp}");
+                numeric(out, "276", &[nick, &text]);
+            }
             if let Some(away) = &whois.away {
                 numeric(out, "301", &[nick, away]);
             }

@@ -126,6 +126,8 @@ fn events() -> Vec<Event> {
             signon: i64::MIN,
             server: long('s', SERVER_NAME_MAX),
             account: Some(long('a', NICK_MAX)),
+            secure: true,
+            certfp: Some("f".repeat(64).into()),
         })),
         Reply::Whowas {
             nick: hostile(600),

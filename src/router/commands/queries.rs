@@ -112,6 +112,12 @@ impl Router {
             away: client.away.clone(),
             operator: client.operator.is_some(),
             account: client.account.clone(),
+            secure: client.link.tls,
+            certfp: client
+                .link
+                .certfp
+                .clone()
+                .filter(|_| id == target || self.clients.map[&id].operator.is_some()),
             idle_secs: now.duration_since(client.last_spoke).as_secs(),
             signon: client.signon,
             server: self.info.name.clone(),

@@ -129,6 +129,7 @@ impl Harness {
             outbox,
             peer: ([127, 0, 0, 1], 40_000).into(),
             protocol,
+            link: Default::default(),
         };
         self.router.handle(input, self.now);
         id
@@ -1879,6 +1880,8 @@ fn whois_tells_who_someone_is_and_only_the_rooms_the_asker_may_see() {
             away: Some(name("lunch")),
             operator: false,
             account: None,
+            secure: false,
+            certfp: None,
             idle_secs: 30,
             signon: 0,
             server: name("switchboard.local"),

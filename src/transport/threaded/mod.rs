@@ -20,7 +20,7 @@
 
 mod writer;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,13 +30,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::{Admitted, Context, Intake, Next, Slot, describe};
-use crate::client::{ClientId, Nudge};
-use crate::config::Config;
+use super::{Admitted, Context, Intake, Next, Received, Session, Slot, describe};
+use crate::client::{ClientId, Nudge, Outbox};
+use crate::config::{Config, Listen, Scheme};
 use crate::protocol::Protocol;
 use crate::router::Input;
 use writer::{Direct, Writer};
-pub use writer::{Sink, WriterNudge, write_loop};
+pub use writer::{Sink, WriterNudge, Writing, write_loop};
 
 /// How many bytes a reader asks the kernel for at once. Each reader holds
 /// its buffer for the connection's life, idle or not: 1 KiB takes any
@@ -58,6 +58,8 @@ pub struct Connection {
     /// Weak, so a finished connection's socket is closed at once rather than
     /// when the accept thread next prunes its list.
     stream: Weak<TcpStream>,
+    /// Alive while the reader is still setting the connection up.
+    setting_up: Weak<()>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -83,24 +85,20 @@ impl Connection {
     }
 }
 
-/// Binds `addr` and starts accepting `protocol` connections on it.
+/// Binds `listen.addr` and starts accepting connections for its scheme.
 /// Requests and disconnections go to the router over `router`.
-pub fn listen(
-    addr: SocketAddr,
-    protocol: Protocol,
-    context: Context,
-    router: Sender<Input>,
-) -> io::Result<Listener> {
-    let listener = super::bind(addr)?;
+pub fn listen(listen: Listen, context: Context, router: Sender<Input>) -> io::Result<Listener> {
+    let listener = super::bind(listen.addr)?;
     let addr = listener.local_addr()?;
+    let scheme = listen.scheme;
     let stopping = Arc::new(AtomicBool::new(false));
     let thread = thread::Builder::new()
-        .name(format!("sb-accept-{protocol}"))
+        .name(format!("sb-accept-{scheme}"))
         .spawn({
             let stopping = Arc::clone(&stopping);
-            move || accept_loop(&listener, protocol, &context, &router, &stopping)
+            move || accept_loop(&listener, scheme, &context, &router, &stopping)
         })?;
-    log::info!("serving the {protocol} protocol on {addr}");
+    log::info!("serving {scheme}://{addr}");
     Ok(Listener {
         addr,
         stopping,
@@ -115,6 +113,8 @@ impl Listener {
     }
 
     /// Stops accepting and hands back the connections still being served.
+    /// Those still being set up (a TLS handshake) are closed: the router
+    /// does not know them, so nobody would tell them to go.
     pub fn stop(self) -> Vec<Connection> {
         self.stopping.store(true, Ordering::SeqCst);
         // `accept` cannot be interrupted portably: connect to ourselves so it
@@ -129,16 +129,21 @@ impl Listener {
         if let Err(error) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
             log::warn!("could not wake the accept thread on {wake}: {error}");
         }
-        self.thread.join().unwrap_or_else(|_| {
+        let connections = self.thread.join().unwrap_or_else(|_| {
             log::error!("the accept thread on {} panicked", self.addr);
             Vec::new()
-        })
+        });
+        connections
+            .iter()
+            .filter(|connection| connection.setting_up.strong_count() > 0)
+            .for_each(Connection::force_close);
+        connections
     }
 }
 
 fn accept_loop(
     listener: &TcpListener,
-    protocol: Protocol,
+    scheme: Scheme,
     context: &Context,
     router: &Sender<Input>,
     stopping: &AtomicBool,
@@ -152,7 +157,7 @@ fn accept_loop(
             break;
         }
         match incoming {
-            Ok(stream) => connections.extend(start(stream, protocol, context, router)),
+            Ok(stream) => connections.extend(start(stream, scheme, context, router)),
             Err(error) => {
                 // Typically out of file descriptors: back off instead of
                 // spinning, and let existing clients carry on.
@@ -173,7 +178,7 @@ fn accept_loop(
 /// Starts serving one accepted socket, unless the server turns it away.
 fn start(
     stream: TcpStream,
-    protocol: Protocol,
+    scheme: Scheme,
     context: &Context,
     router: &Sender<Input>,
 ) -> Option<Connection> {
@@ -181,7 +186,7 @@ fn start(
     let peer = stream.peer_addr().ok()?;
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
-    let admitted = context.admit(&stream, context.next_id(), protocol, peer, Some(for_outbox))?;
+    let admitted = context.admit(&stream, context.next_id(), scheme, peer, Some(for_outbox))?;
     if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
         log::debug!("dropping {peer}: {error}");
         return None;
@@ -192,9 +197,11 @@ fn start(
         outbox,
         inbox,
         codec,
+        session,
     } = admitted;
     let stream = Arc::new(stream);
     let slot = Arc::new(slot);
+    let setting_up = Arc::new(());
     // Disconnected when the writer ends, for a reader waiting on its own.
     let (hangup, writer_gone) = crossbeam_channel::bounded(0);
     let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
@@ -209,6 +216,7 @@ fn start(
         stream: Arc::clone(&stream),
         inbox: inbox.for_router(),
         codec: codec.clone(),
+        session: session.clone(),
         stats: Arc::clone(&context.stats),
     });
     let writer = Writer {
@@ -216,6 +224,7 @@ fn start(
         inbox,
         nudge,
         codec,
+        session: session.clone(),
         router: router.clone(),
         stats: Arc::clone(&context.stats),
         timeout: config.write_timeout,
@@ -232,40 +241,27 @@ fn start(
     .ok()?;
     let mut connection = Connection {
         stream: Arc::downgrade(&stream),
+        setting_up: Arc::downgrade(&setting_up),
         threads: vec![writer],
     };
-    // The router must hear of the client before its first request, so the
-    // reader starts only after this.
-    let connected = Input::Connected {
+    // The reader sets the connection up, then tells the router (before
+    // its first request); until then the writer has nothing to write.
+    let reading = Reading {
         id,
-        outbox,
+        protocol: scheme.protocol(),
         peer,
-        protocol,
+        session,
+        router: router.clone(),
+        config: Arc::clone(config),
+        writer_gone,
     };
-    if router.send(connected).is_err() {
-        // Shutting down; dropping the outbox ends the writer.
-        return Some(connection);
-    }
     let reader = spawn(
         "read",
-        Box::new({
-            let router = router.clone();
-            let config = Arc::clone(config);
-            let reading = Reading {
-                id,
-                protocol,
-                router,
-                config,
-                writer_gone,
-            };
-            move || reading.run(&stream, slot)
-        }),
+        Box::new(move || reading.run(&stream, outbox, setting_up, slot)),
     );
-    match reader {
-        Ok(reader) => connection.threads.push(reader),
-        Err(error) => {
-            let _ = router.send(Input::Disconnected(id, error.to_string()));
-        }
+    // On failure the outbox is dropped with the closure, which ends the writer.
+    if let Ok(reader) = reader {
+        connection.threads.push(reader);
     }
     Some(connection)
 }
@@ -274,6 +270,8 @@ fn start(
 struct Reading {
     id: ClientId,
     protocol: Protocol,
+    peer: SocketAddr,
+    session: Session,
     router: Sender<Input>,
     config: Arc<Config>,
     /// Disconnects when the writer ends: the connection is over.
@@ -281,10 +279,29 @@ struct Reading {
 }
 
 impl Reading {
-    fn run(self, stream: &TcpStream, _slot: Arc<Slot>) {
+    fn run(self, stream: &TcpStream, outbox: Outbox, setting_up: Arc<()>, _slot: Arc<Slot>) {
         // A bug must not leave a ghost user behind: a panic counts as a disconnect.
-        let ended = panic::catch_unwind(AssertUnwindSafe(|| self.read_loop(stream)))
-            .unwrap_or_else(|_| Some("internal error".into()));
+        let ended = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
+            let mut chunk = vec![0; READ_CHUNK];
+            if let Err(error) = self.set_up(stream, &mut intake, &mut chunk) {
+                // Dropping the outbox ends the writer; the router never knew.
+                log::info!("{}: {error}", self.peer);
+                return None;
+            }
+            drop(setting_up);
+            let connected = Input::Connected {
+                id: self.id,
+                outbox,
+                peer: self.peer,
+                protocol: self.protocol,
+                link: self.session.link(),
+            };
+            // Fails only when the router is gone: shutting down.
+            self.router.send(connected).ok()?;
+            self.read_loop(stream, intake, chunk)
+        }))
+        .unwrap_or_else(|_| Some("internal error".into()));
         if let Some(reason) = ended {
             // Blocks only while the router's inbox is full; fails only when
             // the router is gone, and then nobody needs to know.
@@ -292,12 +309,66 @@ impl Reading {
         }
     }
 
+    /// Runs the connection layer's setup (the TLS handshake) to its end,
+    /// within `--register-timeout`. The reader is alone with the socket:
+    /// the router does not know the client, so nothing is queued for the
+    /// writer. What the client sends after it goes to `intake`.
+    fn set_up(
+        &self,
+        mut stream: &TcpStream,
+        intake: &mut Intake,
+        chunk: &mut [u8],
+    ) -> Result<(), String> {
+        if !self.session.setting_up() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.config.register_timeout;
+        let mut out = Vec::new();
+        while self.session.setting_up() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("TLS handshake timed out".into());
+            }
+            stream
+                .set_read_timeout(Some(left))
+                .map_err(|error| describe(&error))?;
+            let received = match stream.read(chunk) {
+                Ok(0) => return Err("closed during the TLS handshake".into()),
+                Ok(read) => self
+                    .session
+                    .receive(&chunk[..read], |bytes| intake.push(bytes)),
+                Err(error) if is_transient(&error) => continue,
+                Err(error) => return Err(describe(&error)),
+            };
+            // The handshake's next flight, or an alert saying what failed.
+            self.session
+                .seal(&mut out, 0)
+                .map_err(|error| describe(&error))?;
+            stream
+                .write_all(&out)
+                .map_err(|error| format!("TLS handshake: {}", describe(&error)))?;
+            out.clear();
+            match received {
+                Ok(Received::Open) => {}
+                Ok(Received::Closed) => return Err("closed during the TLS handshake".into()),
+                Err(error) => return Err(format!("TLS handshake failed: {error}")),
+            }
+        }
+        stream
+            .set_read_timeout(None)
+            .map_err(|error| describe(&error))
+    }
+
     /// Reads lines and sends them to the router until the connection ends;
     /// says why, or `None` when there is nobody to tell (the router or the
     /// writer is gone, and with it the client).
-    fn read_loop(&self, mut stream: &TcpStream) -> Option<String> {
-        let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
-        let mut chunk = vec![0; READ_CHUNK];
+    fn read_loop(
+        &self,
+        stream: &TcpStream,
+        mut intake: Intake,
+        mut chunk: Vec<u8>,
+    ) -> Option<String> {
+        let mut stream = stream;
         let mut timeout = None;
         // The peer sent all it will (it may still read), and whether the
         // router was told how much still waits.
@@ -354,7 +425,16 @@ impl Reading {
             }
             match stream.read(&mut chunk) {
                 Ok(0) => finished = true,
-                Ok(read) => intake.push(&chunk[..read]),
+                // Anything the layer must answer (a TLS key update) goes
+                // out with the writer's next write.
+                Ok(read) => match self
+                    .session
+                    .receive(&chunk[..read], |bytes| intake.push(bytes))
+                {
+                    Ok(Received::Open) => {}
+                    Ok(Received::Closed) => finished = true,
+                    Err(error) => return Some(format!("connection error: {error}")),
+                },
                 Err(error) if is_transient(&error) => {}
                 Err(error) => return Some(describe(&error)),
             }

@@ -21,7 +21,7 @@ use crate::client::{Batch, ClientId, Inbox, Mailbox, Nudge};
 use crate::protocol::Codec;
 use crate::router::Input;
 use crate::stats::Stats;
-use crate::transport::{Slot, append_notices, describe};
+use crate::transport::{Session, Slot, append_notices, describe};
 
 /// A writer that waited less than this for its last message spins a little
 /// before it parks next time. Measured on two cores: spinning always made
@@ -75,6 +75,7 @@ pub struct Direct {
     pub stream: Arc<TcpStream>,
     pub inbox: Inbox,
     pub codec: Codec,
+    pub session: Session,
     pub stats: Arc<Stats>,
 }
 
@@ -201,8 +202,12 @@ impl Direct {
     /// Writes what is queued, as the writer would, but only what the socket
     /// takes at once; true if it took it all and nothing more waits.
     /// Otherwise the rest goes to `handover` and the socket counts as
-    /// stalled until the writer has written it.
+    /// stalled until the writer has written it. If the connection's reader
+    /// is using the session (decrypting), the writer is left to do it all.
     fn write(&self, handover: &Mutex<Vec<u8>>) -> bool {
+        let Some(mut sealer) = self.session.try_sealer() else {
+            return false;
+        };
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
             let batch = self.inbox.take(self.inbox.capacity);
@@ -214,6 +219,11 @@ impl Direct {
             let events = batch.events.len() as u64;
             self.inbox.mailbox.took(weight as u64);
             append_notices(&self.inbox, &self.codec, false, buf);
+            if let Err(error) = sealer.seal(buf, 0) {
+                log::warn!("cannot seal a batch: {error}");
+                buf.clear();
+            }
+            drop(sealer);
             // On an error nothing was written: the writer meets the error
             // again and ends the connection.
             let written = SockRef::from(&*self.stream)
@@ -237,6 +247,7 @@ pub struct Writer {
     pub inbox: Inbox,
     pub nudge: Arc<WriterNudge>,
     pub codec: Codec,
+    pub session: Session,
     pub router: Sender<Input>,
     pub stats: Arc<Stats>,
     pub timeout: Duration,
@@ -255,10 +266,13 @@ impl Writer {
         let written = panic::catch_unwind(AssertUnwindSafe(|| {
             write_loop(
                 &mut out,
-                &self.inbox,
-                &self.nudge,
-                &self.codec,
-                &self.stats,
+                &Writing {
+                    inbox: &self.inbox,
+                    nudge: &self.nudge,
+                    codec: &self.codec,
+                    session: &self.session,
+                    stats: &self.stats,
+                },
                 self.timeout,
             )
         }))
@@ -291,18 +305,31 @@ impl Sink for &TcpStream {
     }
 }
 
+/// What [`write_loop`] writes from, and through.
+pub struct Writing<'a> {
+    pub inbox: &'a Inbox,
+    pub nudge: &'a WriterNudge,
+    pub codec: &'a Codec,
+    pub session: &'a Session,
+    pub stats: &'a Stats,
+}
+
 /// Writes the client's events until the router drops its outbox, then the
 /// farewell. Everything queued when the writer wakes goes out at once (see
 /// `write_batch`), followed by how many messages were dropped meanwhile,
 /// if any; bytes the router handed over go before anything else.
 pub fn write_loop<W: Sink>(
     out: &mut W,
-    inbox: &Inbox,
-    nudge: &WriterNudge,
-    codec: &Codec,
-    stats: &Stats,
+    writing: &Writing<'_>,
     timeout: Duration,
 ) -> io::Result<()> {
+    let Writing {
+        inbox,
+        nudge,
+        codec,
+        session,
+        stats,
+    } = *writing;
     let mut buf = Vec::new();
     let mut spin = true;
     loop {
@@ -330,6 +357,7 @@ pub fn write_loop<W: Sink>(
             }
             inbox.mailbox.took(weight as u64);
             append_notices(inbox, codec, false, &mut buf);
+            session.seal(&mut buf, 0)?;
             write_batch(out, &buf, timeout, &inbox.mailbox)?;
             stats.write_calls.fetch_add(1, Ordering::Relaxed);
             stats
@@ -347,6 +375,8 @@ pub fn write_loop<W: Sink>(
         }
     }
     append_notices(inbox, codec, true, &mut buf);
+    session.seal(&mut buf, 0)?;
+    session.close(&mut buf)?;
     write_within(out, &buf, timeout)?;
     out.flush()
 }
@@ -461,6 +491,19 @@ mod tests {
         }
     }
 
+    /// What a plain line-protocol writer writes from.
+    fn writing<'a>(inbox: &'a Inbox, nudge: &'a WriterNudge, stats: &'a Stats) -> Writing<'a> {
+        static CODEC: std::sync::LazyLock<Codec> = std::sync::LazyLock::new(line_codec);
+        static PLAIN: std::sync::LazyLock<Session> = std::sync::LazyLock::new(Session::plain);
+        Writing {
+            inbox,
+            nudge,
+            codec: &CODEC,
+            session: &PLAIN,
+            stats,
+        }
+    }
+
     /// Queues messages 0..count in an outbox of `capacity`, closes it (with
     /// `farewell`, if any) and runs the writer over it.
     fn written(capacity: usize, count: usize, farewell: Option<&str>) -> (Recorder, Arc<Stats>) {
@@ -485,10 +528,7 @@ mod tests {
         let mut out = Recorder::default();
         write_loop(
             &mut out,
-            &inbox,
-            &nudge,
-            &line_codec(),
-            &stats,
+            &writing(&inbox, &nudge, &stats),
             Duration::from_secs(5),
         )
         .unwrap();
@@ -534,7 +574,7 @@ mod tests {
             move || {
                 let mut out = Recorder::default();
                 let timeout = Duration::from_secs(5);
-                let result = write_loop(&mut out, &inbox, &nudge, &line_codec(), &stats, timeout);
+                let result = write_loop(&mut out, &writing(&inbox, &nudge, &stats), timeout);
                 let _ = ended_tx.send(result.is_ok());
             }
         });
@@ -576,6 +616,7 @@ mod tests {
             stream: Arc::clone(&stream),
             inbox: inbox.for_router(),
             codec: line_codec(),
+            session: Session::plain(),
             stats: Arc::clone(&stats),
         });
         let writer = thread::spawn({
@@ -585,7 +626,7 @@ mod tests {
             move || {
                 let mut out = &*stream;
                 let timeout = Duration::from_secs(10);
-                let result = write_loop(&mut out, &inbox, &nudge, &line_codec(), &stats, timeout);
+                let result = write_loop(&mut out, &writing(&inbox, &nudge, &stats), timeout);
                 let _ = stream.shutdown(Shutdown::Both);
                 result
             }

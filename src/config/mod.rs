@@ -1,10 +1,13 @@
 //! Everything a server can be told at start, with the defaults `main` uses.
 
-use std::net::SocketAddr;
+mod listen;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::accounts::PasswordCost;
 use crate::limits::SERVER_NAME_MAX;
+pub use listen::{Listen, Scheme};
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,10 +93,12 @@ pub const MAX_COUNT: u64 = 10_000_000;
 pub struct Config {
     /// Threads per connection, or one event loop.
     pub transport: Transport,
-    /// Addresses to serve the line protocol on; port 0 picks a free port.
-    pub line_listen: Vec<SocketAddr>,
-    /// Addresses to serve IRC on.
-    pub irc_listen: Vec<SocketAddr>,
+    /// What to serve where (`--listen irc://127.0.0.1:6667`, ...).
+    pub listen: Vec<Listen>,
+    /// The certificate chain TLS listeners serve (PEM), reloaded on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// The server's name in IRC replies.
     pub server_name: String,
     /// The network name IRC clients show.
@@ -153,8 +158,12 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             transport: Transport::default(),
-            line_listen: vec![SocketAddr::from(([127, 0, 0, 1], 7878))],
-            irc_listen: vec![SocketAddr::from(([127, 0, 0, 1], 6667))],
+            listen: vec![
+                Listen::new(Scheme::Irc, ([127, 0, 0, 1], 6667)),
+                Listen::new(Scheme::Line, ([127, 0, 0, 1], 7878)),
+            ],
+            tls_cert: None,
+            tls_key: None,
             server_name: "switchboard.local".into(),
             network: "switchboard".into(),
             password: None,
@@ -186,8 +195,19 @@ impl Config {
     /// Checks every setting, alone and together, so a mistake is a clear
     /// error at start rather than a failure at the first client.
     pub fn validate(&self) -> Result<(), String> {
-        if self.line_listen.is_empty() && self.irc_listen.is_empty() {
-            return Err("nothing to listen on: give a --line-listen or an --irc-listen".into());
+        if self.listen.is_empty() {
+            return Err("--listen: nothing to listen on".into());
+        }
+        if let Some(tls) = self.listen.iter().find(|listen| listen.scheme.tls())
+            && (self.tls_cert.is_none() || self.tls_key.is_none())
+        {
+            return Err(format!(
+                "--listen {tls} needs --tls-cert and --tls-key \
+                 (\"switchboard gen-cert\" makes a self-signed pair for local use)"
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("--tls-cert and --tls-key go together".into());
         }
         let host_name = |name: &str| {
             name.chars()
@@ -309,7 +329,12 @@ mod tests {
     #[test]
     fn every_flag_out_of_range_is_refused_by_name() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 20] = [
+        let cases: [(&str, Tweak); 23] = [
+            ("--listen", |c| c.listen.clear()),
+            ("--listen", |c| {
+                c.listen = vec![Listen::new(Scheme::Ircs, ([127, 0, 0, 1], 0))];
+            }),
+            ("--tls-cert", |c| c.tls_cert = Some("cert.pem".into())),
             ("--rate", |c| c.rate = 1e-20),
             ("--rate", |c| c.rate = f64::NAN),
             ("--rate", |c| c.rate = -1.0),
