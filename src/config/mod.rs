@@ -80,6 +80,9 @@ pub const MAX_SECS: u64 = 7 * 24 * 3600;
 /// The longest `--keepalive`: what Linux takes for TCP_KEEPIDLE.
 pub const MAX_KEEPALIVE_SECS: u64 = 32_767;
 
+/// The shortest `--jwt-secret` key: HS256 wants at least its hash's size.
+pub const JWT_SECRET_MIN: usize = 32;
+
 /// The longest `--max-line`, and the biggest `--motd` file.
 pub const MAX_TEXT: usize = 1 << 20;
 
@@ -152,6 +155,9 @@ pub struct Config {
     /// How much Argon2 work hashing a new account's password costs
     /// ([`PasswordCost::Minimal`] is for tests).
     pub password_cost: PasswordCost,
+    /// What the HTTP listeners allow: other sites' pages (`--web-origin`),
+    /// proxies (`--trusted-proxy`), JWTs (`--jwt-secret`).
+    pub web: crate::web::site::Settings,
 }
 
 impl Default for Config {
@@ -161,6 +167,7 @@ impl Default for Config {
             listen: vec![
                 Listen::new(Scheme::Irc, ([127, 0, 0, 1], 6667)),
                 Listen::new(Scheme::Line, ([127, 0, 0, 1], 7878)),
+                Listen::new(Scheme::Http, ([127, 0, 0, 1], 8080)),
             ],
             tls_cert: None,
             tls_key: None,
@@ -187,6 +194,7 @@ impl Default for Config {
             db: "switchboard.db".into(),
             nick_grace: Duration::from_secs(30),
             password_cost: PasswordCost::Standard,
+            web: Default::default(),
         }
     }
 }
@@ -204,6 +212,13 @@ impl Config {
             return Err(format!(
                 "--listen {tls} needs --tls-cert and --tls-key \
                  (\"switchboard gen-cert\" makes a self-signed pair for local use)"
+            ));
+        }
+        if let Some(secret) = &self.web.jwt_secret
+            && secret.len() < JWT_SECRET_MIN
+        {
+            return Err(format!(
+                "--jwt-secret: the key must be at least {JWT_SECRET_MIN} bytes"
             ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

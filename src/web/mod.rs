@@ -12,6 +12,7 @@
 //!   `X-Forwarded-For`.
 //! - [`ws`]: the WebSocket upgrade, and a session turning frames into IRC
 //!   lines and back.
+//! - [`layer`]: the web as a layer of a connection (`transport::Session`).
 //! - [`api`], [`jwt`]: `/api/v1` to router calls and back to JSON;
 //!   [`metrics`]: `/metrics`.
 
@@ -19,6 +20,7 @@ pub mod api;
 pub mod conn;
 pub mod http;
 pub mod jwt;
+pub mod layer;
 pub mod metrics;
 pub mod origin;
 pub mod site;

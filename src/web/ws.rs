@@ -224,6 +224,14 @@ impl Session {
                 }
             }
         }
+        // Pongs and the answer to a close are ready to send at once.
+        let _ = self.context.flush(&mut self.pipe);
+    }
+
+    /// Whether there are bytes to send that nothing was written for: a
+    /// pong, a close.
+    pub fn has_output(&self) -> bool {
+        !self.pipe.output.is_empty()
     }
 
     /// Frames each line of `irc` (IRC lines ending in LF or CR LF) as one
