@@ -281,7 +281,9 @@ impl Flags {
         let jwt_secret = match &self.jwt_secret {
             Some(path) => Some(
                 std::fs::read(path)
-                    .map_err(|error| format!("cannot read --jwt-secret {}: {error}", path.display()))?
+                    .map_err(|error| {
+                        format!("cannot read --jwt-secret {}: {error}", path.display())
+                    })?
                     .trim_ascii()
                     .to_vec(),
             ),
@@ -323,6 +325,7 @@ impl Flags {
                 origins: self.web_origin,
                 trusted_proxies: self.trusted_proxy,
                 jwt_secret,
+                limits: defaults.web.limits,
             },
         })
     }

@@ -523,7 +523,13 @@ impl Loop {
             }),
         );
         if let Some(connection) = self.connections.get_mut(&token) {
-            Self::connect(connection, token, &mut self.router, &mut self.timers, &self.context);
+            Self::connect(
+                connection,
+                token,
+                &mut self.router,
+                &mut self.timers,
+                &self.context,
+            );
         }
     }
 

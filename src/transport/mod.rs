@@ -28,7 +28,7 @@ use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::{Config, Scheme};
 use crate::protocol::{Caps, Codec, Event};
 use crate::stats::Stats;
-use crate::web::http::{Limits, Response, Status};
+use crate::web::http::{Response, Status};
 use crate::web::layer::Layer;
 use tls::Tls;
 
@@ -113,7 +113,7 @@ impl Context {
             }
         };
         let session = if scheme.web() {
-            session.with_web(Layer::http(peer.ip(), Limits::default(), Instant::now()))
+            session.with_web(Layer::http(peer.ip(), config.web.limits, Instant::now()))
         } else {
             session
         };

@@ -180,7 +180,9 @@ impl Session {
     /// Whether a layer has bytes of its own to send now (a WebSocket
     /// pong), which the transport's next seal will add.
     pub fn wants_write(&self) -> bool {
-        self.web.as_ref().is_some_and(|web| web.lock().wants_write())
+        self.web
+            .as_ref()
+            .is_some_and(|web| web.lock().wants_write())
     }
 
     /// Seals `buf` from `from` with the security layer only: HTTP
@@ -198,10 +200,7 @@ impl Session {
 
     /// What the layer knows about the peer; complete once setup is over.
     pub fn link(&self) -> Link {
-        let websocket = self
-            .web
-            .as_ref()
-            .is_some_and(|web| !web.lock().is_http());
+        let websocket = self.web.as_ref().is_some_and(|web| !web.lock().is_http());
         match &self.security {
             Security::Plain => Link {
                 websocket,

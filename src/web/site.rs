@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::http::{HttpError, Request, Response, Status};
+use super::http::{HttpError, Limits, Request, Response, Status};
 use super::origin::{self, Network};
 use super::{api, ws};
 use crate::protocol::api::{Call, Credential};
@@ -22,6 +22,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<Network>,
     /// The key JWTs are signed with (`--jwt-secret`), if they are taken.
     pub jwt_secret: Option<Vec<u8>>,
+    /// Sizes and timeouts of requests.
+    pub limits: Limits,
 }
 
 /// What to do with one request.

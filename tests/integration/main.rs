@@ -12,3 +12,4 @@ mod scale;
 mod shutdown;
 mod slow;
 mod util;
+mod web;

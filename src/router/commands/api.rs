@@ -182,15 +182,23 @@ impl Router {
 
     /// What `/metrics` shows of the router's state.
     fn counts(&self) -> Counts {
-        let mut by_protocol = [0u64; 2];
+        // Carrier (plain, TLS, WebSocket, WebSocket over TLS) by protocol.
+        let mut by_link = [[0u64; 2]; 4];
         for client in self.clients.map.values() {
-            by_protocol[usize::from(client.protocol == Protocol::Irc)] += 1;
+            let carrier = usize::from(client.link.tls) + 2 * usize::from(client.link.websocket);
+            by_link[carrier][usize::from(client.protocol == Protocol::Irc)] += 1;
         }
+        let carriers = ["plain", "tls", "websocket", "websocket-tls"];
+        let clients = carriers
+            .iter()
+            .zip(by_link)
+            .flat_map(|(&carrier, counts)| {
+                [("line", counts[0]), ("irc", counts[1])]
+                    .map(|(protocol, count)| (carrier, protocol, count))
+            })
+            .collect();
         Counts {
-            clients: vec![
-                ("plain", "line", by_protocol[0]),
-                ("plain", "irc", by_protocol[1]),
-            ],
+            clients,
             registered: self.registered as u64,
             rooms: self.rooms.len() as u64,
             accounts: self.accounts.map.len() as u64,

@@ -35,7 +35,11 @@ impl Connection {
                 };
                 setup.asking = None;
                 let stats = context.stats.snapshot();
-                if self.session.answer_http(answer, &stats, &mut self.out).is_err() {
+                if self
+                    .session
+                    .answer_http(answer, &stats, &mut self.out)
+                    .is_err()
+                {
                     self.closing = true;
                     return;
                 }

@@ -71,9 +71,7 @@ impl Reading {
                 }
             };
             if !out.is_empty() {
-                stream
-                    .write_all(&out)
-                    .map_err(|error| describe(&error))?;
+                stream.write_all(&out).map_err(|error| describe(&error))?;
                 out.clear();
             }
             if upgraded.is_some() {
