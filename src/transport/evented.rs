@@ -589,6 +589,10 @@ impl Loop {
                 Err(error) => Err(error),
             };
             match received {
+                Err(error) if connection.setup.is_some() => {
+                    ended = Some(format!("TLS handshake failed: {error}"));
+                    break;
+                }
                 Err(error) => {
                     ended = Some(describe(&error));
                     break;

@@ -166,10 +166,13 @@ impl Session {
     }
 
     /// Appends the layer's goodbye (a TLS close_notify) to `buf`, for the
-    /// last write of a connection.
+    /// last write of a connection that was set up.
     pub fn close(&self, buf: &mut Vec<u8>) -> io::Result<()> {
         if let Security::Tls(tls) = &self.security {
             let mut tls = tls.lock();
+            if tls.is_handshaking() {
+                return Ok(());
+            }
             tls.send_close_notify();
             drain(&mut tls, buf)?;
         }

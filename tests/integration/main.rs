@@ -11,4 +11,5 @@ mod limits;
 mod scale;
 mod shutdown;
 mod slow;
+mod tls;
 mod util;
