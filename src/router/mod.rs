@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::client::{ClientId, Wakes};
-use crate::config::Config;
+use crate::config::{Config, Scheme};
 use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
 use crate::stats::Stats;
@@ -66,6 +66,29 @@ fn farewell(protocol: Protocol, peer: SocketAddr, reason: &Name) -> Name {
     match protocol {
         Protocol::Line => reason.clone(),
         Protocol::Irc => format!("{} ({reason})", peer.ip()).into(),
+    }
+}
+
+/// An IRCv3 Strict Transport Security policy, as `CAP LS 302` states it.
+#[derive(Debug)]
+struct Sts {
+    /// For plain connections: where to reconnect with TLS.
+    plain: String,
+    /// For TLS connections: how long clients should hold to TLS.
+    secure: String,
+}
+
+impl Sts {
+    fn of(config: &Config) -> Option<Sts> {
+        let duration = config.sts_duration?;
+        let tls = config
+            .listen
+            .iter()
+            .find(|listen| listen.scheme == Scheme::Ircs)?;
+        Some(Sts {
+            plain: format!("sts=port={}", tls.addr.port()),
+            secure: format!("sts=duration={}", duration.as_secs()),
+        })
     }
 }
 
@@ -102,6 +125,9 @@ pub struct Router {
     info: Arc<ServerInfo>,
     password: Option<String>,
     register_timeout: Duration,
+    /// The IRCv3 `sts` values, for plain and TLS clients, when a TLS IRC
+    /// listener exists and `--sts-duration` is not off.
+    sts: Option<Sts>,
     ping_interval: Duration,
     ping_timeout: Duration,
 }
@@ -148,6 +174,7 @@ impl Router {
             }),
             password: config.password.clone(),
             register_timeout: config.register_timeout,
+            sts: Sts::of(config),
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
         }

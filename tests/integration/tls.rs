@@ -23,6 +23,7 @@ crate::both_transports!(
     plain_irc_to_a_tls_port_is_closed,
     a_client_certificate_shows_in_whois_to_its_owner_only,
     sighup_reloads_the_certificate_without_dropping_anyone,
+    sts_sends_plain_clients_to_the_tls_port,
 );
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
@@ -357,4 +358,32 @@ fn sighup_reloads_the_certificate_without_dropping_anyone(transport: Transport) 
     assert_eq!(seen, second);
     bob.send("PRIVMSG alice :and you");
     alice.expect(":bob!~bob@127.0.0.1 PRIVMSG alice :and you");
+}
+
+/// The capabilities a client is offered for `CAP LS version`.
+fn offered(client: &mut Client, version: &str) -> String {
+    client.send(&format!("CAP LS {version}"));
+    client.expect_with("CAP LS", |line| line.contains(" CAP * LS :"))
+}
+
+fn sts_sends_plain_clients_to_the_tls_port(transport: Transport) {
+    let dir = TempDir::new().unwrap();
+    let server = tls_server(transport, dir.path(), |_| {});
+    let port = addr(&server, Scheme::Ircs).port();
+    let mut plain = Client::connect_quietly(addr(&server, Scheme::Irc));
+    let caps = offered(&mut plain, "302");
+    assert!(caps.ends_with(&format!(" sts=port={port}")), "{caps}");
+    assert!(!offered(&mut plain, "").contains("sts"), "only with values");
+    let (mut secure, _) = tls_client(addr(&server, Scheme::Ircs), None);
+    let caps = offered(&mut secure, "302");
+    assert!(caps.ends_with(" sts=duration=2592000"), "{caps}");
+    secure.send("CAP REQ :sts");
+    secure.expect(":test.server CAP * NAK :sts");
+    // Off, or without a TLS listener, there is no policy to state.
+    let quiet = tls_server(transport, dir.path(), |config| config.sts_duration = None);
+    let mut plain = Client::connect_quietly(addr(&quiet, Scheme::Irc));
+    assert!(!offered(&mut plain, "302").contains("sts"));
+    let plain_only = crate::util::server(transport);
+    let mut plain = Client::connect_quietly(crate::util::irc_addr(&plain_only));
+    assert!(!offered(&mut plain, "302").contains("sts"));
 }
