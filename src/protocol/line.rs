@@ -6,7 +6,7 @@
 //! happened, `-` for replies, `!` for errors and warnings. The full grammar is
 //! in docs/line-protocol.md.
 
-use super::account::{AccountCommand, AccountNotice, NICKSERV, nickserv_command};
+use super::account::{AccountCommand, AccountNotice, CertCommand, NICKSERV, nickserv_command};
 use super::{
     Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, has_forbidden,
     render_modes, strip_controls, telnet,
@@ -173,6 +173,13 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             })
         }
         "logout" => Request::Account(AccountCommand::Logout),
+        "cert" => {
+            let args: Vec<&str> = rest.split_whitespace().collect();
+            Request::Account(
+                CertCommand::parse(&args)
+                    .map_or_else(AccountCommand::Invalid, AccountCommand::Cert),
+            )
+        }
         "regain" => Request::Account(AccountCommand::Regain(
             required(rest, "regain", "/regain NAME")?.to_owned(),
         )),
@@ -251,6 +258,8 @@ const HELP: &[&str] = &[
     "  /login NAME PASSWORD  log in; your account's nickname is then yours",
     "  /logout               log out",
     "  /regain NAME          take your account's nickname back from whoever has it",
+    "  /cert add [SHA256]    let a client certificate log in to your account (IRC SASL EXTERNAL);",
+    "                        also /cert del SHA256, /cert list",
     "  /msg NickServ INFO    about your account (also DROP, to delete it)",
     "operators:",
     "  /kick #room NAME [why]   remove somebody from a room",

@@ -155,7 +155,7 @@ impl Router {
             operators: 0,
             history: History::default(),
             opers: Opers::new(&config.opers),
-            accounts: Accounts::new(services.accounts),
+            accounts: Accounts::new(services.accounts, services.certificates),
             storage: services.storage,
             hashing: services.hashing,
             nick_grace: config.nick_grace,

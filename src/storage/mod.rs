@@ -32,8 +32,21 @@ pub const QUEUE: usize = 256;
 /// A change for the storage thread to make, and whom to tell.
 #[derive(Debug)]
 pub enum Job {
-    CreateAccount { client: ClientId, account: Account },
-    DropAccount { client: ClientId, name: Name },
+    CreateAccount {
+        client: ClientId,
+        account: Account,
+    },
+    DropAccount {
+        client: ClientId,
+        name: Name,
+    },
+    /// Add (or, with `add` false, remove) a certificate of `account`.
+    Certificate {
+        client: ClientId,
+        account: Name,
+        fingerprint: Box<str>,
+        add: bool,
+    },
 }
 
 /// A job done (committed) or failed, as the router hears of it.
@@ -47,6 +60,13 @@ pub enum Stored {
     AccountDropped {
         client: ClientId,
         name: Name,
+        result: Result<(), StoreError>,
+    },
+    Certificate {
+        client: ClientId,
+        account: Name,
+        fingerprint: Box<str>,
+        add: bool,
         result: Result<(), StoreError>,
     },
 }
@@ -69,6 +89,25 @@ impl Store {
                 Stored::AccountDropped {
                     client,
                     name,
+                    result,
+                }
+            }
+            Job::Certificate {
+                client,
+                account,
+                fingerprint,
+                add,
+            } => {
+                let result = if add {
+                    self.add_certificate(&account, &fingerprint)
+                } else {
+                    self.remove_certificate(&account, &fingerprint)
+                };
+                Stored::Certificate {
+                    client,
+                    account,
+                    fingerprint,
+                    add,
                     result,
                 }
             }
@@ -102,6 +141,9 @@ impl Storage {
                         result: Err(error), ..
                     }
                     | Stored::AccountDropped {
+                        result: Err(error), ..
+                    }
+                    | Stored::Certificate {
                         result: Err(error), ..
                     } = &stored
                     {

@@ -24,6 +24,7 @@ crate::both_transports!(
     a_client_certificate_shows_in_whois_to_its_owner_only,
     sighup_reloads_the_certificate_without_dropping_anyone,
     sts_sends_plain_clients_to_the_tls_port,
+    sasl_external_logs_in_with_a_registered_certificate_after_a_restart,
 );
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
@@ -386,4 +387,53 @@ fn sts_sends_plain_clients_to_the_tls_port(transport: Transport) {
     let plain_only = crate::util::server(transport);
     let mut plain = Client::connect_quietly(crate::util::irc_addr(&plain_only));
     assert!(!offered(&mut plain, "302").contains("sts"));
+}
+
+fn sasl_external_logs_in_with_a_registered_certificate_after_a_restart(transport: Transport) {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("accounts.db").to_str().unwrap().to_owned();
+    let identity = Identity::new();
+    {
+        let server = tls_server(transport, dir.path(), |config| config.db = db.clone());
+        let (ann, _) = tls_client(addr(&server, Scheme::Ircs), Some(&identity));
+        let mut ann = ann.irc_register("ann");
+        ann.send("PRIVMSG NickServ :REGISTER sesame");
+        ann.expect_numeric("900");
+        ann.send("PRIVMSG NickServ :CERT ADD");
+        ann.expect(&format!(
+            ":NickServ!NickServ@test.server NOTICE ann :Certificate {} added",
+            identity.fingerprint
+        ));
+        // A line user over TLS manages the same list.
+        let (line, _) = tls_client(addr(&server, Scheme::Lines), None);
+        let mut line = line;
+        line.expect("- welcome to switchboard!");
+        let mut line = line.named("lee");
+        line.send("/login ann sesame");
+        line.expect("- You are now logged in as ann");
+        line.send("/cert list");
+        line.expect("- Account ann has 1 certificate(s)");
+        line.expect_next(&format!("- Certificate {}", identity.fingerprint));
+    }
+    let server = tls_server(transport, dir.path(), |config| config.db = db.clone());
+    let (ann, _) = tls_client(addr(&server, Scheme::Ircs), Some(&identity));
+    let mut ann = ann;
+    ann.send("CAP REQ :sasl");
+    ann.send("NICK ann");
+    ann.send("USER ann 0 * :Ann");
+    ann.send("AUTHENTICATE EXTERNAL");
+    ann.expect("AUTHENTICATE +");
+    ann.send("AUTHENTICATE +");
+    ann.expect_numeric("900");
+    ann.expect_numeric("903");
+    ann.send("CAP END");
+    ann.expect_numeric("001");
+    // Without the certificate, EXTERNAL fails and nothing else changes.
+    let (other, _) = tls_client(addr(&server, Scheme::Ircs), None);
+    let mut other = other;
+    other.send("CAP REQ :sasl");
+    other.send("AUTHENTICATE EXTERNAL");
+    other.expect("AUTHENTICATE +");
+    other.send("AUTHENTICATE +");
+    other.expect_numeric("904");
 }

@@ -43,6 +43,7 @@ impl Router {
             AccountCommand::Drop => self.drop_account(id),
             AccountCommand::Info(account) => self.account_info(id, account, now),
             AccountCommand::Regain(nick) => self.regain(id, &nick, now),
+            AccountCommand::Cert(command) => self.certificate_command(id, command, now),
             AccountCommand::Help => {
                 self.reply(id, Reply::Account(AccountNotice::Help), now);
                 Ok(())
@@ -196,10 +197,11 @@ impl Router {
 
     /// Hands a change to the storage thread and holds the client's
     /// requests until it is committed; a full queue refuses it, counted.
-    fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
+    pub(super) fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
         let id = match &job {
             storage::Job::CreateAccount { client, .. }
-            | storage::Job::DropAccount { client, .. } => *client,
+            | storage::Job::DropAccount { client, .. }
+            | storage::Job::Certificate { client, .. } => *client,
         };
         if self.storage.submit(job).is_err() {
             self.clients
@@ -251,6 +253,7 @@ impl Router {
                     Ok(()) => {
                         log::info!("{client} dropped account {name}");
                         self.accounts.map.remove(&crate::router::fold(&name));
+                        self.accounts.forget_certificates(&name);
                         let logged_in: Vec<ClientId> = self
                             .clients
                             .map
@@ -268,6 +271,16 @@ impl Router {
                         self.reply(client, Reply::Account(notice), now);
                     }
                 }
+                client
+            }
+            Stored::Certificate {
+                client,
+                account,
+                fingerprint,
+                add,
+                result,
+            } => {
+                self.certificate_stored(client, account, fingerprint, add, result, now);
                 client
             }
         };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod accounts;
+mod certificates;
 mod messages;
 mod modes;
 mod operators;

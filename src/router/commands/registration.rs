@@ -15,7 +15,7 @@ use crate::router::Router;
 use crate::router::state::{self, REALNAME_MAX, TOPIC_MAX, USER_MAX};
 
 /// The `sasl` capability as `CAP LS 302` lists it.
-const SASL_WITH_MECHANISMS: &str = "sasl=PLAIN,SCRAM-SHA-256";
+const SASL_WITH_MECHANISMS: &str = "sasl=EXTERNAL,PLAIN,SCRAM-SHA-256";
 
 /// The real name of line users, who have no way to give one: what IRC
 /// users see in `WHOIS` and `WHO`.
