@@ -122,10 +122,18 @@ enum Serving {
 
 impl Server {
     /// Binds every listening address and starts serving.
-    pub fn start(config: Config) -> io::Result<Server> {
+    pub fn start(mut config: Config) -> io::Result<Server> {
         config
             .validate()
             .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        // Bound first, so everyone (the router's STS policy among them)
+        // sees the real ports, port 0 resolved.
+        let mut bound = Vec::new();
+        for listen in &mut config.listen {
+            let listener = transport::bind(listen.addr)?;
+            listen.addr = listener.local_addr()?;
+            bound.push((*listen, listener));
+        }
         let config = Arc::new(config);
         let stats = Arc::new(Stats::default());
         let live = Arc::new(Live::default());
@@ -150,11 +158,10 @@ impl Server {
             stats: Arc::clone(&stats),
             tls: tls.clone(),
         };
-        let endpoints = config.listen.clone();
         log::info!("{} transport", config.transport);
         let (failed_tx, failed) = crossbeam_channel::bounded(1);
         let mut server = Server {
-            endpoints: Vec::new(),
+            endpoints: config.listen.clone(),
             tls,
             stats,
             live,
@@ -190,11 +197,10 @@ impl Server {
                     unreachable!("just made");
                 };
                 // On error, dropping `server` stops what already started.
-                for &listen in &endpoints {
-                    let listener = threaded::listen(listen, context.clone(), router_tx.clone())?;
-                    server
-                        .endpoints
-                        .push(Listen::new(listen.scheme, listener.addr()));
+                for (listen, listener) in bound {
+                    let scheme = listen.scheme;
+                    let listener =
+                        threaded::listen(scheme, listener, context.clone(), router_tx.clone())?;
                     listeners.push(listener);
                 }
             }
@@ -204,7 +210,7 @@ impl Server {
                     failed: failed_tx,
                 };
                 let event_loop = evented::start(
-                    &endpoints,
+                    bound,
                     context,
                     |helpers| {
                         let services = Services::start(&config, store, helpers)?;
@@ -212,7 +218,6 @@ impl Server {
                     },
                     watch,
                 )?;
-                server.endpoints = event_loop.addrs().to_vec();
                 server.running = Some(Running {
                     serving: Serving::Loop(event_loop),
                     config,

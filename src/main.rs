@@ -41,6 +41,13 @@ struct Flags {
     #[argh(option)]
     tls_key: Option<PathBuf>,
 
+    /// seconds IRC clients that came over TLS should keep to TLS (IRCv3
+    /// sts, advertised when an ircs:// listener exists), or "off" to
+    /// advertise no policy, as with a self-signed certificate
+    /// (default 2592000, 30 days)
+    #[argh(option, default = "StsDuration(Config::default().sts_duration)")]
+    sts_duration: StsDuration,
+
     /// the server's name in IRC replies (default switchboard.local)
     #[argh(option, default = "Config::default().server_name")]
     server_name: String,
@@ -215,6 +222,22 @@ impl GenCert {
     }
 }
 
+/// `--sts-duration`: seconds, or "off".
+struct StsDuration(Option<Duration>);
+
+impl std::str::FromStr for StsDuration {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<StsDuration, String> {
+        if text == "off" {
+            return Ok(StsDuration(None));
+        }
+        text.parse()
+            .map(|secs| StsDuration(Some(Duration::from_secs(secs))))
+            .map_err(|_| format!("{text:?} is neither a number of seconds nor \"off\""))
+    }
+}
+
 /// Writes a file that must not exist yet, with `mode` permissions.
 fn write_new(path: &std::path::Path, text: &str, mode: u32) -> Result<(), String> {
     use std::io::Write;
@@ -298,6 +321,7 @@ impl Flags {
             },
             tls_cert: self.tls_cert,
             tls_key: self.tls_key,
+            sts_duration: self.sts_duration.0,
             server_name: self.server_name,
             network: self.network,
             password: self.password,

@@ -42,6 +42,8 @@ pub mod limits {
     /// Most bytes of base64 in one SASL payload (ten full chunks): SCRAM's
     /// and PLAIN's messages, even with the longest password, are shorter.
     pub const SASL_MAX: usize = 4000;
+    /// Client certificates one account may log in with (SASL EXTERNAL).
+    pub const CERTS_PER_ACCOUNT: usize = 16;
 }
 
 /// A registered account, as the store keeps it and the router knows it.

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::limits::SASL_MAX;
 
 /// Mechanisms offered, in the words `CAP LS` and 908 use.
-pub const MECHANISMS: &str = "PLAIN,SCRAM-SHA-256";
+pub const MECHANISMS: &str = "EXTERNAL,PLAIN,SCRAM-SHA-256";
 
 /// The size of a full chunk: a shorter one (or `+`) ends the payload.
 pub const CHUNK: usize = 400;
@@ -15,6 +15,8 @@ pub const CHUNK: usize = 400;
 /// A mechanism switchboard speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mechanism {
+    /// The connection's TLS client certificate (`NickServ CERT ADD`).
+    External,
     Plain,
     ScramSha256,
 }
@@ -23,6 +25,7 @@ impl Mechanism {
     /// The mechanism called `name` (any case), if offered.
     pub fn named(name: &str) -> Option<Mechanism> {
         match name.to_ascii_uppercase().as_str() {
+            "EXTERNAL" => Some(Mechanism::External),
             "PLAIN" => Some(Mechanism::Plain),
             "SCRAM-SHA-256" => Some(Mechanism::ScramSha256),
             _ => None,

@@ -77,6 +77,10 @@ pub const MIN_SENDQ_BYTES: usize = 16 * 1024;
 /// overflow the clock arithmetic they take part in.
 pub const MAX_SECS: u64 = 7 * 24 * 3600;
 
+/// The longest `--sts-duration`: two years, as long as browsers' preload
+/// lists ask of HSTS.
+pub const MAX_STS_SECS: u64 = 2 * 365 * 24 * 3600;
+
 /// The longest `--keepalive`: what Linux takes for TCP_KEEPIDLE.
 pub const MAX_KEEPALIVE_SECS: u64 = 32_767;
 
@@ -102,6 +106,10 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// How long IRC clients that connected over TLS should keep to TLS
+    /// (IRCv3 `sts`, advertised when an `ircs://` listener exists);
+    /// `None` advertises no policy.
+    pub sts_duration: Option<Duration>,
     /// The server's name in IRC replies.
     pub server_name: String,
     /// The network name IRC clients show.
@@ -171,6 +179,7 @@ impl Default for Config {
             ],
             tls_cert: None,
             tls_key: None,
+            sts_duration: Some(Duration::from_secs(30 * 24 * 3600)),
             server_name: "switchboard.local".into(),
             network: "switchboard".into(),
             password: None,
@@ -316,6 +325,14 @@ impl Config {
                 ));
             }
         }
+        if let Some(sts) = self.sts_duration
+            && sts.as_secs() > MAX_STS_SECS
+        {
+            return Err(format!(
+                "--sts-duration {} must be at most {MAX_STS_SECS} seconds (two years), or off",
+                sts.as_secs()
+            ));
+        }
         if self.db.is_empty() {
             return Err("--db must name a file (or :memory:)".into());
         }
@@ -344,7 +361,8 @@ mod tests {
     #[test]
     fn every_flag_out_of_range_is_refused_by_name() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 23] = [
+        let cases: [(&str, Tweak); 24] = [
+            ("--sts-duration", |c| c.sts_duration = Some(Duration::MAX)),
             ("--listen", |c| c.listen.clear()),
             ("--listen", |c| {
                 c.listen = vec![Listen::new(Scheme::Ircs, ([127, 0, 0, 1], 0))];

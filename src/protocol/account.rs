@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::Name;
-use crate::accounts::limits::{PASSWORD_MAX, PASSWORD_MIN};
+use crate::accounts::limits::{CERTS_PER_ACCOUNT, PASSWORD_MAX, PASSWORD_MIN};
 
 /// The pseudo-user IRC users register and log in through.
 pub const NICKSERV: &str = "NickServ";
@@ -32,9 +32,49 @@ pub enum AccountCommand {
     Regain(String),
     /// Issue an HTTP API token for the account one is logged in to.
     Token,
+    /// The client certificates that log in to one's account (SASL EXTERNAL).
+    Cert(CertCommand),
     Help,
     /// A NickServ command that does not exist, or lacks its arguments.
     Invalid(AccountError),
+}
+
+/// `NickServ CERT ...`, line `/cert ...`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertCommand {
+    /// Add a fingerprint (the connection's own certificate's when `None`).
+    Add(Option<String>),
+    Del(String),
+    List,
+}
+
+impl CertCommand {
+    /// Parses `ADD [fingerprint]`, `DEL fingerprint` or `LIST` (any case).
+    pub fn parse(args: &[&str]) -> Result<CertCommand, AccountError> {
+        let subcommand = args.first().map(|word| word.to_ascii_uppercase());
+        match (subcommand.as_deref(), &args[1.min(args.len())..]) {
+            (Some("ADD"), []) => Ok(CertCommand::Add(None)),
+            (Some("ADD"), [fingerprint]) => Ok(CertCommand::Add(Some((*fingerprint).to_owned()))),
+            (Some("DEL" | "DELETE"), [fingerprint]) => {
+                Ok(CertCommand::Del((*fingerprint).to_owned()))
+            }
+            (Some("LIST"), []) => Ok(CertCommand::List),
+            _ => Err(AccountError::Usage(CERT_USAGE)),
+        }
+    }
+}
+
+const CERT_USAGE: &str = "CERT ADD [fingerprint] | CERT DEL <fingerprint> | CERT LIST";
+
+/// A certificate fingerprint as users give it: 64 hex digits, colons
+/// between bytes allowed; lowercase without colons, as WHOIS shows it.
+pub fn fingerprint(text: &str) -> Option<Box<str>> {
+    let hex: String = text
+        .chars()
+        .filter(|&c| c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (hex.len() == 64 && hex.bytes().all(|byte| byte.is_ascii_hexdigit())).then(|| hex.into())
 }
 
 /// Parses what an IRC user tells NickServ (`REGISTER pw`, `IDENTIFY a pw`...).
@@ -69,6 +109,9 @@ pub fn nickserv_command(text: &str) -> AccountCommand {
         ("REGAIN" | "GHOST" | "RECOVER", [nick]) => AccountCommand::Regain((*nick).to_owned()),
         ("REGAIN" | "GHOST" | "RECOVER", _) => usage("REGAIN <nick>"),
         ("TOKEN", []) => AccountCommand::Token,
+        ("CERT", args) => {
+            CertCommand::parse(args).map_or_else(AccountCommand::Invalid, AccountCommand::Cert)
+        }
         ("HELP" | "", _) => AccountCommand::Help,
         (other, _) => AccountCommand::Invalid(AccountError::UnknownCommand(other.to_owned())),
     }
@@ -97,6 +140,14 @@ pub enum AccountNotice {
     },
     /// The grace period passed: the user now has a guest nickname.
     Renamed(Name),
+    CertAdded(Box<str>),
+    CertRemoved(Box<str>),
+    /// `CERT LIST`: how many follow, one `Cert` each.
+    Certs {
+        account: Name,
+        count: usize,
+    },
+    Cert(Box<str>),
     /// The nickname was taken back from whoever held it.
     Regained(Name),
     /// An HTTP API token, shown this once.
@@ -130,6 +181,13 @@ pub enum AccountError {
     TooManyRegistrations,
     /// Nobody holds the nickname, or it is not one's account's.
     CannotRegain(String),
+    /// `CERT ADD` without a fingerprint, on a connection without one.
+    NoCertificate,
+    BadFingerprint(String),
+    /// The certificate already logs in to an account (whichever).
+    CertTaken,
+    NoSuchCert(Box<str>),
+    TooManyCerts,
     UnknownCommand(String),
     Usage(&'static str),
 }
@@ -178,10 +236,22 @@ impl fmt::Display for AccountNotice {
                     "Your API token (keep it secret, it is shown once; valid until {until}): {token}"
                 )
             }
+            AccountNotice::CertAdded(fingerprint) => write!(
+                f,
+                "Certificate {fingerprint} added: it logs you in with SASL EXTERNAL"
+            ),
+            AccountNotice::CertRemoved(fingerprint) => {
+                write!(f, "Certificate {fingerprint} removed")
+            }
+            AccountNotice::Certs { account, count } => {
+                write!(f, "Account {account} has {count} certificate(s)")
+            }
+            AccountNotice::Cert(fingerprint) => write!(f, "Certificate {fingerprint}"),
             AccountNotice::Help => write!(
                 f,
                 "NickServ commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
-                 LOGOUT, DROP, INFO [account], REGAIN <nick>, TOKEN"
+                 LOGOUT, DROP, INFO [account], REGAIN <nick>, TOKEN, \
+                 CERT ADD [fingerprint] | DEL <fingerprint> | LIST"
             ),
             AccountNotice::Failed(error) => error.fmt(f),
         }
@@ -215,6 +285,23 @@ impl fmt::Display for AccountError {
             AccountError::CannotRegain(nick) => {
                 write!(f, "{nick} is not held by anyone else, or is not yours")
             }
+            AccountError::NoCertificate => write!(
+                f,
+                "You are not connected with a client certificate: give its fingerprint"
+            ),
+            AccountError::BadFingerprint(text) => {
+                write!(f, "{text} is not a SHA-256 fingerprint (64 hex digits)")
+            }
+            AccountError::CertTaken => {
+                write!(f, "That certificate already logs in to an account")
+            }
+            AccountError::NoSuchCert(fingerprint) => {
+                write!(f, "Certificate {fingerprint} is not on your account")
+            }
+            AccountError::TooManyCerts => write!(
+                f,
+                "Your account has {CERTS_PER_ACCOUNT} certificates already: remove one first"
+            ),
             AccountError::UnknownCommand(command) => {
                 write!(f, "Unknown command {command} (try HELP)")
             }
@@ -271,6 +358,22 @@ mod tests {
         );
         assert_eq!(nickserv_command("LOGOUT"), AccountCommand::Logout);
         assert_eq!(nickserv_command("token"), AccountCommand::Token);
+        assert_eq!(
+            nickserv_command("cert add"),
+            AccountCommand::Cert(CertCommand::Add(None))
+        );
+        assert_eq!(
+            nickserv_command("CERT DEL ab:cd"),
+            AccountCommand::Cert(CertCommand::Del("ab:cd".into()))
+        );
+        assert_eq!(
+            nickserv_command("CERT LIST"),
+            AccountCommand::Cert(CertCommand::List)
+        );
+        assert_eq!(
+            nickserv_command("CERT frob"),
+            AccountCommand::Invalid(AccountError::Usage(CERT_USAGE))
+        );
         assert_eq!(nickserv_command(""), AccountCommand::Help);
         assert_eq!(
             nickserv_command("REGISTER"),
@@ -280,5 +383,16 @@ mod tests {
             nickserv_command("FROB x"),
             AccountCommand::Invalid(AccountError::UnknownCommand("FROB".into()))
         );
+    }
+
+    #[test]
+    fn fingerprints_are_64_hex_digits_with_or_without_colons() {
+        let hex = "AB".repeat(32);
+        let lower: Box<str> = "ab".repeat(32).into();
+        assert_eq!(fingerprint(&hex), Some(lower.clone()));
+        let colons = vec!["ab"; 32].join(":");
+        assert_eq!(fingerprint(&colons), Some(lower));
+        assert_eq!(fingerprint("abc"), None);
+        assert_eq!(fingerprint(&"zz".repeat(32)), None);
     }
 }

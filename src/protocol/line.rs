@@ -6,7 +6,7 @@
 //! happened, `-` for replies, `!` for errors and warnings. The full grammar is
 //! in docs/line-protocol.md.
 
-use super::account::{AccountCommand, AccountNotice, NICKSERV, nickserv_command};
+use super::account::{AccountCommand, AccountNotice, CertCommand, NICKSERV, nickserv_command};
 use super::{
     Destination, Error, Event, MessageKind, ModeChange, Reply, Request, Target, has_forbidden,
     render_modes, strip_controls, telnet,
@@ -174,6 +174,13 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
         }
         "logout" => Request::Account(AccountCommand::Logout),
         "token" => Request::Account(AccountCommand::Token),
+        "cert" => {
+            let args: Vec<&str> = rest.split_whitespace().collect();
+            Request::Account(
+                CertCommand::parse(&args)
+                    .map_or_else(AccountCommand::Invalid, AccountCommand::Cert),
+            )
+        }
         "regain" => Request::Account(AccountCommand::Regain(
             required(rest, "regain", "/regain NAME")?.to_owned(),
         )),
@@ -253,6 +260,8 @@ const HELP: &[&str] = &[
     "  /logout               log out",
     "  /regain NAME          take your account's nickname back from whoever has it",
     "  /token                a token for the HTTP API, in your account's name",
+    "  /cert add [SHA256]    let a client certificate log in to your account (IRC SASL EXTERNAL);",
+    "                        also /cert del SHA256, /cert list",
     "  /msg NickServ INFO    about your account (also DROP, to delete it)",
     "operators:",
     "  /kick #room NAME [why]   remove somebody from a room",

@@ -16,7 +16,7 @@ pub mod line;
 mod outgoing;
 pub mod telnet;
 
-pub use account::{AccountCommand, AccountError, AccountNotice, SaslReply};
+pub use account::{AccountCommand, AccountError, AccountNotice, CertCommand, SaslReply};
 pub use error::Error;
 pub use outgoing::{Codec, Outgoing};
 

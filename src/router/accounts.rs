@@ -31,6 +31,8 @@ pub struct Services {
     pub accounts: Vec<Account>,
     /// The API tokens the store held at start, expired ones left out.
     pub tokens: Vec<StoredToken>,
+    /// Certificate fingerprints and the accounts they log in to.
+    pub certificates: Vec<(Box<str>, Name)>,
 }
 
 impl Services {
@@ -43,6 +45,7 @@ impl Services {
             hashing: Pool::detached().0,
             accounts: Vec::new(),
             tokens: Vec::new(),
+            certificates: Vec::new(),
         }
     }
 
@@ -53,12 +56,19 @@ impl Services {
         let accounts = store.accounts().map_err(io::Error::other)?;
         let now = jiff::Timestamp::now().as_second();
         let tokens = store.tokens(now).map_err(io::Error::other)?;
-        log::info!("{} accounts in {}", accounts.len(), config.db);
+        let certificates = store.certificates().map_err(io::Error::other)?;
+        log::info!(
+            "{} accounts ({} client certificates) in {}",
+            accounts.len(),
+            certificates.len(),
+            config.db
+        );
         Ok(Services {
             storage: Storage::start(store, router.clone())?,
             hashing: Pool::start(config.password_cost, router)?,
             accounts,
             tokens,
+            certificates,
         })
     }
 }
@@ -101,6 +111,12 @@ pub struct Accounts {
     pub map: HashMap<Name, Account>,
     /// Folded names being registered: hashed or saved but not yet committed.
     pub pending: HashSet<Name>,
+    /// Which account each client certificate logs in to (SASL EXTERNAL),
+    /// by fingerprint, and each account's certificates, by folded name.
+    certificates: HashMap<Box<str>, Name>,
+    certificates_of: HashMap<Name, Vec<Box<str>>>,
+    /// Fingerprints being added: taken until the store answers.
+    pub pending_certificates: HashSet<Box<str>>,
     /// Failed logins by folded account name, and by address.
     by_account: HashMap<Name, Failures>,
     by_address: HashMap<IpAddr, Failures>,
@@ -136,13 +152,69 @@ impl Failures {
 }
 
 impl Accounts {
-    pub fn new(accounts: Vec<Account>) -> Accounts {
-        Accounts {
+    pub fn new(accounts: Vec<Account>, certificates: Vec<(Box<str>, Name)>) -> Accounts {
+        let mut known = Accounts {
             map: accounts
                 .into_iter()
                 .map(|account| (fold(&account.name), account))
                 .collect(),
             ..Accounts::default()
+        };
+        for (fingerprint, account) in certificates {
+            known.add_certificate(fingerprint, account);
+        }
+        known
+    }
+
+    /// The account a certificate logs in to.
+    pub fn by_certificate(&self, fingerprint: &str) -> Option<&Name> {
+        self.certificates.get(fingerprint)
+    }
+
+    /// The certificates that log in to `account`, oldest first.
+    pub fn certificates_of(&self, account: &str) -> &[Box<str>] {
+        self.certificates_of
+            .get(&fold(account))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a certificate logs in to an account, or is being added.
+    pub fn certificate_taken(&self, fingerprint: &str) -> bool {
+        self.certificates.contains_key(fingerprint)
+            || self.pending_certificates.contains(fingerprint)
+    }
+
+    /// A certificate now logs in to `account` (committed).
+    pub fn add_certificate(&mut self, fingerprint: Box<str>, account: Name) {
+        self.certificates_of
+            .entry(fold(&account))
+            .or_default()
+            .push(fingerprint.clone());
+        self.certificates.insert(fingerprint, account);
+    }
+
+    /// A certificate no longer logs in to its account (committed).
+    pub fn remove_certificate(&mut self, fingerprint: &str) {
+        let Some(account) = self.certificates.remove(fingerprint) else {
+            return;
+        };
+        let key = fold(&account);
+        if let Some(list) = self.certificates_of.get_mut(&key) {
+            list.retain(|kept| &**kept != fingerprint);
+            if list.is_empty() {
+                self.certificates_of.remove(&key);
+            }
+        }
+    }
+
+    /// An account was dropped: its certificates go with it.
+    pub fn forget_certificates(&mut self, account: &str) {
+        for fingerprint in self
+            .certificates_of
+            .remove(&fold(account))
+            .unwrap_or_default()
+        {
+            self.certificates.remove(&fingerprint);
         }
     }
 

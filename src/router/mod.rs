@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::client::{ClientId, Wakes};
-use crate::config::Config;
+use crate::config::{Config, Scheme};
 use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
 use crate::stats::Stats;
@@ -81,6 +81,29 @@ struct Counters {
     cut_ping: u64,
 }
 
+/// An IRCv3 Strict Transport Security policy, as `CAP LS 302` states it.
+#[derive(Debug)]
+struct Sts {
+    /// For plain connections: where to reconnect with TLS.
+    plain: String,
+    /// For TLS connections: how long clients should hold to TLS.
+    secure: String,
+}
+
+impl Sts {
+    fn of(config: &Config) -> Option<Sts> {
+        let duration = config.sts_duration?;
+        let tls = config
+            .listen
+            .iter()
+            .find(|listen| listen.scheme == Scheme::Ircs)?;
+        Some(Sts {
+            plain: format!("sts=port={}", tls.addr.port()),
+            secure: format!("sts=duration={}", duration.as_secs()),
+        })
+    }
+}
+
 /// The owner of every user, room and membership.
 #[derive(Debug)]
 pub struct Router {
@@ -118,6 +141,9 @@ pub struct Router {
     info: Arc<ServerInfo>,
     password: Option<String>,
     register_timeout: Duration,
+    /// The IRCv3 `sts` values, for plain and TLS clients, when a TLS IRC
+    /// listener exists and `--sts-duration` is not off.
+    sts: Option<Sts>,
     ping_interval: Duration,
     ping_timeout: Duration,
 }
@@ -145,7 +171,7 @@ impl Router {
             operators: 0,
             history: History::default(),
             opers: Opers::new(&config.opers),
-            accounts: Accounts::new(services.accounts),
+            accounts: Accounts::new(services.accounts, services.certificates),
             tokens: tokens::Tokens::new(services.tokens),
             counters: Counters::default(),
             storage: services.storage,
@@ -166,6 +192,7 @@ impl Router {
             }),
             password: config.password.clone(),
             register_timeout: config.register_timeout,
+            sts: Sts::of(config),
             ping_interval: config.ping_interval,
             ping_timeout: config.ping_timeout,
         }

@@ -53,6 +53,13 @@ pub enum Job {
         hash: [u8; 32],
         asker: Asker,
     },
+    /// Add (or, with `add` false, remove) a certificate of `account`.
+    Certificate {
+        client: ClientId,
+        account: Name,
+        fingerprint: Box<str>,
+        add: bool,
+    },
 }
 
 /// A job done (committed) or failed, as the router hears of it.
@@ -79,6 +86,13 @@ pub enum Stored {
         asker: Asker,
         result: Result<(), StoreError>,
     },
+    Certificate {
+        client: ClientId,
+        account: Name,
+        fingerprint: Box<str>,
+        add: bool,
+        result: Result<(), StoreError>,
+    },
 }
 
 impl Stored {
@@ -88,7 +102,8 @@ impl Stored {
             Stored::AccountCreated { result, .. }
             | Stored::AccountDropped { result, .. }
             | Stored::TokenSaved { result, .. }
-            | Stored::TokenRevoked { result, .. } => result.as_ref().err(),
+            | Stored::TokenRevoked { result, .. }
+            | Stored::Certificate { result, .. } => result.as_ref().err(),
         }
     }
 }
@@ -132,6 +147,25 @@ impl Store {
                 Stored::TokenRevoked {
                     hash,
                     asker,
+                    result,
+                }
+            }
+            Job::Certificate {
+                client,
+                account,
+                fingerprint,
+                add,
+            } => {
+                let result = if add {
+                    self.add_certificate(&account, &fingerprint)
+                } else {
+                    self.remove_certificate(&account, &fingerprint)
+                };
+                Stored::Certificate {
+                    client,
+                    account,
+                    fingerprint,
+                    add,
                     result,
                 }
             }

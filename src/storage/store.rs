@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::accounts::scram::ScramKeys;
 use crate::accounts::{Account, Credentials};
+use crate::protocol::Name;
 use crate::router::fold;
 
 /// The schema this build writes. Each entry of `MIGRATIONS` takes a
@@ -30,7 +31,15 @@ const MIGRATIONS: &[&str] = &[
         email TEXT,
         registered_at INTEGER NOT NULL
     ) STRICT;",
-    // 1 -> 2: API tokens, kept as SHA-256 hashes (a token is 32 random
+    // 1 -> 2: client certificates that log in to an account (SASL
+    // EXTERNAL), by SHA-256 fingerprint; `account` is the account's key.
+    "CREATE TABLE certificates (
+        fingerprint TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (key),
+        added_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX certificates_by_account ON certificates (account);",
+    // 2 -> 3: API tokens, kept as SHA-256 hashes (a token is 32 random
     // bytes, so a fast hash is enough); they go with their account.
     "CREATE TABLE tokens (
         hash BLOB PRIMARY KEY,
@@ -181,13 +190,65 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an account, committed when this returns.
+    /// Removes an account and its certificates, committed when this
+    /// returns.
     pub fn drop_account(&mut self, name: &str) -> Result<(), StoreError> {
-        let removed = self
-            .connection
-            .execute("DELETE FROM accounts WHERE key = ?1", [&*fold(name)])?;
+        let key = fold(name);
+        let transaction = self.connection.transaction()?;
+        transaction.execute("DELETE FROM certificates WHERE account = ?1", [&*key])?;
+        let removed = transaction.execute("DELETE FROM accounts WHERE key = ?1", [&*key])?;
         if removed == 0 {
             return Err(StoreError(format!("no account {name}")));
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Every certificate fingerprint with its account's name, to load at
+    /// start.
+    pub fn certificates(&self) -> Result<Vec<(Box<str>, Name)>, StoreError> {
+        let mut statement = self.connection.prepare(
+            "SELECT fingerprint, name FROM certificates
+             JOIN accounts ON accounts.key = certificates.account
+             ORDER BY added_at",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?.into(),
+                row.get::<_, String>(1)?.into(),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Lets a certificate log in to `account`, committed when this returns.
+    /// Fails if it logs in to an account already.
+    pub fn add_certificate(&mut self, account: &str, fingerprint: &str) -> Result<(), StoreError> {
+        let added = self.connection.execute(
+            "INSERT OR IGNORE INTO certificates (fingerprint, account, added_at)
+             VALUES (?1, ?2, unixepoch())",
+            params![fingerprint, &*fold(account)],
+        )?;
+        if added == 0 {
+            return Err(StoreError(format!("certificate {fingerprint} is taken")));
+        }
+        Ok(())
+    }
+
+    /// Removes a certificate from `account`, committed when this returns.
+    pub fn remove_certificate(
+        &mut self,
+        account: &str,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        let removed = self.connection.execute(
+            "DELETE FROM certificates WHERE fingerprint = ?1 AND account = ?2",
+            params![fingerprint, &*fold(account)],
+        )?;
+        if removed == 0 {
+            return Err(StoreError(format!(
+                "certificate {fingerprint} is not on {account}"
+            )));
         }
         Ok(())
     }

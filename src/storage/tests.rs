@@ -124,3 +124,31 @@ fn jobs_answer_with_what_they_did() {
         Stored::AccountDropped { result: Ok(()), .. }
     ));
 }
+
+#[test]
+fn certificates_belong_to_one_account_and_go_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = ("a".repeat(64), "b".repeat(64));
+    {
+        let mut store = Store::open(&db_path(&dir)).unwrap();
+        store.create_account(&account("alice")).unwrap();
+        store.create_account(&account("bob")).unwrap();
+        store.add_certificate("ALICE", &one).unwrap();
+        store.add_certificate("bob", &two).unwrap();
+        assert!(store.add_certificate("bob", &one).is_err(), "taken");
+        assert!(store.remove_certificate("bob", &one).is_err(), "not bob's");
+    }
+    let mut store = Store::open(&db_path(&dir)).unwrap();
+    assert_eq!(
+        store.certificates().unwrap(),
+        [
+            (one.as_str().into(), "alice".into()),
+            (two.as_str().into(), "bob".into())
+        ]
+    );
+    store.drop_account("bob").unwrap();
+    store.remove_certificate("alice", &one).unwrap();
+    assert!(store.certificates().unwrap().is_empty());
+    store.create_account(&account("bob")).unwrap();
+    store.add_certificate("bob", &two).unwrap();
+}

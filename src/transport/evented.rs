@@ -67,7 +67,6 @@ const HOUSEKEEPING: Duration = Duration::from_millis(500);
 /// The running loop, as the server holds it.
 #[derive(Debug)]
 pub struct EventLoop {
-    addrs: Vec<Listen>,
     control: Sender<Control>,
     shared: Arc<Shared>,
     thread: JoinHandle<()>,
@@ -145,11 +144,12 @@ impl Nudge for LoopNudge {
     }
 }
 
-/// Binds every address and starts the loop thread, which owns the router
+/// Starts the loop thread over every listener (from [`super::bind`]); it
+/// owns the router
 /// that `router` makes: given how to send it inputs from other threads
 /// (waking the loop), it starts the router's helpers.
 pub fn start(
-    endpoints: &[Listen],
+    endpoints: Vec<(Listen, std::net::TcpListener)>,
     context: Context,
     router: impl FnOnce(RouterSender) -> io::Result<Router>,
     watch: super::PanicWatch,
@@ -168,9 +168,7 @@ pub fn start(
     let waker: Arc<dyn Wake> = shared.clone();
     let router = router(RouterSender::new(inputs_tx, Some(waker)))?;
     let mut listeners = HashMap::new();
-    let mut addrs = Vec::new();
-    for (index, &Listen { scheme, addr }) in endpoints.iter().enumerate() {
-        let listener = super::bind(addr)?;
+    for (index, (Listen { scheme, .. }, listener)) in endpoints.into_iter().enumerate() {
         listener.set_nonblocking(true)?;
         let mut listener = TcpListener::from_std(listener);
         let token = Token(index + 1);
@@ -178,7 +176,6 @@ pub fn start(
             .register(&mut listener, token, Interest::READABLE)?;
         let addr = listener.local_addr()?;
         log::info!("serving {scheme}://{addr}");
-        addrs.push(Listen { scheme, addr });
         listeners.insert(token, (listener, scheme));
     }
     let (control, control_rx) = crossbeam_channel::unbounded();
@@ -206,7 +203,6 @@ pub fn start(
             state.run()
         })?;
     Ok(EventLoop {
-        addrs,
         control,
         shared,
         thread,
@@ -214,11 +210,6 @@ pub fn start(
 }
 
 impl EventLoop {
-    /// The bound addresses, in the order given.
-    pub fn addrs(&self) -> &[Listen] {
-        &self.addrs
-    }
-
     /// Closes the listening sockets and tells every client the server is
     /// going down; the loop goes on until their farewells are written.
     pub fn shut_down(&self) {
@@ -619,6 +610,10 @@ impl Loop {
                 Err(error) => Err(error),
             };
             match received {
+                Err(error) if connection.setup.is_some() => {
+                    ended = Some(format!("TLS handshake failed: {error}"));
+                    break;
+                }
                 Err(error) => {
                     ended = Some(describe(&error));
                     break;

@@ -301,7 +301,7 @@ impl Session {
     }
 
     /// Appends the layer's goodbye (a TLS close_notify) to `buf`, for the
-    /// last write of a connection.
+    /// last write of a connection that was set up.
     pub fn close(&self, buf: &mut Vec<u8>) -> io::Result<()> {
         let mut sealer = self.sealer();
         if let Some(web) = &mut sealer.web {
@@ -310,6 +310,9 @@ impl Session {
             sealer.tls_seal(buf, from)?;
         }
         if let Some(tls) = &mut sealer.tls {
+            if tls.is_handshaking() {
+                return Ok(());
+            }
             tls.send_close_notify();
             drain(tls, buf)?;
         }

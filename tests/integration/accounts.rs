@@ -31,7 +31,7 @@ fn irc_with_sasl(server: &switchboard::Server, nick: &str) -> Client {
     let mut client = Client::connect_quietly(irc_addr(server));
     client.send("CAP LS 302");
     let ls = client.expect_numeric("CAP");
-    assert!(ls.contains("sasl=PLAIN,SCRAM-SHA-256"), "{ls}");
+    assert!(ls.contains("sasl=EXTERNAL,PLAIN,SCRAM-SHA-256"), "{ls}");
     client.send("CAP REQ :sasl account-tag");
     client.expect_numeric("CAP");
     client.send(&format!("NICK {nick}"));

@@ -11,5 +11,6 @@ mod limits;
 mod scale;
 mod shutdown;
 mod slow;
+mod tls;
 mod util;
 mod web;

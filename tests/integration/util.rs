@@ -201,10 +201,12 @@ pub fn numeric(line: &str) -> Option<&str> {
     Some(word)
 }
 
-/// A line-protocol or IRC client.
+/// A line-protocol or IRC client, over plain TCP or TLS.
 pub struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Box<dyn Read + Send>>,
+    writer: Box<dyn Write + Send>,
+    /// The TCP socket underneath.
+    socket: TcpStream,
     /// For failure messages: whose lines these are.
     name: String,
 }
@@ -239,10 +241,23 @@ impl Client {
     }
 
     fn over(stream: TcpStream) -> Client {
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = Box::new(stream.try_clone().unwrap());
+        let writer = Box::new(stream.try_clone().unwrap());
+        Client::carried(stream, reader, writer)
+    }
+
+    /// A client that reads and writes through `reader` and `writer` (a
+    /// TLS session, say) over `socket`.
+    pub fn carried(
+        socket: TcpStream,
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+    ) -> Client {
+        socket.set_read_timeout(Some(PATIENCE)).unwrap();
         Client {
-            reader: BufReader::with_capacity(64 * 1024, stream.try_clone().unwrap()),
-            writer: stream,
+            reader: BufReader::with_capacity(64 * 1024, reader),
+            writer,
+            socket,
             name: "anonymous".into(),
         }
     }
@@ -250,15 +265,19 @@ impl Client {
     /// Connects to IRC and registers as `nick` (user `nick`, real name
     /// "Real nick"), reading the welcome burst up to the end of the MOTD.
     pub fn irc(addr: SocketAddr, nick: &str) -> Client {
-        let mut client = Client::connect_quietly(addr);
-        client.name = nick.into();
-        client.send(&format!("NICK {nick}"));
-        client.send(&format!("USER {nick} 0 * :Real {nick}"));
-        client.expect_numeric("001");
-        client.expect_with("the end of the MOTD", |line| {
+        Client::connect_quietly(addr).irc_register(nick)
+    }
+
+    /// Registers on IRC as `nick`, as [`Client::irc`] does.
+    pub fn irc_register(mut self, nick: &str) -> Client {
+        self.name = nick.into();
+        self.send(&format!("NICK {nick}"));
+        self.send(&format!("USER {nick} 0 * :Real {nick}"));
+        self.expect_numeric("001");
+        self.expect_with("the end of the MOTD", |line| {
             numeric(line) == Some("376") || numeric(line) == Some("422")
         });
-        client
+        self
     }
 
     /// Connects, picks `nick` and waits for the welcome.
@@ -290,12 +309,12 @@ impl Client {
 
     /// A second handle on the socket, for sending from another thread.
     pub fn sender(&self) -> TcpStream {
-        self.writer.try_clone().expect("clone socket")
+        self.socket.try_clone().expect("clone socket")
     }
 
     /// The socket, for tests that need to shape how it closes.
     pub fn stream(&self) -> &TcpStream {
-        &self.writer
+        &self.socket
     }
 
     /// Sends one line.

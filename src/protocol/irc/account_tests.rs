@@ -42,7 +42,7 @@ fn account_replies_and_events_encode_byte_exact() {
         (
             reply(Reply::Sasl(SaslReply::Mechanisms)),
             Caps::default(),
-            &[":srv 908 me PLAIN,SCRAM-SHA-256 :are available SASL mechanisms"],
+            &[":srv 908 me EXTERNAL,PLAIN,SCRAM-SHA-256 :are available SASL mechanisms"],
         ),
         (
             reply(Reply::Sasl(SaslReply::Failed)),

@@ -51,6 +51,7 @@ impl Router {
                     .map_err(|_| AccountError::Busy),
                 None => Err(AccountError::NotLoggedIn),
             },
+            AccountCommand::Cert(command) => self.certificate_command(id, command, now),
             AccountCommand::Help => {
                 self.reply(id, Reply::Account(AccountNotice::Help), now);
                 Ok(())
@@ -217,6 +218,7 @@ impl Router {
         let id = match &job {
             storage::Job::CreateAccount { client, .. }
             | storage::Job::DropAccount { client, .. }
+            | storage::Job::Certificate { client, .. }
             | storage::Job::SaveToken {
                 asker: Asker::Client(client),
                 ..
@@ -281,6 +283,7 @@ impl Router {
                     Ok(()) => {
                         log::info!("{client} dropped account {name}");
                         self.accounts.map.remove(&crate::router::fold(&name));
+                        self.accounts.forget_certificates(&name);
                         let logged_in: Vec<ClientId> = self
                             .clients
                             .map
@@ -298,6 +301,16 @@ impl Router {
                         self.reply(client, Reply::Account(notice), now);
                     }
                 }
+                client
+            }
+            Stored::Certificate {
+                client,
+                account,
+                fingerprint,
+                add,
+                result,
+            } => {
+                self.certificate_stored(client, account, fingerprint, add, result, now);
                 client
             }
         };

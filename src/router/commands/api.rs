@@ -328,7 +328,9 @@ impl Router {
                 (asker, result.map(|()| None))
             }
             // Account jobs are finished in `stored`, which sends only these.
-            Stored::AccountCreated { .. } | Stored::AccountDropped { .. } => return,
+            Stored::AccountCreated { .. }
+            | Stored::AccountDropped { .. }
+            | Stored::Certificate { .. } => return,
         };
         match asker {
             Asker::Api(reply) => reply.answer(match told {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 mod accounts;
 mod api;
+mod certificates;
 mod messages;
 mod modes;
 mod operators;

@@ -15,7 +15,7 @@ use crate::router::Router;
 use crate::router::state::{self, REALNAME_MAX, TOPIC_MAX, USER_MAX};
 
 /// The `sasl` capability as `CAP LS 302` lists it.
-const SASL_WITH_MECHANISMS: &str = "sasl=PLAIN,SCRAM-SHA-256";
+const SASL_WITH_MECHANISMS: &str = "sasl=EXTERNAL,PLAIN,SCRAM-SHA-256";
 
 /// The real name of line users, who have no way to give one: what IRC
 /// users see in `WHOIS` and `WHO`.
@@ -42,13 +42,21 @@ impl Router {
                     client.outbox.set_caps(caps);
                 }
                 // 302 clients learn the SASL mechanisms from the value.
-                let offered: Vec<&str> = Caps::OFFERED
+                let mut offered: Vec<&str> = Caps::OFFERED
                     .iter()
                     .map(|&(name, cap)| match cap {
                         Caps::SASL if version >= 302 => SASL_WITH_MECHANISMS,
                         _ => name,
                     })
                     .collect();
+                // STS is a value or nothing; it cannot be requested.
+                if let Some(sts) = self.sts.as_ref().filter(|_| version >= 302) {
+                    offered.push(if client.link.tls {
+                        &sts.secure
+                    } else {
+                        &sts.plain
+                    });
+                }
                 ("LS", offered.join(" "))
             }
             CapCommand::List => ("LIST", client.caps().names()),

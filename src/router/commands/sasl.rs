@@ -53,6 +53,7 @@ impl Router {
         };
         let exchange = client.sasl.take().expect("just seen");
         let outcome = match (exchange.mechanism, exchange.step) {
+            (Mechanism::External, _) => self.sasl_external(id, &message, now),
             (Mechanism::Plain, _) => self.sasl_plain(id, &message, now),
             (Mechanism::ScramSha256, SaslStep::Start) => self.scram_first(id, &message, now),
             (Mechanism::ScramSha256, SaslStep::Proof { exchange, account }) => {

@@ -317,7 +317,7 @@ fn sasl_failures_and_aborts_leave_the_client_usable() {
     let mut h = Harness::new();
     h.account("ann");
     let id = h.irc("ivy", "");
-    h.send(id, authenticate("EXTERNAL"));
+    h.send(id, authenticate("GSSAPI"));
     assert_eq!(
         h.events(id),
         [

@@ -24,6 +24,7 @@ use crate::stats::Stats;
 use crate::storage::{self, Storage, Store};
 
 mod accounts;
+mod certificates;
 mod conformance;
 mod hardening;
 mod operators;
@@ -65,6 +66,8 @@ struct Harness {
     hash_jobs: crossbeam_channel::Receiver<hashing::Job>,
     store_jobs: crossbeam_channel::Receiver<storage::Job>,
     store: Store,
+    /// What the next connection's link is (TLS, a client certificate).
+    link: client::Link,
 }
 
 impl Harness {
@@ -82,6 +85,7 @@ impl Harness {
             hashing,
             accounts: store.accounts().expect("no accounts yet"),
             tokens: Vec::new(),
+            certificates: Vec::new(),
         };
         Harness {
             since: unix_now(),
@@ -94,6 +98,7 @@ impl Harness {
             hash_jobs,
             store_jobs,
             store,
+            link: client::Link::default(),
         }
     }
 
@@ -129,7 +134,7 @@ impl Harness {
             outbox,
             peer: ([127, 0, 0, 1], 40_000).into(),
             protocol,
-            link: Default::default(),
+            link: std::mem::take(&mut self.link),
         };
         self.router.handle(input, self.now);
         id
@@ -1604,7 +1609,7 @@ fn shutdown_says_goodbye_to_everyone() {
 /// Every capability, as `CAP LS` offers them.
 const OFFERED: &str = "cap-notify multi-prefix server-time message-tags away-notify \
                        userhost-in-names echo-message invite-notify setname \
-                       sasl=PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join";
+                       sasl=EXTERNAL,PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join";
 
 #[test]
 fn irc_registration_needs_user_and_waits_for_cap_end() {

@@ -33,7 +33,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::{Admitted, Context, Intake, Next, Received, Session, Slot, describe};
 use crate::client::{ClientId, Nudge, Outbox};
-use crate::config::{Config, Listen, Scheme};
+use crate::config::{Config, Scheme};
 use crate::protocol::Protocol;
 use crate::router::Input;
 use crate::stats::Stats;
@@ -87,12 +87,16 @@ impl Connection {
     }
 }
 
-/// Binds `listen.addr` and starts accepting connections for its scheme.
-/// Requests and disconnections go to the router over `router`.
-pub fn listen(listen: Listen, context: Context, router: Sender<Input>) -> io::Result<Listener> {
-    let listener = super::bind(listen.addr)?;
+/// Starts accepting connections for `scheme` on `listener` (from
+/// [`super::bind`]). Requests and disconnections go to the router over
+/// `router`.
+pub fn listen(
+    scheme: Scheme,
+    listener: TcpListener,
+    context: Context,
+    router: Sender<Input>,
+) -> io::Result<Listener> {
     let addr = listener.local_addr()?;
-    let scheme = listen.scheme;
     let stopping = Arc::new(AtomicBool::new(false));
     let thread = thread::Builder::new()
         .name(format!("sb-accept-{scheme}"))
