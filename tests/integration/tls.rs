@@ -29,7 +29,7 @@ crate::both_transports!(
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
 /// after `name`.
-fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = self_signed(vec!["localhost".into()]).expect("a certificate");
     let paths = (
         dir.join(format!("{name}-cert.pem")),
@@ -146,6 +146,20 @@ impl Write for Shared {
 /// A TLS client, with a client certificate if given, its handshake done;
 /// and the fingerprint of the certificate the server showed.
 pub fn tls_client(addr: SocketAddr, identity: Option<&Identity>) -> (Client, String) {
+    let stream = tls_stream(addr, identity);
+    let socket = stream.sock.try_clone().unwrap();
+    let served = fingerprint(&stream.conn.peer_certificates().expect("a certificate")[0]);
+    let shared = Shared(Arc::new(Mutex::new(stream)));
+    let client = Client::carried(socket, Box::new(shared.clone()), Box::new(shared));
+    (client, served)
+}
+
+/// A TLS connection to `addr`, with a client certificate if given, its
+/// handshake done.
+pub fn tls_stream(
+    addr: SocketAddr,
+    identity: Option<&Identity>,
+) -> StreamOwned<ClientConnection, TcpStream> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AnyServer(provider.signature_verification_algorithms));
     let builder = ClientConfig::builder_with_provider(provider)
@@ -163,17 +177,14 @@ pub fn tls_client(addr: SocketAddr, identity: Option<&Identity>) -> (Client, Str
     let connection = ClientConnection::new(Arc::new(config), name).unwrap();
     let socket = TcpStream::connect(addr).expect("connect");
     socket.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut stream = StreamOwned::new(connection, socket.try_clone().unwrap());
+    let mut stream = StreamOwned::new(connection, socket);
     while stream.conn.is_handshaking() {
         stream
             .conn
             .complete_io(&mut stream.sock)
             .expect("the TLS handshake");
     }
-    let served = fingerprint(&stream.conn.peer_certificates().expect("a certificate")[0]);
-    let shared = Shared(Arc::new(Mutex::new(stream)));
-    let client = Client::carried(socket, Box::new(shared.clone()), Box::new(shared));
-    (client, served)
+    stream
 }
 
 /// Reads until the server closes the connection; true if it did (rather

@@ -56,16 +56,31 @@ impl Reply {
     }
 }
 
+/// What a test client reads and writes through: a socket, or TLS over one.
+pub trait Stream: Read + Write + Send {}
+
+impl<S: Read + Write + Send> Stream for S {}
+
+/// A plain connection, with the tests' read timeout.
+fn plain(addr: SocketAddr) -> Box<dyn Stream> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    Box::new(stream)
+}
+
 /// An HTTP/1.1 connection that sends requests and reads responses.
 pub struct Http {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     buffer: Vec<u8>,
 }
 
 impl Http {
     pub fn connect(addr: SocketAddr) -> Http {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        Http::over(plain(addr))
+    }
+
+    /// HTTP over `stream` (TLS, say).
+    pub fn over(stream: Box<dyn Stream>) -> Http {
         Http {
             stream,
             buffer: Vec::new(),
@@ -164,7 +179,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[&str], bod
 
 /// A WebSocket client speaking IRC.
 pub struct WsClient {
-    socket: WebSocket<TcpStream>,
+    socket: WebSocket<Box<dyn Stream>>,
     /// The subprotocol the server chose, if any.
     pub subprotocol: Option<String>,
     name: String,
@@ -173,9 +188,12 @@ pub struct WsClient {
 impl WsClient {
     /// Connects to `/ws` offering `subprotocols` in that order.
     pub fn connect(addr: SocketAddr, subprotocols: &[&str]) -> WsClient {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        WsClient::over(plain(addr), &format!("ws://{addr}/ws"), subprotocols)
+    }
+
+    /// Upgrades `stream` (TLS, say) at `url`, offering `subprotocols`.
+    pub fn over(stream: Box<dyn Stream>, url: &str, subprotocols: &[&str]) -> WsClient {
+        let mut request = url.into_client_request().unwrap();
         if !subprotocols.is_empty() {
             request.headers_mut().insert(
                 "Sec-WebSocket-Protocol",
@@ -196,14 +214,19 @@ impl WsClient {
 
     /// Connects with `subprotocols` and registers as `nick`.
     pub fn irc(addr: SocketAddr, subprotocols: &[&str], nick: &str) -> WsClient {
-        let mut client = WsClient::connect(addr, subprotocols);
+        WsClient::connect(addr, subprotocols).register(nick)
+    }
+
+    /// Registers as `nick`.
+    pub fn register(mut self, nick: &str) -> WsClient {
+        let client = &mut self;
         client.name = nick.into();
         client.send(&format!("NICK {nick}"));
         client.send(&format!("USER {nick} 0 * :Web {nick}"));
         client.expect_with("the end of the MOTD", |line| {
             line.contains(" 376 ") || line.contains(" 422 ")
         });
-        client
+        self
     }
 
     /// Sends one IRC line as a text frame.
@@ -276,8 +299,8 @@ impl WsClient {
         self.expect_with(text, |line| line.contains(text))
     }
 
-    /// The raw socket, for tests that break the protocol.
-    pub fn stream(&mut self) -> &mut TcpStream {
+    /// The raw stream, for tests that break the protocol.
+    pub fn stream(&mut self) -> &mut Box<dyn Stream> {
         self.socket.get_mut()
     }
 }

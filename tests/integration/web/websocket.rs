@@ -2,11 +2,12 @@
 
 use std::io::{Read, Write};
 
-use switchboard::Transport;
+use switchboard::{Listen, Scheme, Transport};
 use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
-use super::{WsClient, web_addr, web_server};
+use super::{Http, WsClient, request, web_addr, web_server};
+use crate::tls::{certificate, tls_stream};
 use crate::util::{Client, irc_addr, line_addr};
 
 fn a_websocket_client_chats_with_irc_and_line_clients_in_one_room(transport: Transport) {
@@ -134,4 +135,36 @@ crate::both_transports!(
     the_clients_preferred_subprotocol_decides_the_frames,
     pings_are_answered_and_a_close_ends_the_client,
     broken_frames_close_the_connection_with_a_reason,
+    https_serves_the_api_and_websockets_over_tls,
 );
+
+fn https_serves_the_api_and_websockets_over_tls(transport: Transport) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let (cert, key) = certificate(dir.path(), "server");
+    let server = web_server(transport, |config| {
+        config
+            .listen
+            .push(Listen::new(Scheme::Https, ([127, 0, 0, 1], 0)));
+        config.tls_cert = Some(cert);
+        config.tls_key = Some(key);
+    });
+    let addr = server.addr(Scheme::Https).expect("an HTTPS listener");
+    let mut http = Http::over(Box::new(tls_stream(addr, None)));
+    let page = http.request("GET", "/", &[], "");
+    assert_eq!(page.status, 200);
+    assert_eq!(http.request("GET", "/api/v1/rooms", &[], "").status, 401);
+    let stream = Box::new(tls_stream(addr, None));
+    let mut secure =
+        WsClient::over(stream, &format!("wss://{addr}/ws"), &["text.ircv3.net"]).register("secure");
+    let mut plain = WsClient::irc(web_addr(&server), &["binary.ircv3.net"], "plain");
+    secure.send("PRIVMSG plain :over TLS");
+    plain.expect(":secure!~secure@127.0.0.1 PRIVMSG plain :over TLS");
+    plain.send("PRIVMSG secure :back");
+    secure.expect(":plain!~plain@127.0.0.1 PRIVMSG secure :back");
+    let metrics = request(web_addr(&server), "GET", "/metrics", &[], "");
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("switchboard_clients{carrier=\"websocket-tls\",protocol=\"irc\"} 1"),
+        "{text}"
+    );
+}
