@@ -59,8 +59,6 @@ class SwitchboardController(BaseServerController):
     ) -> None:
         if ssl:
             raise NotImplementedByController("TLS")
-        if websocket_hostname is not None or websocket_port is not None:
-            raise NotImplementedByController("Websocket")
         assert self.proc is None
         self.hostname = hostname
         self.port = port
@@ -78,6 +76,9 @@ class SwitchboardController(BaseServerController):
             "--db",
             ":memory:",
         ]
+        if websocket_hostname is not None and websocket_port is not None:
+            # IRC over WebSocket is served on HTTP listeners, at / and /ws.
+            command += ["--listen", f"http://{websocket_hostname}:{websocket_port}"]
         if os.environ.get("SWITCHBOARD_OPER"):
             command += ["--oper", "operuser:" + os.environ["SWITCHBOARD_OPER"]]
         if password is not None:

@@ -42,7 +42,10 @@ pub enum Route {
 /// (behind a trusted proxy, the one forwarded) and `now` Unix seconds.
 pub fn route(request: &Request, settings: &Settings, now: i64) -> Route {
     let path = request.path.as_str();
-    if (path == "/ws" || path.starts_with(api::PREFIX))
+    // `/ws`, or the root for clients that upgrade there (irctest, some
+    // bouncers' web clients).
+    let websocket = path == "/ws" || (path == "/" && request.has_token("upgrade", "websocket"));
+    if (websocket || path.starts_with(api::PREFIX))
         && !origin::origin_allowed(request, &settings.origins)
     {
         return Route::Respond(
@@ -53,7 +56,7 @@ pub fn route(request: &Request, settings: &Settings, now: i64) -> Route {
             .response(),
         );
     }
-    if path == "/ws" {
+    if websocket {
         return match ws::upgrade(request) {
             Ok(upgrade) => Route::Upgrade(upgrade),
             Err(error) => Route::Respond(error.response()),
@@ -181,10 +184,12 @@ mod tests {
             ("Sec-WebSocket-Version", "13"),
             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ];
-        assert!(matches!(
-            route(&get("/ws", &upgrade), &settings, 0),
-            Route::Upgrade(_)
-        ));
+        for path in ["/ws", "/"] {
+            assert!(matches!(
+                route(&get(path, &upgrade), &settings, 0),
+                Route::Upgrade(_)
+            ));
+        }
         let mut foreign = upgrade.to_vec();
         foreign.push(("Origin", "https://elsewhere.example"));
         assert_eq!(
