@@ -59,7 +59,7 @@ fn authenticate(argument: &str) -> Request {
 
 impl Harness {
     /// A line user `nick` with account `nick` (password "sesame"), logged in.
-    fn account(&mut self, nick: &str) -> ClientId {
+    pub(super) fn account(&mut self, nick: &str) -> ClientId {
         let id = self.register(nick);
         self.send(id, register("sesame"));
         self.settle();

@@ -24,6 +24,7 @@ use crate::stats::Stats;
 use crate::storage::{self, Storage, Store};
 
 mod accounts;
+mod api;
 mod certificates;
 mod conformance;
 mod hardening;
