@@ -566,9 +566,12 @@ impl Router {
     /// Posts `text` from `account` to a room it may speak in (present, or
     /// managing it) or to a nickname.
     fn post(&mut self, account: &Name, target: &str, text: String, now: Instant) -> Answer {
+        if text.contains(['\n', '\r']) {
+            return failed(FailureKind::Invalid, "text must be one line");
+        }
         let text = crate::protocol::strip_controls(&text, false).into_owned();
-        if text.is_empty() || text.contains(['\n', '\r']) {
-            return failed(FailureKind::Invalid, "text must be one line, not empty");
+        if text.is_empty() {
+            return failed(FailureKind::Invalid, "text must not be empty");
         }
         let from = self.api_mask(account);
         let id = self.message_id();
