@@ -61,6 +61,10 @@ pub const WAITING_OVERHEAD: usize = 128;
 /// Why a client that sends faster than flood control allows is cut off.
 pub const EXCESS_FLOOD: &str = "excess flood";
 
+/// Longest message posted through the HTTP API, in bytes: what a line
+/// user may say at once by default (`--max-line`); IRC users get it in
+/// several lines.
+pub const API_TEXT_MAX: usize = 4096;
 /// Longest HTTP request line and headers together, in bytes.
 pub const HTTP_HEAD_MAX: usize = 8 * 1024;
 /// Most HTTP header lines in one request (browsers send about 20).

@@ -17,7 +17,7 @@ use super::unix_now;
 use crate::accounts::limits::PASSWORD_MAX;
 use crate::client::ClientId;
 use crate::hashing::{Job, Task};
-use crate::limits::{KICK_MAX, TOPIC_MAX};
+use crate::limits::{API_TEXT_MAX, KICK_MAX, TOPIC_MAX};
 use crate::protocol::api::{
     Answer, Call, Counts, Credential, Failure, FailureKind, IssuedToken, MemberInfo, RoomInfo,
     UserInfo,
@@ -568,6 +568,12 @@ impl Router {
     fn post(&mut self, account: &Name, target: &str, text: String, now: Instant) -> Answer {
         if text.contains(['\n', '\r']) {
             return failed(FailureKind::Invalid, "text must be one line");
+        }
+        if text.len() > API_TEXT_MAX {
+            return failed(
+                FailureKind::Invalid,
+                format!("text is at most {API_TEXT_MAX} bytes"),
+            );
         }
         let text = crate::protocol::strip_controls(&text, false).into_owned();
         if text.is_empty() {
