@@ -9,27 +9,22 @@
 //! set its topic, invite, kick and delete it; anyone whose client is a room
 //! operator in it may do the same but delete.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::unix_now;
-use crate::accounts::limits::PASSWORD_MAX;
 use crate::client::ClientId;
-use crate::hashing::{Job, Task};
 use crate::limits::{API_TEXT_MAX, KICK_MAX, TOPIC_MAX};
 use crate::protocol::api::{
-    Answer, Call, Counts, Credential, Failure, FailureKind, IssuedToken, MemberInfo, RoomInfo,
-    UserInfo,
+    Answer, Call, Counts, Credential, Failure, FailureKind, MemberInfo, RoomInfo, UserInfo,
 };
 use crate::protocol::{
-    AccountError, AccountNotice, Destination, Event, Mask, MessageKind, Name, Outgoing, Protocol,
-    Reply, Topic, truncate,
+    Destination, Event, Mask, MessageKind, Name, Outgoing, Protocol, Topic, truncate,
 };
 use crate::router::state::{self, Room};
-use crate::router::tokens::{self, Asker, TOKENS_PER_ACCOUNT};
-use crate::router::{ApiRequest, Replier, Router, Then};
-use crate::storage::{self, Stored};
+use crate::router::tokens::{self, Asker};
+use crate::router::{ApiRequest, Router};
+use crate::storage;
 
 /// Stands in for a client in hashing jobs asked for by the API, which
 /// answer no connection.
@@ -43,6 +38,8 @@ fn failed(kind: FailureKind, message: impl Into<String>) -> Answer {
 fn no_room(room: &str) -> Answer {
     failed(FailureKind::NotFound, format!("no room {room}"))
 }
+
+mod issue;
 
 impl Router {
     /// Answers one API request, now or once a helper has done its part.
@@ -208,155 +205,6 @@ impl Router {
                 ("ping", self.counters.cut_ping),
             ],
             storage_queue: self.storage.queued() as u64,
-        }
-    }
-
-    /// Starts checking `password` for a token for `account`, throttled like
-    /// any login from `address`; the answer comes with the hashing pool's.
-    fn check_for_token(
-        &mut self,
-        account: &str,
-        password: String,
-        address: IpAddr,
-        reply: Replier,
-        now: Instant,
-    ) -> Result<(), Failure> {
-        let unauthorized =
-            || Failure::new(FailureKind::Unauthorized, "wrong account name or password");
-        if password.len() > PASSWORD_MAX {
-            return Err(unauthorized());
-        }
-        if let Some(retry_secs) = self.accounts.login_wait(account, address, now) {
-            return Err(Failure::new(
-                FailureKind::Busy,
-                format!("too many failed logins: try again in {retry_secs} s"),
-            ));
-        }
-        let Some(known) = self.accounts.get(account) else {
-            self.accounts.login_failed(account, address, now);
-            return Err(unauthorized());
-        };
-        let job = Job {
-            client: NO_CLIENT,
-            password,
-            task: Task::Verify {
-                hash: known.credentials.phc.as_str().into(),
-                then: Then::Token {
-                    account: known.name.clone(),
-                    address,
-                    reply,
-                },
-            },
-        };
-        self.hash(job).map_err(|_| busy())
-    }
-
-    /// A token's password was checked: issue it, or say no.
-    pub(in crate::router) fn token_checked(
-        &mut self,
-        account: Name,
-        address: IpAddr,
-        reply: Replier,
-        matches: bool,
-        now: Instant,
-    ) {
-        if !matches {
-            self.accounts.login_failed(&account, address, now);
-            reply.answer(failed(
-                FailureKind::Unauthorized,
-                "wrong account name or password",
-            ));
-            return;
-        }
-        self.accounts.login_succeeded(&account, address);
-        if let Err(failure) = self.issue_token(account, Asker::Api(reply.clone())) {
-            reply.answer(Answer::Failed(failure));
-        }
-    }
-
-    /// Mints a token for `account` and hands it to storage; `asker` hears
-    /// of it once it is committed.
-    pub(in crate::router) fn issue_token(
-        &mut self,
-        account: Name,
-        asker: Asker,
-    ) -> Result<(), Failure> {
-        let now = unix_now();
-        if self.tokens.held_by(&account, now) >= TOKENS_PER_ACCOUNT {
-            return Err(Failure::new(
-                FailureKind::Conflict,
-                format!("{account} holds {TOKENS_PER_ACCOUNT} tokens: revoke one first"),
-            ));
-        }
-        let (token, secret) = tokens::mint(account, now)
-            .ok_or_else(|| Failure::new(FailureKind::Busy, "no randomness for a token"))?;
-        let job = storage::Job::SaveToken {
-            token,
-            secret,
-            asker,
-        };
-        self.save(job).map_err(|_| busy())
-    }
-
-    /// Finishes a token job the store committed (or not), telling whoever
-    /// asked.
-    pub(in crate::router) fn token_stored(&mut self, stored: Stored, now: Instant) {
-        let (asker, told) = match stored {
-            Stored::TokenSaved {
-                token,
-                secret,
-                asker,
-                result,
-            } => {
-                let told = result.map(|()| {
-                    let issued = IssuedToken {
-                        token: secret,
-                        account: token.account.clone(),
-                        expires_at: token.expires_at,
-                    };
-                    self.tokens.insert(token);
-                    issued
-                });
-                (asker, told.map(Some))
-            }
-            Stored::TokenRevoked {
-                hash,
-                asker,
-                result,
-            } => {
-                self.tokens.remove(&hash);
-                (asker, result.map(|()| None))
-            }
-            // Account jobs are finished in `stored`, which sends only these.
-            Stored::AccountCreated { .. }
-            | Stored::AccountDropped { .. }
-            | Stored::Certificate { .. } => return,
-        };
-        match asker {
-            Asker::Api(reply) => reply.answer(match told {
-                Ok(Some(issued)) => Answer::Token(issued),
-                Ok(None) => Answer::Done,
-                Err(_) => failed(
-                    FailureKind::Busy,
-                    "the change could not be saved; try again",
-                ),
-            }),
-            Asker::Client(id) => {
-                let notice = match told {
-                    Ok(Some(issued)) => AccountNotice::Token {
-                        token: issued.token,
-                        expires_at: issued.expires_at,
-                    },
-                    Ok(None) => AccountNotice::Failed(AccountError::NotSaved),
-                    Err(_) => AccountNotice::Failed(AccountError::NotSaved),
-                };
-                if let Some(client) = self.clients.map.get_mut(&id) {
-                    client.waiting = false;
-                }
-                self.reply(id, Reply::Account(notice), now);
-                self.release_held(id, now);
-                self.reap(now);
-            }
         }
     }
 
