@@ -6,12 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-use switchboard::transport::tls::{fingerprint, self_signed};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConnection, StreamOwned};
+use switchboard::transport::tls::{client_trusting_anyone, fingerprint, self_signed};
 use switchboard::{Listen, Scheme, Server, Transport};
 use tempfile::TempDir;
 
@@ -63,46 +61,6 @@ fn addr(server: &Server, scheme: Scheme) -> SocketAddr {
     server.addr(scheme).expect("a listener")
 }
 
-/// Accepts any server certificate, as `irssi -tls_verify no` does, but
-/// checks the handshake's signatures.
-#[derive(Debug)]
-struct AnyServer(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
-}
-
 /// A client certificate: its chain and key, and its fingerprint.
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
@@ -146,19 +104,8 @@ impl Write for Shared {
 /// A TLS client, with a client certificate if given, its handshake done;
 /// and the fingerprint of the certificate the server showed.
 pub fn tls_client(addr: SocketAddr, identity: Option<&Identity>) -> (Client, String) {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(AnyServer(provider.signature_verification_algorithms));
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let config = match identity {
-        Some(identity) => builder
-            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
+    let identity = identity.map(|identity| (identity.chain.clone(), identity.key.clone_key()));
+    let config = client_trusting_anyone(identity).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let connection = ClientConnection::new(Arc::new(config), name).unwrap();
     let socket = TcpStream::connect(addr).expect("connect");
