@@ -23,6 +23,7 @@ crate::both_transports!(
     sighup_reloads_the_certificate_without_dropping_anyone,
     sts_sends_plain_clients_to_the_tls_port,
     sasl_external_logs_in_with_a_registered_certificate_after_a_restart,
+    shutdown_does_not_wait_for_a_stalled_handshake,
 );
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
@@ -383,4 +384,28 @@ fn sasl_external_logs_in_with_a_registered_certificate_after_a_restart(transport
     other.expect("AUTHENTICATE +");
     other.send("AUTHENTICATE +");
     other.expect_numeric("904");
+}
+
+fn shutdown_does_not_wait_for_a_stalled_handshake(transport: Transport) {
+    let dir = TempDir::new().unwrap();
+    // Long enough that waiting it out would fail the test.
+    let server = tls_server(transport, dir.path(), |config| {
+        config.shutdown_timeout = 2 * PATIENCE;
+        config.register_timeout = 2 * PATIENCE;
+    });
+    let stalled = TcpStream::connect(addr(&server, Scheme::Ircs)).unwrap();
+    let (alice, _) = tls_client(addr(&server, Scheme::Ircs), None);
+    let mut alice = alice.irc_register("alice");
+    let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        server.stop();
+        let _ = stopped_tx.send(());
+    });
+    alice.expect("ERROR :Closing Link");
+    assert!(
+        stopped.recv_timeout(PATIENCE).is_ok(),
+        "the server stopped without waiting for the handshake"
+    );
+    stalled.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert!(closed_by_server(&stalled));
 }
