@@ -32,7 +32,10 @@
 //!   reader thread (framing, flood control, decoding) and a writer thread
 //!   (batched writes of everything queued), or with `--transport evented`
 //!   one mio event loop for every socket, which also owns the router and
-//!   calls it in place instead of sending to a router thread.
+//!   calls it in place instead of sending to a router thread. Between
+//!   socket and codec both use one sans-io connection layer
+//!   ([`transport::session`]: plain or TLS), whose setup (the TLS
+//!   handshake) ends before the router hears of the client.
 //! - **One way into the router**: connections, the storage thread and the
 //!   hashing pool all send [`router::Input`]s on one bounded channel (the
 //!   event loop calls the router in place for its own connections and

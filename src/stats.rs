@@ -25,6 +25,9 @@ pub struct Stats {
     pub hash_busy: AtomicU64,
     /// Account changes refused because the storage queue was full.
     pub storage_busy: AtomicU64,
+    /// Batches the threaded router left to a connection's writer because
+    /// its reader was using the TLS session at that moment.
+    pub session_busy: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -38,6 +41,7 @@ pub struct StatsSnapshot {
     pub write_calls: u64,
     pub hash_busy: u64,
     pub storage_busy: u64,
+    pub session_busy: u64,
 }
 
 impl Stats {
@@ -53,6 +57,7 @@ impl Stats {
             write_calls: read(&self.write_calls),
             hash_busy: read(&self.hash_busy),
             storage_busy: read(&self.storage_busy),
+            session_busy: read(&self.session_busy),
         }
     }
 }

@@ -53,10 +53,18 @@ pub enum Shape {
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
+    /// Over TLS: only switchboard serves it.
+    tls: bool,
     args: &'static [&'static str],
 }
 
 impl Workload {
+    /// Whether issue 12's targets apply: not to TLS, which the peers do
+    /// not serve here.
+    pub fn targeted(&self) -> bool {
+        !self.tls
+    }
+
     /// The JSON field that says how fast it went.
     fn rate_field(&self) -> &'static str {
         match self.shape {
@@ -66,7 +74,7 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 105 pairings
+/// A second of warm-up and three measured keep a full run of 117 pairings
 /// under ten minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
@@ -75,6 +83,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
+        tls: false,
         args: &[
             "fanout",
             "--rooms",
@@ -90,6 +99,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
+        tls: false,
         args: &[
             "fanout",
             "--rooms",
@@ -105,6 +115,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
+        tls: false,
         args: &[
             "fanout",
             "--rooms",
@@ -120,6 +131,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
+        tls: false,
         args: &[
             "fanout",
             "--rooms",
@@ -135,6 +147,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
+        tls: false,
         args: &[
             "fanout",
             "--rooms",
@@ -150,12 +163,39 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
+        tls: false,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
+        tls: false,
         args: &["pingpong", "--pairs", "100"],
+    },
+    // The same as the first and the sixth, over TLS: what encryption
+    // costs (switchboard only; the other columns stay empty).
+    Workload {
+        name: "TLS fanout 1 x 100, 10 senders",
+        shape: Shape::Closed,
+        tls: true,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+            "--tls",
+        ],
+    },
+    Workload {
+        name: "TLS pingpong 10 pairs",
+        shape: Shape::Pingpong,
+        tls: true,
+        args: &["pingpong", "--pairs", "10", "--tls"],
     },
 ];
 
@@ -199,13 +239,23 @@ impl Kind {
         }
     }
 
+    /// Whether this server can run `workload` here (a peer must be
+    /// installed; TLS is switchboard's alone).
+    fn serves(self, workload: &Workload) -> bool {
+        if workload.tls {
+            return matches!(self, Kind::Threaded | Kind::Evented);
+        }
+        self.available()
+    }
+
     /// Whether this server can run here (a peer must be installed).
     fn available(self) -> bool {
         self.brand().is_none_or(|brand| brand.find().is_some())
     }
 
-    /// A fresh server of this kind, listening for IRC on loopback.
-    fn start(self) -> io::Result<Running> {
+    /// A fresh server of this kind, listening for IRC on loopback (over
+    /// TLS with a self-signed certificate if `tls`, switchboard only).
+    fn start(self, tls: bool) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -213,9 +263,16 @@ impl Kind {
             Kind::Inspircd => return Peer::start(Brand::Inspircd).map(Running::Peer),
             Kind::Relay => return Relay::start().map(Running::Relay),
         };
+        let (scheme, certificate) = match tls {
+            true => (Scheme::Ircs, Some(certificate()?)),
+            false => (Scheme::Irc, None),
+        };
+        let (tls_cert, tls_key) = certificate.unzip();
         Server::start(Config {
             transport,
-            listen: vec![Listen::new(Scheme::Irc, ([127, 0, 0, 1], 0))],
+            listen: vec![Listen::new(scheme, ([127, 0, 0, 1], 0))],
+            tls_cert,
+            tls_key,
             rate: 0.0,
             max_clients: 20_000,
             // Accounts play no part in what is measured.
@@ -239,7 +296,7 @@ enum Running {
 impl Running {
     fn addr(&self) -> SocketAddr {
         match self {
-            Running::Switchboard(server) => server.addr(Scheme::Irc).expect("IRC listener"),
+            Running::Switchboard(server) => server.endpoints()[0].addr,
             Running::Peer(peer) => peer.addr(),
             Running::Relay(relay) => relay.addr(),
         }
@@ -308,7 +365,7 @@ fn main() {
         let mut runs: [Vec<Outcome>; 5] = Default::default();
         for _ in 0..ROUNDS {
             for (kind, runs) in Kind::ALL.into_iter().zip(&mut runs) {
-                if !kind.available() {
+                if !kind.serves(workload) {
                     continue;
                 }
                 eprint!(" {}", kind.name());
@@ -343,7 +400,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start() {
+    let server = match kind.start(false) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -360,7 +417,9 @@ fn serve(name: &str) {
 
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
-    let server = kind.start().map_err(|error| format!("start: {error}"))?;
+    let server = kind
+        .start(workload.tls)
+        .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard-load"))
@@ -397,6 +456,22 @@ fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
         cpu_per_million: cpu / (count / 1e6),
         per_write,
     })
+}
+
+/// A self-signed certificate and key for the TLS workloads, written once
+/// per run under the target directory.
+fn certificate() -> io::Result<(PathBuf, PathBuf)> {
+    static PATHS: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    if let Some(paths) = PATHS.get() {
+        return Ok(paths.clone());
+    }
+    let (cert, key) = switchboard::transport::tls::self_signed(vec!["127.0.0.1".into()])
+        .map_err(io::Error::other)?;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let paths = (dir.join("bench-cert.pem"), dir.join("bench-key.pem"));
+    std::fs::write(&paths.0, cert)?;
+    std::fs::write(&paths.1, key)?;
+    Ok(PATHS.get_or_init(|| paths).clone())
 }
 
 /// The chart of throughput and p99 latency, titled with machine and date.

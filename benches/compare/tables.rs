@@ -251,7 +251,7 @@ pub fn print(rows: &[Row]) {
 /// Each target against each row it applies to.
 fn print_targets(rows: &[Row]) {
     println!("targets (this run)");
-    for row in rows {
+    for row in rows.iter().filter(|row| row.workload.targeted()) {
         for target in TARGETS.iter().filter(|t| t.shape == row.workload.shape) {
             let verdict = match (target.ratio)(row) {
                 Some(ratio) if (ratio >= target.bound) == target.at_least => "met",
@@ -287,7 +287,7 @@ pub fn cell(value: Option<f64>, width: usize, precision: usize) -> String {
 pub fn notes(row: &Row, measure: Measure) -> Vec<String> {
     TARGETS
         .iter()
-        .filter(|t| t.shape == row.workload.shape)
+        .filter(|t| t.shape == row.workload.shape && row.workload.targeted())
         .filter(|t| (t.what.contains("p99")) != measure.higher_is_better)
         .filter_map(|t| Some(format!("{} {:.2}", short(t.what), (t.ratio)(row)?)))
         .collect()

@@ -382,13 +382,24 @@ impl Loop {
 
     /// Applies the server's commands; true when the loop must end.
     fn take_control(&mut self) -> bool {
-        for command in self.control.try_iter() {
+        while let Ok(command) = self.control.try_recv() {
             match command {
                 Control::ShutDown => {
                     for (_, (mut listener, _)) in self.listeners.drain() {
                         let _ = self.poll.registry().deregister(&mut listener);
                     }
                     self.router.shutdown();
+                    // The router does not know those still being set up:
+                    // nobody would tell them to go.
+                    let setting_up: Vec<Token> = self
+                        .connections
+                        .iter()
+                        .filter(|(_, connection)| connection.setup.is_some())
+                        .map(|(&token, _)| token)
+                        .collect();
+                    for token in setting_up {
+                        self.close(token);
+                    }
                 }
                 Control::Exit => return true,
             }

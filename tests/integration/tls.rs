@@ -6,12 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
-use switchboard::transport::tls::{fingerprint, self_signed};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConnection, StreamOwned};
+use switchboard::transport::tls::{client_trusting_anyone, fingerprint, self_signed};
 use switchboard::{Listen, Scheme, Server, Transport};
 use tempfile::TempDir;
 
@@ -25,6 +23,7 @@ crate::both_transports!(
     sighup_reloads_the_certificate_without_dropping_anyone,
     sts_sends_plain_clients_to_the_tls_port,
     sasl_external_logs_in_with_a_registered_certificate_after_a_restart,
+    shutdown_does_not_wait_for_a_stalled_handshake,
 );
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
@@ -61,46 +60,6 @@ fn tls_server(
 
 fn addr(server: &Server, scheme: Scheme) -> SocketAddr {
     server.addr(scheme).expect("a listener")
-}
-
-/// Accepts any server certificate, as `irssi -tls_verify no` does, but
-/// checks the handshake's signatures.
-#[derive(Debug)]
-struct AnyServer(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
 }
 
 /// A client certificate: its chain and key, and its fingerprint.
@@ -160,19 +119,8 @@ pub fn tls_stream(
     addr: SocketAddr,
     identity: Option<&Identity>,
 ) -> StreamOwned<ClientConnection, TcpStream> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Arc::new(AnyServer(provider.signature_verification_algorithms));
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(verifier);
-    let config = match identity {
-        Some(identity) => builder
-            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
+    let identity = identity.map(|identity| (identity.chain.clone(), identity.key.clone_key()));
+    let config = client_trusting_anyone(identity).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let connection = ClientConnection::new(Arc::new(config), name).unwrap();
     let socket = TcpStream::connect(addr).expect("connect");
@@ -447,4 +395,28 @@ fn sasl_external_logs_in_with_a_registered_certificate_after_a_restart(transport
     other.expect("AUTHENTICATE +");
     other.send("AUTHENTICATE +");
     other.expect_numeric("904");
+}
+
+fn shutdown_does_not_wait_for_a_stalled_handshake(transport: Transport) {
+    let dir = TempDir::new().unwrap();
+    // Long enough that waiting it out would fail the test.
+    let server = tls_server(transport, dir.path(), |config| {
+        config.shutdown_timeout = 2 * PATIENCE;
+        config.register_timeout = 2 * PATIENCE;
+    });
+    let stalled = TcpStream::connect(addr(&server, Scheme::Ircs)).unwrap();
+    let (alice, _) = tls_client(addr(&server, Scheme::Ircs), None);
+    let mut alice = alice.irc_register("alice");
+    let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        server.stop();
+        let _ = stopped_tx.send(());
+    });
+    alice.expect("ERROR :Closing Link");
+    assert!(
+        stopped.recv_timeout(PATIENCE).is_ok(),
+        "the server stopped without waiting for the handshake"
+    );
+    stalled.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert!(closed_by_server(&stalled));
 }

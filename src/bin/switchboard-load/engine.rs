@@ -8,15 +8,19 @@
 //! the payload's three numbers are read digit by digit, and the clock is
 //! read once per read call, not per line.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use memchr::memmem;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use socket2::SockRef;
+use switchboard::transport::tls::client_trusting_anyone;
 
 use crate::connect_from;
 
@@ -49,9 +53,11 @@ pub struct Payload {
 /// One simulated client.
 struct Peer {
     stream: TcpStream,
+    /// Over TLS: the session the bytes go through.
+    tls: Option<Box<ClientConnection>>,
     /// The start of a line the last read cut off.
     partial: Vec<u8>,
-    /// Bytes not yet taken by the socket.
+    /// Bytes not yet taken by the socket (or by the TLS session).
     out: Vec<u8>,
 }
 
@@ -61,8 +67,12 @@ pub struct Engine {
     events: Events,
     peers: Vec<Peer>,
     line: bool,
+    /// Over TLS, the configuration every client's session is made from.
+    tls: Option<Arc<ClientConfig>>,
     quickack: bool,
     chunk: Vec<u8>,
+    /// What a TLS read decrypted.
+    plain: Vec<u8>,
     /// The clock payload times count from.
     start: Instant,
     /// Clients owing the server a PONG, answered after the poll turn.
@@ -79,15 +89,24 @@ impl Engine {
         target: SocketAddr,
         count: usize,
         line: bool,
+        tls: bool,
         quickack: bool,
     ) -> io::Result<Engine> {
+        let tls = match tls {
+            true => Some(Arc::new(
+                client_trusting_anyone(None).map_err(io::Error::other)?,
+            )),
+            false => None,
+        };
         let mut engine = Engine {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             peers: Vec::with_capacity(count),
             line,
+            tls,
             quickack,
             chunk: vec![0; READ_CHUNK],
+            plain: Vec::new(),
             start: Instant::now(),
             pongs: Vec::new(),
         };
@@ -125,8 +144,18 @@ impl Engine {
         } else {
             format!("NICK {0}\r\nUSER {0} 0 * :{0}\r\n", nick(client))
         };
+        let tls = match &self.tls {
+            Some(config) => {
+                let name = ServerName::IpAddress(target.ip().into());
+                let session =
+                    ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
+                Some(Box::new(session))
+            }
+            None => None,
+        };
         self.peers.push(Peer {
             stream,
+            tls,
             partial: Vec::new(),
             out: registration.into_bytes(),
         });
@@ -272,7 +301,7 @@ impl Engine {
         for event in self.events.iter() {
             let client = event.token().0;
             let peer = &mut self.peers[client];
-            if event.is_writable() && !peer.out.is_empty() {
+            if event.is_writable() && peer.has_output() {
                 peer.flush()?;
             }
             if !event.is_readable() {
@@ -294,6 +323,17 @@ impl Engine {
                     Err(error) => return Err(error),
                 };
                 let now = self.start.elapsed().as_micros() as u64;
+                let data = match &mut peer.tls {
+                    Some(tls) => {
+                        decrypt(tls, &self.chunk[..read], &mut self.plain)?;
+                        // The handshake's next flight, or a key update.
+                        if tls.wants_write() {
+                            peer.flush()?;
+                        }
+                        &self.plain[..]
+                    }
+                    None => &self.chunk[..read],
+                };
                 let mut handle = |line: &[u8]| {
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
                     if let Some(token) = line.strip_prefix(b"PING ") {
@@ -302,7 +342,7 @@ impl Engine {
                         on_line(client, line, now);
                     }
                 };
-                split_lines(&mut peer.partial, &self.chunk[..read], &mut handle)?;
+                split_lines(&mut peer.partial, data, &mut handle)?;
                 // A short read emptied the socket; more data would raise a
                 // new event (on Linux's epoll; mio promises one only after
                 // WouldBlock). This saves the read that says so, which would
@@ -329,8 +369,31 @@ impl Engine {
 }
 
 impl Peer {
-    /// Writes what the socket takes of `out`.
+    /// Whether something waits to be written.
+    fn has_output(&self) -> bool {
+        !self.out.is_empty() || self.tls.as_ref().is_some_and(|tls| tls.wants_write())
+    }
+
+    /// Writes what the socket takes of `out`; over TLS, `out` goes into
+    /// the session (which keeps it until the handshake is over) and the
+    /// session's records to the socket.
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(tls) = &mut self.tls {
+            if !self.out.is_empty() {
+                tls.writer().write_all(&self.out)?;
+                self.out.clear();
+            }
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.stream) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(());
+        }
         let mut written = 0;
         while written < self.out.len() {
             match self.stream.write(&self.out[written..]) {
@@ -344,6 +407,30 @@ impl Peer {
         self.out.drain(..written);
         Ok(())
     }
+}
+
+/// Feeds `data` (read from the socket) to `tls` and puts what it decrypts
+/// in `plain`.
+fn decrypt(tls: &mut ClientConnection, mut data: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
+    plain.clear();
+    while !data.is_empty() {
+        tls.read_tls(&mut data)?;
+        tls.process_new_packets().map_err(io::Error::other)?;
+        let mut reader = tls.reader();
+        loop {
+            match reader.fill_buf() {
+                Ok([]) => return Err(io::Error::other("the server closed the TLS session")),
+                Ok(chunk) => {
+                    let length = chunk.len();
+                    plain.extend_from_slice(chunk);
+                    reader.consume(length);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Hands `handle` each complete line of `partial` followed by `data`,

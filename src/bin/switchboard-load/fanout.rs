@@ -77,6 +77,11 @@ pub struct Fanout {
     #[argh(option, default = "64")]
     size: usize,
 
+    /// connect over TLS (to an ircs:// or lines:// listener), accepting
+    /// any certificate
+    #[argh(switch)]
+    tls: bool,
+
     /// do not re-arm TCP_QUICKACK after each read (it spares a server that
     /// leaves Nagle on our delayed ACKs, at a system call per read)
     #[argh(switch)]
@@ -110,7 +115,7 @@ pub fn run(args: &Fanout) -> io::Result<()> {
     let phases = Phases::new(args.warmup, args.duration, args.drain);
     let _watchdog = Watchdog::arm(measure::deadline(args.deadline, &phases, 60.0));
     let clients = args.rooms * args.members;
-    let mut engine = Engine::connect(args.target, clients, args.line, !args.no_quickack)?;
+    let mut engine = Engine::connect(args.target, clients, args.line, args.tls, !args.no_quickack)?;
     let room_of = |client: usize| client / args.members;
     let rooms: Vec<String> = (0..args.rooms).map(|room| format!("#load{room}")).collect();
     engine.join(|client| Some(rooms[room_of(client)].clone()))?;

@@ -51,6 +51,11 @@ pub struct Pingpong {
     #[argh(option)]
     deadline: Option<f64>,
 
+    /// connect over TLS (to an ircs:// or lines:// listener), accepting
+    /// any certificate
+    #[argh(switch)]
+    tls: bool,
+
     /// do not re-arm TCP_QUICKACK after each read
     #[argh(switch)]
     no_quickack: bool,
@@ -68,7 +73,13 @@ pub fn run(args: &Pingpong) -> io::Result<()> {
     }
     let phases = Phases::new(args.warmup, args.duration, args.drain);
     let _watchdog = Watchdog::arm(measure::deadline(args.deadline, &phases, 60.0));
-    let mut engine = Engine::connect(args.target, args.pairs * 2, args.line, !args.no_quickack)?;
+    let mut engine = Engine::connect(
+        args.target,
+        args.pairs * 2,
+        args.line,
+        args.tls,
+        !args.no_quickack,
+    )?;
     engine.join(|_| None)?;
     let mut histogram = measure::new_histogram();
     let (mut sent, mut round_trips, mut measured) = (0u64, 0u64, 0u64);

@@ -216,6 +216,7 @@ impl Direct {
     /// is using the session (decrypting), the writer is left to do it all.
     fn write(&self, handover: &Mutex<Vec<u8>>) -> bool {
         let Some(mut sealer) = self.session.try_sealer() else {
+            self.stats.session_busy.fetch_add(1, Ordering::Relaxed);
             return false;
         };
         SCRATCH.with_borrow_mut(|buf| {
