@@ -53,16 +53,28 @@ pub enum Shape {
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
-    /// Over TLS: only switchboard serves it.
-    tls: bool,
+    /// What the clients connect over; only switchboard serves TLS and
+    /// WebSocket here.
+    carrier: Carrier,
     args: &'static [&'static str],
 }
 
+/// What a workload's clients connect over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// IRC over TCP.
+    Plain,
+    /// IRC over TLS.
+    Tls,
+    /// IRC over WebSocket (an http:// listener's `/ws`).
+    WebSocket,
+}
+
 impl Workload {
-    /// Whether issue 12's targets apply: not to TLS, which the peers do
-    /// not serve here.
+    /// Whether issue 12's targets apply: not to TLS or WebSocket, which
+    /// the peers do not serve here.
     pub fn targeted(&self) -> bool {
-        !self.tls
+        self.carrier == Carrier::Plain
     }
 
     /// The JSON field that says how fast it went.
@@ -74,7 +86,7 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 117 pairings
+/// A second of warm-up and three measured keep a full run of 129 pairings
 /// under ten minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
@@ -83,7 +95,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &[
             "fanout",
             "--rooms",
@@ -99,7 +111,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &[
             "fanout",
             "--rooms",
@@ -115,7 +127,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &[
             "fanout",
             "--rooms",
@@ -131,7 +143,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &[
             "fanout",
             "--rooms",
@@ -147,7 +159,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &[
             "fanout",
             "--rooms",
@@ -163,13 +175,13 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
-        tls: false,
+        carrier: Carrier::Plain,
         args: &["pingpong", "--pairs", "100"],
     },
     // The same as the first and the sixth, over TLS: what encryption
@@ -177,7 +189,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "TLS fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
-        tls: true,
+        carrier: Carrier::Tls,
         args: &[
             "fanout",
             "--rooms",
@@ -194,8 +206,33 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "TLS pingpong 10 pairs",
         shape: Shape::Pingpong,
-        tls: true,
+        carrier: Carrier::Tls,
         args: &["pingpong", "--pairs", "10", "--tls"],
+    },
+    // The first and the sixth again over WebSocket, beside plain IRC: what
+    // framing each line costs (switchboard only).
+    Workload {
+        name: "WebSocket fanout 1 x 100, 10 senders",
+        shape: Shape::Closed,
+        carrier: Carrier::WebSocket,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+            "--websocket",
+        ],
+    },
+    Workload {
+        name: "WebSocket pingpong 10 pairs",
+        shape: Shape::Pingpong,
+        carrier: Carrier::WebSocket,
+        args: &["pingpong", "--pairs", "10", "--websocket"],
     },
 ];
 
@@ -240,9 +277,9 @@ impl Kind {
     }
 
     /// Whether this server can run `workload` here (a peer must be
-    /// installed; TLS is switchboard's alone).
+    /// installed; TLS and WebSocket are switchboard's alone).
     fn serves(self, workload: &Workload) -> bool {
-        if workload.tls {
+        if workload.carrier != Carrier::Plain {
             return matches!(self, Kind::Threaded | Kind::Evented);
         }
         self.available()
@@ -254,8 +291,9 @@ impl Kind {
     }
 
     /// A fresh server of this kind, listening for IRC on loopback (over
-    /// TLS with a self-signed certificate if `tls`, switchboard only).
-    fn start(self, tls: bool) -> io::Result<Running> {
+    /// TLS with a self-signed certificate, or WebSocket, as `carrier` says:
+    /// switchboard only).
+    fn start(self, carrier: Carrier) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -263,9 +301,10 @@ impl Kind {
             Kind::Inspircd => return Peer::start(Brand::Inspircd).map(Running::Peer),
             Kind::Relay => return Relay::start().map(Running::Relay),
         };
-        let (scheme, certificate) = match tls {
-            true => (Scheme::Ircs, Some(certificate()?)),
-            false => (Scheme::Irc, None),
+        let (scheme, certificate) = match carrier {
+            Carrier::Tls => (Scheme::Ircs, Some(certificate()?)),
+            Carrier::WebSocket => (Scheme::Http, None),
+            Carrier::Plain => (Scheme::Irc, None),
         };
         let (tls_cert, tls_key) = certificate.unzip();
         Server::start(Config {
@@ -400,7 +439,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start(false) {
+    let server = match kind.start(Carrier::Plain) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -418,7 +457,7 @@ fn serve(name: &str) {
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
     let server = kind
-        .start(workload.tls)
+        .start(workload.carrier)
         .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();

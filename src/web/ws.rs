@@ -120,6 +120,18 @@ pub struct Pipe {
     output: Vec<u8>,
 }
 
+impl Pipe {
+    /// Takes bytes read from the peer.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.input.extend_from_slice(bytes);
+    }
+
+    /// Appends the bytes to write to the peer to `out`, leaving none.
+    pub fn drain_into(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.output);
+    }
+}
+
 impl Read for Pipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let waiting = &self.input[self.read..];
