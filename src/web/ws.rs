@@ -9,11 +9,12 @@
 //! when. Like a TLS session, one [`Session`] serves both directions, since
 //! reading a ping makes a pong to write.
 
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use tungstenite::Message;
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, FrameHeader};
 use tungstenite::protocol::{Role, WebSocketConfig, WebSocketContext};
 
 use super::http::{HttpError, Request, Response, Status};
@@ -248,23 +249,41 @@ impl Session {
 
     /// Frames each line of `irc` (IRC lines ending in LF or CR LF) as one
     /// message, without its line end.
+    ///
+    /// A server's data frames are unmasked and unfragmented, and carry
+    /// nothing the context keeps state for, so each is tungstenite's frame
+    /// header and the line appended in place, after anything the context
+    /// has queued (a pong): no allocation per line, which the context's
+    /// `Message` would cost every recipient of every message.
     pub fn write(&mut self, irc: &[u8]) {
         if self.closed {
             return;
         }
+        let _ = self.context.flush(&mut self.pipe);
+        let opcode = match self.mode {
+            Mode::Text => OpCode::Data(Data::Text),
+            Mode::Binary => OpCode::Data(Data::Binary),
+        };
+        let header = FrameHeader {
+            opcode,
+            ..FrameHeader::default()
+        };
+        let out = &mut self.pipe.output;
         for line in irc.split(|&byte| byte == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.is_empty() {
                 continue;
             }
-            let message = match self.mode {
-                Mode::Text => Message::text(String::from_utf8_lossy(line).into_owned()),
-                Mode::Binary => Message::binary(line.to_vec()),
+            let payload = match self.mode {
+                Mode::Text => match String::from_utf8_lossy(line) {
+                    Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                    Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+                },
+                Mode::Binary => Cow::Borrowed(line),
             };
-            if self.context.write(&mut self.pipe, message).is_err() {
-                self.closed = true;
-                return;
-            }
+            // Writing into a Vec cannot fail.
+            let _ = header.format(payload.len() as u64, out);
+            out.extend_from_slice(&payload);
         }
     }
 
