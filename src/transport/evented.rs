@@ -662,7 +662,7 @@ impl Loop {
                 &self.context,
             );
             if connection.intake.flooded() {
-                ended = Some("excess flood".to_owned());
+                ended = Some(crate::limits::EXCESS_FLOOD.to_owned());
                 break;
             }
             if short {

@@ -57,6 +57,7 @@ struct Asking {
     head_only: bool,
     keep_alive: bool,
     metrics: bool,
+    cors: Option<String>,
 }
 
 impl HttpConn {
@@ -114,8 +115,17 @@ impl HttpConn {
             let client = site::client_ip(&request, self.peer, settings);
             let head_only = request.method == "HEAD";
             let keep_alive = request.keep_alive();
+            let cors = site::cors_origin(&request, settings);
             match site::route(&request, settings, jiff::Timestamp::now().as_second()) {
-                Route::Respond(response) => self.respond(response, head_only, keep_alive, out),
+                Route::Respond(response) => {
+                    let asked = Asking {
+                        head_only,
+                        keep_alive,
+                        metrics: false,
+                        cors,
+                    };
+                    self.respond(response, &asked, out);
+                }
                 Route::Upgrade(upgrade) => {
                     upgrade.response.write_to(false, out);
                     return Next::Upgrade {
@@ -129,6 +139,7 @@ impl HttpConn {
                         head_only,
                         keep_alive,
                         metrics: call == Call::Metrics,
+                        cors,
                     });
                     return Next::Ask {
                         call,
@@ -154,23 +165,21 @@ impl HttpConn {
             ),
             answer => api::respond(answer),
         };
-        self.respond(response, asking.head_only, asking.keep_alive, out);
+        self.respond(response, &asking, out);
     }
 
-    fn respond(
-        &mut self,
-        response: Response,
-        head_only: bool,
-        keep_alive: bool,
-        out: &mut Vec<u8>,
-    ) {
-        let response = if keep_alive {
-            response
-        } else {
-            response.closing()
-        };
+    /// Writes the response to the request `asked` describes.
+    fn respond(&mut self, mut response: Response, asked: &Asking, out: &mut Vec<u8>) {
+        if !asked.keep_alive {
+            response = response.closing();
+        }
+        if let Some(origin) = &asked.cors {
+            response = response
+                .with_header("Access-Control-Allow-Origin", origin.clone())
+                .with_header("Vary", "Origin");
+        }
         self.closing = response.close;
-        response.write_to(head_only, out);
+        response.write_to(asked.head_only, out);
     }
 }
 

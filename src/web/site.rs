@@ -66,6 +66,18 @@ pub fn route(request: &Request, settings: &Settings, now: i64) -> Route {
         if !rest.is_empty() && !rest.starts_with('/') {
             return Route::Respond(not_found());
         }
+        if request.method == "OPTIONS" {
+            // A browser's CORS preflight; the origin was checked above.
+            return Route::Respond(
+                Response::empty(Status::NO_CONTENT)
+                    .with_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+                    .with_header(
+                        "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type",
+                    )
+                    .with_header("Access-Control-Max-Age", "600"),
+            );
+        }
         let asked = api::credential(request, settings.jwt_secret.as_deref(), now)
             .and_then(|credential| Ok((api::call(request)?, credential)));
         return match asked {
@@ -95,6 +107,15 @@ pub fn route(request: &Request, settings: &Settings, now: i64) -> Route {
         ),
         None => Route::Respond(not_found()),
     }
+}
+
+/// The origin to name in `Access-Control-Allow-Origin`: an API request's
+/// `Origin` when it is allowed, so pages of another origin given by
+/// `--web-origin` may read the answers.
+pub fn cors_origin(request: &Request, settings: &Settings) -> Option<String> {
+    let origin = request.header("origin")?;
+    (request.path.starts_with(api::PREFIX) && origin::origin_allowed(request, &settings.origins))
+        .then(|| origin.to_owned())
 }
 
 /// The address a request came from, believing `X-Forwarded-For` only

@@ -414,7 +414,7 @@ impl Reading {
                 }
             };
             if intake.flooded() {
-                return Some("excess flood".into());
+                return Some(crate::limits::EXCESS_FLOOD.into());
             }
             if finished {
                 // What waits for flood control goes on at its pace, then the

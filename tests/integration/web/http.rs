@@ -101,6 +101,16 @@ fn other_sites_pages_are_refused_unless_allowed(transport: Transport) {
         allowed.status, 401,
         "past the origin check, to the credential check"
     );
+    // An allowed page may read the answers (CORS), after its preflight.
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://chat.example.org")
+    );
+    let origin = "Origin: https://chat.example.org";
+    let preflight = request(addr, "OPTIONS", "/api/v1/rooms", &[origin], "");
+    assert_eq!(preflight.status, 204);
+    let headers = preflight.header("access-control-allow-headers").unwrap();
+    assert!(headers.contains("Authorization"), "{headers}");
 }
 
 crate::both_transports!(
