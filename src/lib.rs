@@ -253,9 +253,10 @@ impl Server {
     /// on as they are. On an error the old certificate stays.
     pub fn reload_tls(&self) -> Result<(), String> {
         let Some(tls) = &self.tls else {
-            return Err("no TLS certificate to reload".into());
+            return Err("none was given (--tls-cert, --tls-key)".into());
         };
-        tls.reload()?;
+        tls.reload()
+            .map_err(|error| format!("{error}; the old certificate stays"))?;
         log::info!("TLS certificate reloaded: SHA-256 {}", tls.fingerprint());
         Ok(())
     }

@@ -199,6 +199,14 @@ impl GenCert {
         } else {
             self.name
         };
+        // Both checked first, so a refusal leaves no half of a pair behind.
+        let existing = [&self.cert, &self.key]
+            .into_iter()
+            .find(|path| path.exists());
+        if let Some(path) = existing {
+            eprintln!("{} exists: not overwritten", path.display());
+            return ExitCode::FAILURE;
+        }
         let written = switchboard::transport::tls::self_signed(names).and_then(|(cert, key)| {
             write_new(&self.key, &key, 0o600)?;
             write_new(&self.cert, &cert, 0o644)
@@ -454,7 +462,7 @@ fn main() -> ExitCode {
                 Ok(SIGHUP) => {
                     log::info!("received SIGHUP: reloading the TLS certificate");
                     if let Err(error) = server.reload_tls() {
-                        log::error!("cannot reload the TLS certificate, keeping the old one: {error}");
+                        log::error!("cannot reload the TLS certificate: {error}");
                     }
                 }
                 Ok(signal) => {

@@ -15,15 +15,16 @@ scripts/irctest.sh puts this directory on PYTHONPATH and passes
 
 import os
 import shlex
+import subprocess
 from typing import Optional, Type
 
-from irctest.basecontrollers import BaseServerController
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.cases import BaseServerTestCase
 from irctest.runner import NotImplementedByController
 from irctest.specifications import Capabilities
 
 
-class SwitchboardController(BaseServerController):
+class SwitchboardController(BaseServerController, DirectoryBasedController):
     software_name = "switchboard"
     supported_sasl_mechanisms = {"PLAIN", "SCRAM-SHA-256"}
     supports_sts = False
@@ -57,15 +58,36 @@ class SwitchboardController(BaseServerController):
         websocket_hostname: Optional[str],
         websocket_port: Optional[int],
     ) -> None:
-        if ssl:
-            raise NotImplementedByController("TLS")
         assert self.proc is None
         self.hostname = hostname
         self.port = port
+        scheme = "irc"
+        tls = []
+        if ssl:
+            # A self-signed pair in a directory of its own, removed by kill().
+            self.create_config()
+            assert self.directory
+            self.pem_path = self.directory / "ssl.pem"
+            self.key_path = self.directory / "ssl.key"
+            subprocess.run(
+                [
+                    os.environ["SWITCHBOARD_BIN"],
+                    "gen-cert",
+                    "--cert",
+                    str(self.pem_path),
+                    "--key",
+                    str(self.key_path),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            scheme = "ircs"
+            tls = ["--tls-cert", str(self.pem_path), "--tls-key", str(self.key_path)]
         command = [
             os.environ["SWITCHBOARD_BIN"],
             "--listen",
-            f"irc://{hostname}:{port}",
+            f"{scheme}://{hostname}:{port}",
+            *tls,
             "--server-name",
             "My.Little.Server",
             # irctest sends faster than any person; flood control would only

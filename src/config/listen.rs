@@ -82,6 +82,7 @@ pub struct Listen {
 }
 
 impl Listen {
+    /// `scheme://addr`.
     pub fn new(scheme: Scheme, addr: impl Into<SocketAddr>) -> Listen {
         Listen {
             scheme,

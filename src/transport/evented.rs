@@ -144,10 +144,9 @@ impl Nudge for LoopNudge {
     }
 }
 
-/// Starts the loop thread over every listener (from [`super::bind`]); it
-/// owns the router
-/// that `router` makes: given how to send it inputs from other threads
-/// (waking the loop), it starts the router's helpers.
+/// Starts the loop thread over every listener (from [`super::bind`]). It
+/// owns the router that `router` makes: given how to send it inputs from
+/// other threads (waking the loop), it starts the router's helpers.
 pub fn start(
     endpoints: Vec<(Listen, std::net::TcpListener)>,
     context: Context,

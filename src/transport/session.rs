@@ -355,3 +355,132 @@ fn drain(tls: &mut ServerConnection, buf: &mut Vec<u8>) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use rustls::ClientConnection;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    use super::*;
+    use crate::transport::tls::{Tls, client_trusting_anyone, fingerprint, self_signed};
+
+    /// A server session from a fresh self-signed certificate.
+    fn server() -> Session {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(vec!["localhost".into()]).unwrap();
+        let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert_path, cert).unwrap();
+        std::fs::write(&key_path, key).unwrap();
+        Tls::load(&cert_path, &key_path).unwrap().session().unwrap()
+    }
+
+    /// A client, with a certificate of its own if `identity`; and that
+    /// certificate's fingerprint.
+    fn client(identity: bool) -> (ClientConnection, Option<String>) {
+        let identity = identity.then(|| {
+            let (cert, key) = self_signed(vec!["client".into()]).unwrap();
+            let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+            (
+                chain,
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
+        });
+        let certfp = identity.as_ref().map(|(chain, _)| fingerprint(&chain[0]));
+        let config = Arc::new(client_trusting_anyone(identity).unwrap());
+        let name = "localhost".try_into().unwrap();
+        (ClientConnection::new(config, name).unwrap(), certfp)
+    }
+
+    /// Runs the handshake in memory: the client's bytes through
+    /// `receive`, the server's (from `seal`) back to the client.
+    fn handshake(server: &Session, client: &mut ClientConnection) {
+        while server.setting_up() || client.is_handshaking() {
+            let mut to_server = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut to_server).unwrap();
+            }
+            let received = server.receive(&to_server, |_| panic!("no lines yet"));
+            assert_eq!(received.unwrap(), Received::Open);
+            let mut to_client = Vec::new();
+            server.seal(&mut to_client, 0).unwrap();
+            client.read_tls(&mut &to_client[..]).unwrap();
+            client.process_new_packets().unwrap();
+        }
+    }
+
+    #[test]
+    fn plain_sessions_pass_bytes_through() {
+        let session = Session::plain();
+        assert!(!session.setting_up());
+        let mut delivered = Vec::new();
+        let received = session.receive(b"NICK a\r\n", |bytes| delivered.extend_from_slice(bytes));
+        assert_eq!(received.unwrap(), Received::Open);
+        assert_eq!(delivered, b"NICK a\r\n");
+        let mut buf = b"already there".to_vec();
+        session.seal(&mut buf, 7).unwrap();
+        session.close(&mut buf).unwrap();
+        assert_eq!(buf, b"already there");
+        assert_eq!(session.link(), Link::default());
+    }
+
+    #[test]
+    fn tls_sessions_decrypt_what_comes_and_seal_what_goes() {
+        let server = server();
+        let (mut client, _) = client(false);
+        assert!(server.setting_up());
+        handshake(&server, &mut client);
+        assert_eq!(
+            server.link(),
+            Link {
+                tls: true,
+                certfp: None
+            }
+        );
+        client.writer().write_all(b"PING :x\r\n").unwrap();
+        let mut wire = Vec::new();
+        client.write_tls(&mut wire).unwrap();
+        let mut delivered = Vec::new();
+        let received = server.receive(&wire, |bytes| delivered.extend_from_slice(bytes));
+        assert_eq!(received.unwrap(), Received::Open);
+        assert_eq!(delivered, b"PING :x\r\n");
+        // Sealed in place after what is already there, untouched.
+        let mut buf = b"before".to_vec();
+        buf.extend_from_slice(b"PONG :x\r\n");
+        server.seal(&mut buf, 6).unwrap();
+        assert_eq!(&buf[..6], b"before");
+        assert!(!buf.windows(4).any(|window| window == b"PONG"), "encrypted");
+        client.read_tls(&mut &buf[6..]).unwrap();
+        client.process_new_packets().unwrap();
+        let mut text = [0; 9];
+        client.reader().read_exact(&mut text).unwrap();
+        assert_eq!(&text, b"PONG :x\r\n");
+        // The client says goodbye.
+        client.send_close_notify();
+        let mut wire = Vec::new();
+        client.write_tls(&mut wire).unwrap();
+        assert_eq!(server.receive(&wire, |_| {}).unwrap(), Received::Closed);
+    }
+
+    #[test]
+    fn a_client_certificate_is_known_by_its_fingerprint() {
+        let server = server();
+        let (mut client, certfp) = client(true);
+        handshake(&server, &mut client);
+        assert_eq!(server.link().certfp.as_deref(), certfp.as_deref());
+    }
+
+    #[test]
+    fn plain_text_to_a_tls_session_is_an_error_with_an_alert() {
+        let server = server();
+        let received = server.receive(b"NICK eve\r\nUSER eve 0 * :Eve\r\n", |_| {
+            panic!("nothing gets through")
+        });
+        assert!(received.is_err());
+        let mut alert = Vec::new();
+        server.seal(&mut alert, 0).unwrap();
+        assert_eq!(alert.first(), Some(&0x15), "a TLS alert record");
+    }
+}

@@ -179,7 +179,7 @@ fn every_reply_fits_in_512_bytes_and_parameters_stay_whole(transport: Transport)
 
 /// Runs the server binary with `args`, expecting it to exit at once with a
 /// failure that names `flag`.
-fn refused_at_start(transport: Transport, args: &[&str], flag: &str) {
+pub fn refused_at_start(transport: Transport, args: &[&str], flag: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["--transport", &transport.to_string()])
         .args([

@@ -24,6 +24,7 @@ crate::both_transports!(
     sts_sends_plain_clients_to_the_tls_port,
     sasl_external_logs_in_with_a_registered_certificate_after_a_restart,
     shutdown_does_not_wait_for_a_stalled_handshake,
+    a_tls_listener_without_a_certificate_is_refused_at_start,
 );
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
@@ -419,4 +420,59 @@ fn shutdown_does_not_wait_for_a_stalled_handshake(transport: Transport) {
     );
     stalled.set_read_timeout(Some(PATIENCE)).unwrap();
     assert!(closed_by_server(&stalled));
+}
+
+fn a_tls_listener_without_a_certificate_is_refused_at_start(transport: Transport) {
+    let args = ["--listen", "ircs://127.0.0.1:0"];
+    crate::hardening::refused_at_start(transport, &args, "needs --tls-cert and --tls-key");
+    let dir = TempDir::new().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let args = [
+        "--listen",
+        "ircs://127.0.0.1:0",
+        "--tls-cert",
+        missing,
+        "--tls-key",
+        missing,
+    ];
+    crate::hardening::refused_at_start(transport, &args, "--tls-cert");
+}
+
+#[test]
+fn gen_cert_writes_a_pair_that_serves_and_never_overwrites() {
+    let dir = TempDir::new().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let gen_cert = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("gen-cert")
+            .args([
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(gen_cert().status.success());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the key is its owner's alone");
+    let written = std::fs::read(&cert).unwrap();
+    let again = gen_cert();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwritten"));
+    assert_eq!(std::fs::read(&cert).unwrap(), written);
+    let server = server_with(Transport::Evented, |config| {
+        config.listen = vec![Listen::new(Scheme::Ircs, ([127, 0, 0, 1], 0))];
+        config.tls_cert = Some(cert.clone());
+        config.tls_key = Some(key.clone());
+    });
+    let (client, served) = tls_client(addr(&server, Scheme::Ircs), None);
+    assert_eq!(
+        served,
+        fingerprint(&CertificateDer::from_pem_file(&cert).unwrap())
+    );
+    client.irc_register("alice");
 }

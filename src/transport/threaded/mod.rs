@@ -3,10 +3,13 @@
 //!
 //! The three share the connection's one socket through an `Arc<TcpStream>`
 //! (reading and writing a socket from two threads at once is fine), so a
-//! connection costs one file descriptor.
+//! connection costs one file descriptor, and its [`Session`] (a TLS
+//! session behind a lock taken only around rustls calls).
 //!
-//! - The reader frames lines, decodes them, holds them for flood control and
-//!   sends them to the router. It blocks in `read` (with a timeout while
+//! - The reader first runs the session's setup (the TLS handshake) alone
+//!   with the socket, then tells the router of the client. It frames
+//!   lines, decodes them, holds them for flood control and sends them to
+//!   the router. It blocks in `read` (with a timeout while
 //!   lines wait for flood control), and on the router's inbox when the router
 //!   is behind, which slows down this one client's TCP connection.
 //! - The writer parks while the client's outbox is empty and writes
