@@ -436,7 +436,7 @@ mod tests {
             server.link(),
             Link {
                 tls: true,
-                certfp: None
+                ..Link::default()
             }
         );
         client.writer().write_all(b"PING :x\r\n").unwrap();
