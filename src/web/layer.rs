@@ -153,3 +153,59 @@ impl Layer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::ws::Pipe;
+    use tungstenite::Message;
+    use tungstenite::protocol::{Role, WebSocketContext};
+
+    const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+
+    #[test]
+    fn http_is_served_until_an_upgrade_then_lines_are_framed() {
+        let now = Instant::now();
+        let mut layer = Layer::http([127, 0, 0, 1].into(), Limits::default(), now);
+        let settings = Settings::default();
+        let mut lines = Vec::new();
+        let mut deliver = |bytes: &[u8]| lines.extend_from_slice(bytes);
+        assert!(layer.receive(b"GET /nope HTTP/1.1\r\n\r\n", &mut deliver));
+        let mut out = Vec::new();
+        assert_eq!(layer.serve(&settings, now, &mut out), Served::Read);
+        assert!(out.starts_with(b"HTTP/1.1 404"));
+        assert!(layer.deadline().is_some());
+        // The upgrade, with the client's first frame right behind it.
+        let mut client = WebSocketContext::new(Role::Client, None);
+        let mut pipe = Pipe::default();
+        client.write(&mut pipe, Message::text("NICK web")).unwrap();
+        client.flush(&mut pipe).unwrap();
+        let mut frames = Vec::new();
+        pipe.drain_into(&mut frames);
+        let mut bytes = UPGRADE.to_vec();
+        bytes.extend_from_slice(&frames);
+        assert!(layer.receive(&bytes, &mut deliver));
+        out.clear();
+        let served = layer.serve(&settings, now, &mut out);
+        assert_eq!(
+            served,
+            Served::Upgraded {
+                client: [127, 0, 0, 1].into(),
+                lines: b"NICK web\r\n".to_vec(),
+            }
+        );
+        assert!(out.starts_with(b"HTTP/1.1 101 "));
+        assert!(!layer.is_http() && layer.deadline().is_none());
+        let mut sealed = b"kept".to_vec();
+        sealed.extend_from_slice(b":s 001 web :hi\r\n");
+        layer.seal(&mut sealed, 4);
+        assert!(sealed.starts_with(b"kept"));
+        pipe.push(&sealed[4..]);
+        assert_eq!(
+            client.read(&mut pipe).unwrap(),
+            Message::text(":s 001 web :hi")
+        );
+    }
+}
