@@ -65,6 +65,9 @@ pub const EXCESS_FLOOD: &str = "excess flood";
 /// user may say at once by default (`--max-line`); IRC users get it in
 /// several lines.
 pub const API_TEXT_MAX: usize = 4096;
+/// Most entries an API list (rooms, members, users online) holds: the
+/// first by name, so one answer stays well under a megabyte.
+pub const API_LIST_MAX: usize = 1000;
 /// Longest HTTP request line and headers together, in bytes.
 pub const HTTP_HEAD_MAX: usize = 8 * 1024;
 /// Most HTTP header lines in one request (browsers send about 20).

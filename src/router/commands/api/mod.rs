@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::unix_now;
 use crate::client::ClientId;
-use crate::limits::{API_TEXT_MAX, KICK_MAX, TOPIC_MAX};
+use crate::limits::{API_LIST_MAX, API_TEXT_MAX, KICK_MAX, TOPIC_MAX};
 use crate::protocol::api::{
     Answer, Call, Counts, Credential, Failure, FailureKind, MemberInfo, RoomInfo, UserInfo,
 };
@@ -115,6 +115,7 @@ impl Router {
                     .map(room_info)
                     .collect();
                 rooms.sort_by(|a, b| a.name.cmp(&b.name));
+                rooms.truncate(API_LIST_MAX);
                 Answer::Rooms(rooms)
             }
             Call::CreateRoom { name, topic } => self.create_room(account, name, topic),
@@ -144,6 +145,7 @@ impl Router {
                     })
                     .collect();
                 members.sort_by(|a, b| a.nick.cmp(&b.nick));
+                members.truncate(API_LIST_MAX);
                 Answer::Members(members)
             }
             Call::Invite { room, nick } => self.api_invite(account, &room, &nick, now),
@@ -169,6 +171,7 @@ impl Router {
                     .map(|id| self.user_info(account, id, now))
                     .collect();
                 users.sort_by(|a, b| a.nick.cmp(&b.nick));
+                users.truncate(API_LIST_MAX);
                 Answer::Users(users)
             }
             Call::Metrics | Call::IssueToken { .. } | Call::RevokeToken => {
