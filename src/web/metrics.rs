@@ -38,7 +38,7 @@ pub fn render(stats: &StatsSnapshot, counts: &Counts) -> String {
     }
     registry.register(
         "clients",
-        "Connected clients, by carrier (plain, tls, websocket) and protocol",
+        "Connected clients, by carrier (plain, tls, websocket, websocket-tls) and protocol",
         clients,
     );
     gauge(

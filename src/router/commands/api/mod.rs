@@ -196,6 +196,10 @@ impl Router {
                 [("line", counts[0]), ("irc", counts[1])]
                     .map(|(protocol, count)| (carrier, protocol, count))
             })
+            // WebSocket carries IRC only.
+            .filter(|&(carrier, protocol, _)| {
+                !(carrier.starts_with("websocket") && protocol == "line")
+            })
             .collect();
         Counts {
             clients,
