@@ -7,8 +7,9 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{Http, WsClient, request, web_addr, web_server};
+use crate::slow::keep_reading;
 use crate::tls::{certificate, tls_stream};
-use crate::util::{Client, irc_addr, line_addr};
+use crate::util::{Client, heavy, irc_addr, line_addr};
 
 fn a_websocket_client_chats_with_irc_and_line_clients_in_one_room(transport: Transport) {
     let server = web_server(transport, |_| {});
@@ -136,6 +137,7 @@ crate::both_transports!(
     pings_are_answered_and_a_close_ends_the_client,
     broken_frames_close_the_connection_with_a_reason,
     https_serves_the_api_and_websockets_over_tls,
+    a_websocket_client_that_never_reads_is_cut_off_as_slow,
 );
 
 fn https_serves_the_api_and_websockets_over_tls(transport: Transport) {
@@ -167,4 +169,54 @@ fn https_serves_the_api_and_websockets_over_tls(transport: Transport) {
         text.contains("switchboard_clients{carrier=\"websocket-tls\",protocol=\"irc\"} 1"),
         "{text}"
     );
+}
+
+fn a_websocket_client_that_never_reads_is_cut_off_as_slow(transport: Transport) {
+    let _heavy = heavy();
+    // As in slow.rs: two talkers, 16,000 messages of 600 bytes, and a
+    // client that never reads, here over WebSocket with a small window.
+    const EACH: usize = 8000;
+    let server = web_server(transport, |_| {});
+    let addr = line_addr(&server);
+    let mut alice = Client::in_room(addr, "alice", "#busy");
+    let mut bob = Client::in_room(addr, "bob", "#busy");
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&web_addr(&server).into()).unwrap();
+    let stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(crate::util::PATIENCE))
+        .unwrap();
+    let url = format!("ws://{}/ws", web_addr(&server));
+    let mut web = WsClient::over(Box::new(stream), &url, &[]).register("webby");
+    web.send("JOIN #busy");
+    web.expect(" 366 webby #busy ");
+    alice.expect("* webby joined #busy");
+    bob.expect("* webby joined #busy");
+    let payload = "p".repeat(600);
+    let talk = |client: &Client| {
+        let mut socket = client.sender();
+        let said = payload.clone();
+        std::thread::spawn(move || {
+            for n in 0..EACH {
+                writeln!(socket, "{n} {said}").expect("send");
+            }
+        })
+    };
+    let senders = [talk(&alice), talk(&bob)];
+    let readers = [
+        keep_reading(alice, "#busy", "bob", EACH, &payload),
+        keep_reading(bob, "#busy", "alice", EACH, &payload),
+    ];
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    for reader in readers {
+        assert_eq!(
+            reader.join().unwrap(),
+            ["* webby quit (SendQ exceeded)"],
+            "got every message and saw the WebSocket client cut off"
+        );
+    }
+    assert_eq!(server.stats().slow_disconnects, 1);
 }
