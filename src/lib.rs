@@ -154,7 +154,7 @@ impl Server {
                 let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
                 // The router thread waits on the channel itself: nobody to wake.
                 let helpers = RouterSender::new(router_tx.clone(), None);
-                let services = Services::start(&config, store, helpers)?;
+                let services = Services::start(&config, store, Arc::clone(&server.stats), helpers)?;
                 let router = Router::new(&config, Arc::clone(&server.stats), services);
                 let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
                 let router = thread::Builder::new()
@@ -194,7 +194,8 @@ impl Server {
                     &endpoints,
                     context,
                     |helpers| {
-                        let services = Services::start(&config, store, helpers)?;
+                        let stats = Arc::clone(&server.stats);
+                        let services = Services::start(&config, store, stats, helpers)?;
                         Ok(Router::new(&config, Arc::clone(&server.stats), services))
                     },
                     watch,

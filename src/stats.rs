@@ -25,6 +25,11 @@ pub struct Stats {
     pub hash_busy: AtomicU64,
     /// Account changes refused because the storage queue was full.
     pub storage_busy: AtomicU64,
+    /// Delivered messages written to the history.
+    pub history_stored: AtomicU64,
+    /// Delivered messages not stored: the storage thread's queue was full
+    /// (the router never waits for it), or their batch failed to commit.
+    pub history_dropped: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -38,6 +43,8 @@ pub struct StatsSnapshot {
     pub write_calls: u64,
     pub hash_busy: u64,
     pub storage_busy: u64,
+    pub history_stored: u64,
+    pub history_dropped: u64,
 }
 
 impl Stats {
@@ -53,6 +60,8 @@ impl Stats {
             write_calls: read(&self.write_calls),
             hash_busy: read(&self.hash_busy),
             storage_busy: read(&self.storage_busy),
+            history_stored: read(&self.history_stored),
+            history_dropped: read(&self.history_dropped),
         }
     }
 }

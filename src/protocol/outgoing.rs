@@ -30,14 +30,24 @@ pub struct Outgoing {
 impl Outgoing {
     /// Wraps an event for delivery, stamped with the current time.
     pub fn new(event: Event) -> Arc<Outgoing> {
+        Outgoing::at(event, jiff::Timestamp::now())
+    }
+
+    /// Wraps an event from the past, stamped with the time it happened.
+    pub fn at(event: Event, at: jiff::Timestamp) -> Arc<Outgoing> {
         Arc::new(Outgoing {
             weight: weigh(&event),
             event,
-            at: jiff::Timestamp::now(),
+            at,
             line: OnceLock::new(),
             irc: OnceLock::new(),
             time: OnceLock::new(),
         })
+    }
+
+    /// When the router made it (or, from the past, when it happened).
+    pub fn time(&self) -> jiff::Timestamp {
+        self.at
     }
 
     /// The event itself.
@@ -65,7 +75,7 @@ impl Outgoing {
                 if let Event::Reply { .. } = self.event {
                     // Replies have one reader and may depend on its
                     // capabilities: nothing to share, nothing to cache.
-                    irc::write_tags(&self.event, caps, time, 0, out);
+                    irc::write_tags(&self.event, caps, time, 0, None, out);
                     irc::encode(&self.event, &codec.server, caps, out);
                     return;
                 }
@@ -78,16 +88,13 @@ impl Outgoing {
                 if !several {
                     // Almost always: one line, written without looking
                     // through it again for every recipient.
-                    irc::write_tags(&self.event, caps, time, 0, out);
+                    irc::write_tags(&self.event, caps, time, 0, None, out);
                     out.extend_from_slice(body);
                     return;
                 }
                 // A long message from a line user is several IRC lines,
                 // each with its tags.
-                for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
-                    irc::write_tags(&self.event, caps, time, piece, out);
-                    out.extend_from_slice(line);
-                }
+                irc::write_lines(&self.event, caps, time, None, body, out);
             }
         }
     }

@@ -7,6 +7,7 @@
 
 #[cfg(test)]
 mod account_tests;
+mod history;
 pub mod message;
 mod replies;
 #[cfg(test)]
@@ -230,6 +231,7 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         },
         "WALLOPS" => Request::Wallops(need(0, "WALLOPS")?.to_owned()),
         "SETNAME" => Request::SetName(need(0, "SETNAME")?.to_owned()),
+        "CHATHISTORY" => history::decode(message)?,
         "QUIT" => Request::Quit(param(0).map(str::to_owned)),
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
     };
@@ -266,6 +268,7 @@ pub fn write_tags<'a>(
     caps: Caps,
     time: impl FnOnce() -> &'a str,
     piece: usize,
+    batch: Option<&str>,
     out: &mut Vec<u8>,
 ) {
     // Replies (numerics, often several lines) are answers, not things that
@@ -299,6 +302,9 @@ pub fn write_tags<'a>(
             out.extend_from_slice(part.as_bytes());
         }
     };
+    if let Some(batch) = batch {
+        tag(out, &["batch=", batch]);
+    }
     if stamped {
         tag(out, &["time=", time()]);
     }
@@ -315,6 +321,22 @@ pub fn write_tags<'a>(
     }
     if !first {
         out.push(b' ');
+    }
+}
+
+/// Appends `body`, the lines of `event` (a long message is several), each
+/// with its tags: `msgid` suffixed `.1`, `.2`... after the first.
+pub fn write_lines<'a>(
+    event: &Event,
+    caps: Caps,
+    time: impl Fn() -> &'a str,
+    batch: Option<&str>,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
+        write_tags(event, caps, &time, piece, batch, out);
+        out.extend_from_slice(line);
     }
 }
 

@@ -40,6 +40,7 @@ impl Router {
                     Resolved::User(recipient) => {
                         Destination::User(self.clients.map[recipient].me())
                     }
+                    Resolved::Offline { nick, .. } => Destination::User(nick.clone()),
                 };
                 let event = Event::Message {
                     from: Arc::clone(&from),
@@ -52,6 +53,17 @@ impl Router {
                 };
                 match target {
                     Resolved::Room(key) => self.say_in_room(id, &key, event, now),
+                    Resolved::Offline { owner, nick } => {
+                        if matches!(kind, MessageKind::Ctcp | MessageKind::CtcpReply) {
+                            return Err(Error::NoSuchUser(nick.to_string()));
+                        }
+                        let message = Outgoing::new(event);
+                        self.leave_offline(id, owner, nick, Arc::clone(&message))?;
+                        if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+                            self.clients.send(id, &message, now);
+                        }
+                        Ok(())
+                    }
                     Resolved::User(recipient) => {
                         if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
                         {
@@ -143,6 +155,9 @@ impl Router {
                         Destination::User(self.clients.map[&recipient].me()),
                         vec![recipient],
                     ),
+                    Resolved::Offline { nick, .. } => {
+                        return Err(Error::NoSuchUser(nick.to_string()));
+                    }
                 };
                 let event = Outgoing::new(Event::TagMessage {
                     from: Arc::clone(&from),
@@ -198,16 +213,39 @@ impl Router {
                         Err(Error::NoSuchRoom(room))
                     }
                 }
-                Target::User(nick) => self
-                    .registered_id(&nick)
-                    .map(Resolved::User)
-                    .ok_or(Error::NoSuchUser(nick)),
+                Target::User(nick) => self.resolve_user(nick),
             };
             if !resolved.contains(&target) {
                 resolved.push(target);
             }
         }
         Ok(resolved)
+    }
+
+    /// A user by nickname: connected, or else an account, reached through
+    /// whoever is logged in to it, or offline.
+    fn resolve_user(&self, nick: String) -> Result<Resolved, Error> {
+        if let Some(id) = self.registered_id(&nick) {
+            return Ok(Resolved::User(id));
+        }
+        let owner = state::fold(&nick);
+        let Some(account) = self.accounts.map.get(&owner) else {
+            return Err(Error::NoSuchUser(nick));
+        };
+        let logged_in = self.clients.map.iter().find(|(_, client)| {
+            client.registered
+                && client
+                    .account
+                    .as_ref()
+                    .is_some_and(|name| state::fold(name) == owner)
+        });
+        Ok(match logged_in {
+            Some((&id, _)) => Resolved::User(id),
+            None => Resolved::Offline {
+                owner,
+                nick: account.name.clone(),
+            },
+        })
     }
 
     /// Says something in a room: to every member but the sender, and to the
@@ -234,6 +272,7 @@ impl Router {
         if echo {
             self.clients.send(id, &message, now);
         }
+        self.keep_in_room(key, &message);
         Ok(())
     }
 
@@ -244,6 +283,7 @@ impl Router {
         if recipient != id && self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
             self.clients.send(id, &message, now);
         }
+        self.keep_private(id, recipient, &message);
     }
 }
 
@@ -253,4 +293,9 @@ enum Resolved {
     /// A room, by folded name.
     Room(Name),
     User(ClientId),
+    /// An account nobody is logged in to: `owner` folded, `nick` as spelled.
+    Offline {
+        owner: Name,
+        nick: Name,
+    },
 }

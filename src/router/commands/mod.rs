@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod accounts;
+mod history;
 mod messages;
 mod modes;
 mod operators;
@@ -137,6 +138,10 @@ impl Router {
                 tags,
             } => self.message(id, to, text, kind, tags, now),
             Request::TagMessage { to, tags } => self.tag_message(id, to, tags, now),
+            Request::History { target, query } => self.read_history(id, target, query, None),
+            Request::HistoryTargets { from, to, limit } => {
+                self.read_targets(id, from, to, limit, None)
+            }
             // `TARGMAX` says one nickname per KICK: each is a broadcast.
             Request::Kick { nicks, .. } if nicks.len() > 1 => Err(Error::TooManyTargets {
                 target: nicks[1].clone(),

@@ -94,6 +94,7 @@ impl Router {
             self.reply(id, reply, now);
         }
         self.names_of(id, &folded, now);
+        self.replay(id, &folded, now);
         Ok(())
     }
 

@@ -81,6 +81,7 @@ impl Harness {
             storage,
             hashing,
             accounts: store.accounts().expect("no accounts yet"),
+            recent: Default::default(),
         };
         Harness {
             since: unix_now(),
@@ -104,8 +105,9 @@ impl Harness {
                 let hashed = hashing::work(job, PasswordCost::Minimal);
                 self.router.handle(Input::Hashed(hashed), self.now);
             } else if let Ok(job) = self.store_jobs.try_recv() {
-                let stored = self.store.apply(job);
-                self.router.handle(Input::Stored(stored), self.now);
+                if let Some(stored) = self.store.apply(job) {
+                    self.router.handle(Input::Stored(stored), self.now);
+                }
             } else {
                 return;
             }
@@ -1602,7 +1604,8 @@ fn shutdown_says_goodbye_to_everyone() {
 /// Every capability, as `CAP LS` offers them.
 const OFFERED: &str = "cap-notify multi-prefix server-time message-tags away-notify \
                        userhost-in-names echo-message invite-notify setname \
-                       sasl=PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join";
+                       sasl=PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join \
+                       batch draft/chathistory draft/event-playback";
 
 #[test]
 fn irc_registration_needs_user_and_waits_for_cap_end() {
@@ -1649,13 +1652,13 @@ fn cap_req_holds_registration_and_is_all_or_nothing() {
     let id = h.connect_speaking(Protocol::Irc, ROOMY);
     h.send(
         id,
-        Request::Cap(CapCommand::Req("echo-message draft/chathistory".into())),
+        Request::Cap(CapCommand::Req("echo-message draft/multiline".into())),
     );
     h.send(id, Request::Nick("alice".into()));
     h.send(id, user("alice"));
     assert_eq!(
         h.events(id),
-        [cap("*", "NAK", "echo-message draft/chathistory")]
+        [cap("*", "NAK", "echo-message draft/multiline")]
     );
     h.send(id, Request::Cap(CapCommand::Req("echo-message".into())));
     assert_eq!(h.events(id), [cap("*", "ACK", "echo-message")]);

@@ -1,0 +1,345 @@
+//! History: keeping what is said, replaying it, reading it back, and
+//! private messages that wait for someone offline.
+//!
+//! Keeping a message costs the live path one `try_send` to the storage
+//! thread (and, in a room, an `Arc` in the room's ring), never a wait.
+//! Reads go to the storage thread and come back as `Input::Stored`, when
+//! the router checks again that the reader may see them.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::client::ClientId;
+use crate::limits::HISTORY_TARGETS_MAX;
+use crate::protocol::{
+    Caps, Error, Event, HistoryQuery, Name, Outgoing, Past, PastKind, Reply, Target,
+};
+use crate::router::Router;
+use crate::router::state;
+use crate::storage::{Job, Record, Stored};
+
+impl Router {
+    /// Who a client is in a private conversation's key: its account, or
+    /// its nickname without one (folded either way).
+    fn party(&self, id: ClientId) -> Option<Name> {
+        let client = self.clients.map.get(&id)?;
+        Some(state::fold(
+            client.account.as_ref().or(client.nick.as_ref())?,
+        ))
+    }
+
+    /// Stores a message said in the room `key` and keeps it for the replay.
+    pub(super) fn keep_in_room(&mut self, key: &Name, message: &Arc<Outgoing>) {
+        let rooms = &self.rooms;
+        self.recent
+            .remember(key, message, |room| rooms.contains_key(room));
+        self.record(key.clone(), message);
+    }
+
+    /// Stores a private message between `id` and `recipient`, unless
+    /// neither has an account.
+    pub(super) fn keep_private(
+        &mut self,
+        id: ClientId,
+        recipient: ClientId,
+        message: &Arc<Outgoing>,
+    ) {
+        let registered = |id: ClientId| self.clients.map[&id].account.is_some();
+        if !registered(id) && !registered(recipient) {
+            return;
+        }
+        if let (Some(a), Some(b)) = (self.party(id), self.party(recipient)) {
+            self.record(pair(&a, &b), message);
+        }
+    }
+
+    /// Hands a message to the storage thread without waiting; a full queue
+    /// means it is not stored, counted.
+    fn record(&mut self, key: Name, message: &Arc<Outgoing>) {
+        let record = Record {
+            key,
+            message: Arc::clone(message),
+        };
+        if self.storage.record(record).is_err() {
+            let dropped = self
+                .clients
+                .stats
+                .history_dropped
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            // Logged at each power of two, so a long overload is seen
+            // without a line per message.
+            if dropped.is_power_of_two() {
+                log::warn!("history: storage queue full, {dropped} messages not stored so far");
+            }
+        }
+    }
+
+    /// Leaves a private message for the account `owner` (spelled `nick`),
+    /// which nobody is logged in to: saved by the storage thread, after
+    /// which the sender is told it waits.
+    pub(super) fn leave_offline(
+        &mut self,
+        id: ClientId,
+        owner: Name,
+        nick: Name,
+        message: Arc<Outgoing>,
+    ) -> Result<(), Error> {
+        let sender = self.party(id).expect("registered");
+        if self.recent.reserve(&owner, &sender).is_err() {
+            return Err(Error::OfflineFull(nick.to_string()));
+        }
+        if self.clients.map[&id].account.is_some() {
+            self.record(pair(&sender, &owner), &message);
+        }
+        let job = Job::SaveOffline {
+            client: id,
+            owner: owner.clone(),
+            sender: sender.clone(),
+            nick,
+            message,
+        };
+        if self.storage.submit(job).is_err() {
+            self.recent.release(&owner, &sender, 1);
+            self.clients
+                .stats
+                .storage_busy
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Busy);
+        }
+        Ok(())
+    }
+
+    /// Asks for the messages waiting for the account `id` just logged in
+    /// to (or registered with), if any wait.
+    pub(super) fn take_offline(&mut self, id: ClientId) {
+        let client = &self.clients.map[&id];
+        let Some(account) = client.account.as_ref().filter(|_| client.registered) else {
+            return;
+        };
+        let owner = state::fold(account);
+        if self.recent.has_mail(&owner) {
+            // A full queue leaves them waiting for the next login.
+            let _ = self.storage.submit(Job::TakeOffline { client: id, owner });
+        }
+    }
+
+    /// Replays the room's recent messages to a client that just joined it,
+    /// unless its client fetches history itself.
+    pub(super) fn replay(&mut self, id: ClientId, key: &Name, now: Instant) {
+        if self.clients.caps(id).contains(Caps::CHATHISTORY) {
+            return;
+        }
+        let messages = self.recent.replay(key, jiff::Timestamp::now());
+        if messages.is_empty() {
+            return;
+        }
+        let target = self.rooms[key].name.clone();
+        let reply = Reply::History {
+            target,
+            kind: PastKind::Replay,
+            messages,
+        };
+        self.reply(id, reply, now);
+    }
+
+    /// A history read: checked here (only members read a room's, only an
+    /// account its private talks), answered once the store has read it.
+    pub(super) fn read_history(
+        &mut self,
+        id: ClientId,
+        target: Option<String>,
+        query: HistoryQuery,
+        label: Option<Name>,
+    ) -> Result<(), Error> {
+        if !self.storage.keeps_history() {
+            return Err(Error::HistoryOff);
+        }
+        let (key, target) = match target {
+            None => {
+                let key = self.member_room(id, None)?;
+                let name = self.rooms[&key].name.clone();
+                (key, name)
+            }
+            Some(target) => self.readable(id, &target, &query)?,
+        };
+        let job = Job::History {
+            client: id,
+            key,
+            target,
+            query,
+            label,
+        };
+        self.storage.submit(job).map_err(|_| Error::Busy)
+    }
+
+    /// `CHATHISTORY TARGETS`: among the client's rooms and private talks.
+    pub(super) fn read_targets(
+        &mut self,
+        id: ClientId,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        limit: usize,
+        label: Option<Name>,
+    ) -> Result<(), Error> {
+        if !self.storage.keeps_history() {
+            return Err(Error::HistoryOff);
+        }
+        let client = &self.clients.map[&id];
+        let job = Job::Targets {
+            client: id,
+            rooms: client.rooms.clone(),
+            party: client.account.as_ref().map(|account| state::fold(account)),
+            from,
+            to,
+            limit: limit.min(HISTORY_TARGETS_MAX),
+            label,
+        };
+        self.storage.submit(job).map_err(|_| Error::Busy)
+    }
+
+    /// The key of a conversation `id` may read, and its name: a room it is
+    /// in, or someone it could have talked with privately (it needs an
+    /// account for that).
+    fn readable(
+        &self,
+        id: ClientId,
+        target: &str,
+        query: &HistoryQuery,
+    ) -> Result<(Name, Name), Error> {
+        let refused = || Error::HistoryRefused {
+            command: query.selector.command(),
+            target: target.to_owned(),
+        };
+        match Target::parse(target) {
+            Target::Room(room) => {
+                let key = state::fold(&room);
+                match self.rooms.get(&key) {
+                    Some(room) if room.members.contains_key(&id) => Ok((key, room.name.clone())),
+                    _ => Err(refused()),
+                }
+            }
+            Target::User(nick) => {
+                let client = &self.clients.map[&id];
+                let mine = client.account.as_ref().ok_or_else(refused)?;
+                let other = match self.registered_id(&nick) {
+                    Some(other) => self.party(other).ok_or_else(refused)?,
+                    None => state::fold(&nick),
+                };
+                let name = self.registered_nick(&nick).unwrap_or_else(|| nick.into());
+                Ok((pair(&state::fold(mine), &other), name))
+            }
+        }
+    }
+
+    /// What the storage thread answered to history jobs.
+    pub(in crate::router) fn history_stored(&mut self, stored: Stored, now: Instant) {
+        match stored {
+            Stored::OfflineSaved {
+                client,
+                owner,
+                sender,
+                nick,
+                result,
+            } => match result {
+                Ok(()) => self.reply(client, Reply::Queued(nick), now),
+                Err(_) => {
+                    self.recent.release(&owner, &sender, 1);
+                    self.reply(client, Reply::Error(Error::Busy), now);
+                }
+            },
+            Stored::Offline {
+                client,
+                owner,
+                result: Ok((messages, last)),
+            } => self.deliver_offline(client, owner, messages, last, now),
+            Stored::History {
+                client,
+                target,
+                query,
+                label: _,
+                result,
+            } => {
+                // Still allowed? A room may have been left meanwhile.
+                let allowed = match Target::parse(&target) {
+                    Target::Room(room) => self.readable(client, &room, &query).is_ok(),
+                    Target::User(_) => self
+                        .clients
+                        .map
+                        .get(&client)
+                        .is_some_and(|client| client.account.is_some()),
+                };
+                if !allowed {
+                    let error = Error::HistoryRefused {
+                        command: query.selector.command(),
+                        target: target.to_string(),
+                    };
+                    self.reply(client, Reply::Error(error), now);
+                    return;
+                }
+                // An unknown message id finds nothing.
+                let messages = result.unwrap_or_default();
+                let reply = Reply::History {
+                    target,
+                    kind: query.kind,
+                    messages,
+                };
+                self.reply(client, reply, now);
+            }
+            Stored::Targets {
+                client,
+                label: _,
+                result,
+            } => {
+                let targets = result.unwrap_or_default();
+                self.reply(client, Reply::HistoryTargets(targets), now);
+            }
+            Stored::Offline { result: Err(_), .. }
+            | Stored::AccountCreated { .. }
+            | Stored::AccountDropped { .. } => {}
+        }
+        self.reap(now);
+    }
+
+    /// Hands a client the messages that waited for its account, and lets
+    /// the store forget them.
+    fn deliver_offline(
+        &mut self,
+        id: ClientId,
+        owner: Name,
+        messages: Vec<Past>,
+        last: i64,
+        now: Instant,
+    ) {
+        let Some(client) = self.clients.map.get(&id) else {
+            return;
+        };
+        if client.account.as_ref().map(|account| state::fold(account)) != Some(owner.clone()) {
+            // Logged out meanwhile: they wait for the next login.
+            return;
+        }
+        for past in &messages {
+            if let Event::Message { from, .. } = &past.message {
+                let sender = state::fold(from.account.as_ref().unwrap_or(&from.nick));
+                self.recent.release(&owner, &sender, 1);
+            }
+        }
+        let target = client.me();
+        let reply = Reply::History {
+            target,
+            kind: PastKind::Offline,
+            messages,
+        };
+        self.reply(id, reply, now);
+        // If the queue is full they are delivered again at the next login,
+        // rather than lost.
+        let _ = self.storage.submit(Job::ClearOffline { owner, last });
+    }
+}
+
+/// The key of a private conversation: both parties, in order.
+fn pair(a: &Name, b: &Name) -> Name {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{first} {second}").into()
+}
