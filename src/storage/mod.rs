@@ -287,18 +287,20 @@ impl Storage {
         })
     }
 
-    /// Storage without a thread whose jobs wait in the returned queue, for
-    /// tests that apply them themselves ([`Store::apply`]). It keeps no
-    /// history.
-    pub fn detached() -> (Storage, Receiver<Job>) {
+    /// Storage without a thread whose jobs and records wait in the returned
+    /// queues, for tests that apply them themselves ([`Store::apply`],
+    /// [`Store::record`]) and for driving the router alone; without
+    /// `history`, as with `--history off`.
+    pub fn detached(history: bool) -> (Storage, Receiver<Job>, Receiver<Record>) {
         let (jobs, queue) = crossbeam_channel::bounded(QUEUE);
+        let (records, delivered) = crossbeam_channel::bounded(RECORD_QUEUE);
         let storage = Storage {
             jobs: Some(jobs),
-            records: None,
+            records: history.then_some(records),
             stop: None,
             thread: None,
         };
-        (storage, queue)
+        (storage, queue, delivered)
     }
 
     /// Whether delivered messages are kept (not `--history off`).

@@ -26,6 +26,7 @@ use crate::storage::{self, Storage, Store};
 mod accounts;
 mod conformance;
 mod hardening;
+mod history;
 mod operators;
 
 /// Takes at most `most` events from `inbox`, as a writer does.
@@ -64,6 +65,8 @@ struct Harness {
     /// What the router asked of the hashing pool and of storage.
     hash_jobs: crossbeam_channel::Receiver<hashing::Job>,
     store_jobs: crossbeam_channel::Receiver<storage::Job>,
+    /// Delivered messages the router handed to the history.
+    records: crossbeam_channel::Receiver<storage::Record>,
     store: Store,
 }
 
@@ -75,13 +78,13 @@ impl Harness {
     fn with(config: Config) -> Harness {
         let stats = Arc::new(Stats::default());
         let (hashing, hash_jobs) = Pool::detached();
-        let (storage, store_jobs) = Storage::detached();
+        let (storage, store_jobs, records) = Storage::detached(config.history);
         let store = Store::open(":memory:").expect("an in-memory database");
         let services = Services {
             storage,
             hashing,
             accounts: store.accounts().expect("no accounts yet"),
-            recent: Default::default(),
+            recent: super::recent::Recent::new(config.replay_lines, Vec::new(), Vec::new()),
         };
         Harness {
             since: unix_now(),
@@ -93,6 +96,7 @@ impl Harness {
             sendq_bytes: config.sendq_bytes,
             hash_jobs,
             store_jobs,
+            records,
             store,
         }
     }
@@ -105,6 +109,14 @@ impl Harness {
                 let hashed = hashing::work(job, PasswordCost::Minimal);
                 self.router.handle(Input::Hashed(hashed), self.now);
             } else if let Ok(job) = self.store_jobs.try_recv() {
+                // As the storage thread does: what was delivered is
+                // written before any job.
+                let records: Vec<storage::Record> = self.records.try_iter().collect();
+                let keep = storage::Retention {
+                    days: 30,
+                    per_target: 1000,
+                };
+                self.store.record(&records, keep).expect("history written");
                 if let Some(stored) = self.store.apply(job) {
                     self.router.handle(Input::Stored(stored), self.now);
                 }
