@@ -90,9 +90,8 @@ impl Router {
         if self.recent.reserve(&owner, &sender).is_err() {
             return Err(Error::OfflineFull(nick.to_string()));
         }
-        if self.clients.map[&id].account.is_some() {
-            self.record(pair(&sender, &owner), &message);
-        }
+        // The recipient has an account: the talk is kept.
+        self.record(pair(&sender, &owner), &message);
         let job = Job::SaveOffline {
             client: id,
             owner: owner.clone(),
