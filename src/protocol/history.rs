@@ -8,8 +8,10 @@ use crate::limits::HISTORY_LIMIT;
 /// How many messages `/history` shows when not told.
 pub const LINE_DEFAULT: usize = 20;
 
-/// A message said earlier, with the time it was said. `message` is always
-/// an [`Event::Message`], as it was delivered then.
+/// A message said earlier, with the time it was said: an
+/// [`Event::Message`] as it was delivered then, or for a client with
+/// `draft/event-playback` an [`Event::TagMessage`] or
+/// [`Event::TopicChanged`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Past {
     pub at: jiff::Timestamp,

@@ -295,10 +295,12 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
             line_with_reason(out, &["* ", &who.nick, " quit"], reason.as_deref())
         }
         Event::NickChanged { who, new } => line(out, &["* ", &who.nick, " is now known as ", new]),
-        Event::TopicChanged { room, who, text } if text.is_empty() => {
-            line(out, &["* ", &who.nick, " cleared the topic of ", room])
-        }
-        Event::TopicChanged { room, who, text } => line(
+        Event::TopicChanged {
+            room, who, text, ..
+        } if text.is_empty() => line(out, &["* ", &who.nick, " cleared the topic of ", room]),
+        Event::TopicChanged {
+            room, who, text, ..
+        } => line(
             out,
             &["* ", &who.nick, " set the topic of ", room, ": ", text],
         ),
@@ -366,6 +368,11 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
         ),
         Event::Closing(reason) => line(out, &["! closing: ", reason]),
         Event::Reply { reply, .. } => encode_reply(reply, out),
+        Event::Labeled { events, .. } => {
+            for event in events {
+                encode(event.event(), out);
+            }
+        }
     }
 }
 

@@ -140,9 +140,10 @@ impl Caps {
     /// replay nothing to it.
     pub const CHATHISTORY: Caps = Caps(1 << 14);
     pub const EVENT_PLAYBACK: Caps = Caps(1 << 15);
+    pub const LABELED_RESPONSE: Caps = Caps(1 << 16);
 
     /// Every capability the server offers, by name, in the order `CAP LS` lists them.
-    pub const OFFERED: [(&'static str, Caps); 16] = [
+    pub const OFFERED: [(&'static str, Caps); 17] = [
         ("cap-notify", Caps::CAP_NOTIFY),
         ("multi-prefix", Caps::MULTI_PREFIX),
         ("server-time", Caps::SERVER_TIME),
@@ -159,6 +160,7 @@ impl Caps {
         ("batch", Caps::BATCH),
         ("draft/chathistory", Caps::CHATHISTORY),
         ("draft/event-playback", Caps::EVENT_PLAYBACK),
+        ("labeled-response", Caps::LABELED_RESPONSE),
     ];
 
     /// The capability called `name`, if offered.
@@ -341,6 +343,12 @@ pub enum Request {
     Help,
     /// A line the codec could not make sense of; the client gets the error.
     Invalid(Error),
+    /// IRC `labeled-response`: a request whose answers carry its label
+    /// (as it came, escaped), to a client with the capability.
+    Labeled {
+        label: String,
+        request: Box<Request>,
+    },
 }
 
 /// `CAP` subcommands.
@@ -416,6 +424,7 @@ impl Request {
             Request::Message { to, .. } | Request::TagMessage { to, .. } => {
                 to.len().clamp(1, TARGETS_MAX) as u32
             }
+            Request::Labeled { request, .. } => request.cost(),
             _ => 1,
         }
     }
@@ -533,6 +542,8 @@ pub enum Event {
         room: Name,
         who: Arc<Mask>,
         text: Name,
+        /// For IRCv3 `msgid`: a topic change is kept in the history too.
+        id: Name,
     },
     /// Modes of a room (or of the user named by `target`) changed.
     ModeChanged {
@@ -596,6 +607,13 @@ pub enum Event {
     Reply {
         me: Name,
         reply: Reply,
+    },
+    /// Everything one labeled request made for its sender (IRC
+    /// `labeled-response`): one line gets the label, several a
+    /// `labeled-response` batch, none an `ACK`.
+    Labeled {
+        label: Name,
+        events: Vec<Arc<Outgoing>>,
     },
 }
 

@@ -64,6 +64,18 @@ impl Outgoing {
 
     /// Appends the event's bytes for a client of `codec` with `caps`.
     pub fn write_to(&self, codec: &Codec, caps: Caps, out: &mut Vec<u8>) {
+        if let Event::Labeled { label, events } = &self.event {
+            // Each as it would be alone, then labeled as a whole.
+            let mut lines = Vec::new();
+            for event in events {
+                event.write_to(codec, caps, &mut lines);
+            }
+            match codec.protocol {
+                Protocol::Line => out.extend_from_slice(&lines),
+                Protocol::Irc => irc::write_labeled(label, &lines, &codec.server, caps, out),
+            }
+            return;
+        }
         match codec.protocol {
             Protocol::Line => out.extend_from_slice(self.line.get_or_init(|| {
                 let mut bytes = Vec::new();
@@ -99,6 +111,16 @@ impl Outgoing {
         }
     }
 }
+
+/// Two events are the same if they say the same; when they were made
+/// does not matter (tests compare what was said).
+impl PartialEq for Outgoing {
+    fn eq(&self, other: &Outgoing) -> bool {
+        self.event == other.event
+    }
+}
+
+impl Eq for Outgoing {}
 
 /// How one connection's writer encodes: its protocol and the server's name,
 /// which prefixes IRC numerics.
@@ -137,7 +159,12 @@ fn weigh(event: &Event) -> usize {
         } => room.len() + mask(by) + nick.len() + text(reason),
         Event::Quit { who, reason } => mask(who) + text(reason),
         Event::NickChanged { who, new } => mask(who) + new.len(),
-        Event::TopicChanged { room, who, text } => room.len() + mask(who) + text.len(),
+        Event::TopicChanged {
+            room,
+            who,
+            text,
+            id,
+        } => room.len() + mask(who) + text.len() + id.len(),
         Event::ModeChanged {
             target,
             by,
@@ -167,6 +194,9 @@ fn weigh(event: &Event) -> usize {
         Event::AccountChanged { who, account } => mask(who) + text(account),
         Event::Closing(reason) => reason.len(),
         Event::Reply { reply, .. } => weigh_reply(reply),
+        Event::Labeled { label, events } => {
+            label.len() + events.iter().map(|event| event.weight()).sum::<usize>()
+        }
     }
 }
 
@@ -201,6 +231,13 @@ fn weigh_reply(reply: &Reply) -> usize {
             .map(|ban| LINE + ban.mask.len() + ban.set_by.len())
             .sum(),
         Reply::Help => 40 * LINE,
+        Reply::History { messages, .. } => messages
+            .iter()
+            .map(|past| LINE + weigh(&past.message))
+            .sum(),
+        Reply::HistoryTargets(targets) => {
+            targets.iter().map(|target| LINE + target.name.len()).sum()
+        }
         // One line, or a few short ones.
         _ => LINE,
     }

@@ -124,6 +124,7 @@ impl Router {
                     max_lag: config.slow_timeout,
                 },
                 stats,
+                labeling: None,
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),

@@ -85,37 +85,44 @@ impl Store {
             .execute("DELETE FROM messages WHERE at < ?1", [cutoff])?)
     }
 
-    /// A page of one conversation, oldest first.
+    /// A page of one conversation, oldest first: its messages, and with
+    /// `events` its topic changes and kept TAGMSGs too.
     pub fn page(
         &self,
         key: &str,
         selector: &Selector,
         limit: usize,
+        events: bool,
     ) -> Result<Vec<Past>, StoreError> {
+        let scope = Scope { key, events };
         let limit = limit as i64;
         let mut page = match selector {
-            Selector::Latest(None) => self.before(key, (i64::MAX, i64::MAX), limit)?,
+            Selector::Latest(None) => self.before(&scope, (i64::MAX, i64::MAX), limit)?,
             Selector::Latest(Some(point)) => {
                 let from = self.after_bound(key, point)?;
-                self.before(key, (i64::MAX, i64::MAX), limit)?
+                self.before(&scope, (i64::MAX, i64::MAX), limit)?
                     .into_iter()
                     .filter(|(position, _)| *position > from)
                     .collect()
             }
             Selector::Before(point) => {
                 let to = self.before_bound(key, point)?;
-                self.before(key, to, limit)?
+                self.before(&scope, to, limit)?
             }
             Selector::After(point) => {
                 let from = self.after_bound(key, point)?;
-                self.after(key, from, limit)?
+                self.after(&scope, from, limit)?
             }
             Selector::Around(point) => {
                 let at = self.before_bound(key, point)?;
-                let mut page = self.before(key, at, limit / 2)?;
+                let mut page = self.before(&scope, at, limit / 2)?;
                 // From the point itself on: `after` is strict, so start
                 // just before it.
-                page.extend(self.after(key, (at.0, at.1.saturating_sub(1)), limit - limit / 2)?);
+                page.extend(self.after(
+                    &scope,
+                    (at.0, at.1.saturating_sub(1)),
+                    limit - limit / 2,
+                )?);
                 page
             }
             Selector::Between(first, second) => {
@@ -125,12 +132,12 @@ impl Store {
                 );
                 if start <= end {
                     let end = self.before_bound(key, second)?;
-                    let mut page = self.after(key, start, limit)?;
+                    let mut page = self.after(&scope, start, limit)?;
                     page.retain(|(position, _)| *position < end);
                     page
                 } else {
                     let start = self.before_bound(key, first)?;
-                    let mut page = self.before(key, start, limit)?;
+                    let mut page = self.before(&scope, start, limit)?;
                     page.retain(|(position, _)| *position > end);
                     page
                 }
@@ -216,7 +223,11 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut rooms = Vec::with_capacity(keys.len());
         for key in keys {
-            let mut page = self.before(&key, (i64::MAX, i64::MAX), per_room as i64)?;
+            let scope = Scope {
+                key: &key,
+                events: false,
+            };
+            let mut page = self.before(&scope, (i64::MAX, i64::MAX), per_room as i64)?;
             page.retain(|(position, _)| position.0 > since.as_millisecond());
             page.sort_by_key(|(position, _)| *position);
             rooms.push((key.into(), page.into_iter().map(|(_, past)| past).collect()));
@@ -304,13 +315,13 @@ impl Store {
     /// Up to `limit` messages strictly before `end`, newest first.
     fn before(
         &self,
-        key: &str,
+        scope: &Scope<'_>,
         end: Position,
         limit: i64,
     ) -> Result<Vec<(Position, Past)>, StoreError> {
         self.select(
             "(at, id) < (?2, ?3) ORDER BY at DESC, id DESC",
-            key,
+            scope,
             end,
             limit,
         )
@@ -319,26 +330,32 @@ impl Store {
     /// Up to `limit` messages strictly after `start`, oldest first.
     fn after(
         &self,
-        key: &str,
+        scope: &Scope<'_>,
         start: Position,
         limit: i64,
     ) -> Result<Vec<(Position, Past)>, StoreError> {
-        self.select("(at, id) > (?2, ?3) ORDER BY at, id", key, start, limit)
+        self.select("(at, id) > (?2, ?3) ORDER BY at, id", scope, start, limit)
     }
 
     fn select(
         &self,
         condition: &str,
-        key: &str,
+        scope: &Scope<'_>,
         position: Position,
         limit: i64,
     ) -> Result<Vec<(Position, Past)>, StoreError> {
+        let kinds = if scope.events {
+            String::new()
+        } else {
+            format!("kind < {TAGMSG} AND")
+        };
         let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT at, id, {COLUMNS} FROM messages WHERE target = ?1 AND {condition} LIMIT ?4"
+            "SELECT at, id, {COLUMNS} FROM messages WHERE target = ?1 AND {kinds} {condition} LIMIT ?4"
         ))?;
-        let rows = statement.query_map(params![key, position.0, position.1, limit], |row| {
-            Ok(((row.get(0)?, row.get(1)?), past(row, 2)?))
-        })?;
+        let rows = statement
+            .query_map(params![scope.key, position.0, position.1, limit], |row| {
+                Ok(((row.get(0)?, row.get(1)?), past(row, 2)?))
+            })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -369,6 +386,13 @@ impl Store {
     }
 }
 
+/// Which rows a page reads: one conversation's, and whether its events
+/// other than messages too.
+struct Scope<'a> {
+    key: &'a str,
+    events: bool,
+}
+
 /// A message's values for [`COLUMNS`].
 struct Fields<'a> {
     msgid: &'a str,
@@ -382,32 +406,62 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// `None` for anything but a message.
+    /// `None` for anything but a message, a TAGMSG or a topic change.
     fn of(outgoing: &'a Outgoing) -> Option<Fields<'a>> {
-        let Event::Message {
-            from,
-            to,
-            text,
-            kind,
-            tags,
-            id,
-            long,
-        } = outgoing.event()
-        else {
-            return None;
-        };
-        Some(Fields {
-            msgid: id,
-            at: outgoing.time().as_millisecond(),
-            from,
-            kind: KINDS.iter().position(|known| known == kind).unwrap_or(0) as i64,
-            recipient: to.name(),
-            text,
-            tags: tags.as_deref(),
-            long: *long,
+        let at = outgoing.time().as_millisecond();
+        Some(match outgoing.event() {
+            Event::Message {
+                from,
+                to,
+                text,
+                kind,
+                tags,
+                id,
+                long,
+            } => Fields {
+                msgid: id,
+                at,
+                from,
+                kind: KINDS.iter().position(|known| known == kind).unwrap_or(0) as i64,
+                recipient: to.name(),
+                text,
+                tags: tags.as_deref(),
+                long: *long,
+            },
+            Event::TagMessage { from, to, tags, id } => Fields {
+                msgid: id,
+                at,
+                from,
+                kind: TAGMSG,
+                recipient: to.name(),
+                text: "",
+                tags: Some(tags),
+                long: false,
+            },
+            Event::TopicChanged {
+                room,
+                who,
+                text,
+                id,
+            } => Fields {
+                msgid: id,
+                at,
+                from: who,
+                kind: TOPIC,
+                recipient: room,
+                text,
+                tags: None,
+                long: false,
+            },
+            _ => return None,
         })
     }
 }
+
+/// The kinds at and past this number are events other than messages,
+/// which only clients with `draft/event-playback` read.
+const TAGMSG: i64 = 5;
+const TOPIC: i64 = 6;
 
 /// Message kinds by their number in the database; append only.
 const KINDS: [MessageKind; 5] = [
@@ -429,25 +483,44 @@ fn past(row: &Row<'_>, first: usize) -> rusqlite::Result<Past> {
         Destination::User(recipient.into())
     };
     let kind: i64 = row.get(column(6))?;
-    Ok(Past {
-        at: jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-        message: Event::Message {
-            from: Arc::new(Mask {
-                nick: row.get::<_, String>(column(2))?.into(),
-                user: row.get::<_, String>(column(3))?.into(),
-                host: row.get::<_, String>(column(4))?.into(),
-                account: row.get::<_, Option<String>>(column(5))?.map(Name::from),
-            }),
+    let from = Arc::new(Mask {
+        nick: row.get::<_, String>(column(2))?.into(),
+        user: row.get::<_, String>(column(3))?.into(),
+        host: row.get::<_, String>(column(4))?.into(),
+        account: row.get::<_, Option<String>>(column(5))?.map(Name::from),
+    });
+    let text: Name = row.get::<_, String>(column(8))?.into();
+    let tags = row.get::<_, Option<String>>(column(9))?.map(Name::from);
+    let id: Name = row.get::<_, String>(column(0))?.into();
+    let message = match kind {
+        TAGMSG => Event::TagMessage {
+            from,
             to,
-            text: row.get::<_, String>(column(8))?.into(),
+            tags: tags.unwrap_or_default(),
+            id,
+        },
+        TOPIC => Event::TopicChanged {
+            room: to.name().clone(),
+            who: from,
+            text,
+            id,
+        },
+        _ => Event::Message {
+            from,
+            to,
+            text,
             kind: KINDS
                 .get(kind as usize)
                 .copied()
                 .unwrap_or(MessageKind::Say),
-            tags: row.get::<_, Option<String>>(column(9))?.map(Name::from),
-            id: row.get::<_, String>(column(0))?.into(),
+            tags,
+            id,
             long: row.get(column(10))?,
         },
+    };
+    Ok(Past {
+        at: jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        message,
     })
 }
 

@@ -91,12 +91,14 @@ pub enum Job {
         owner: Name,
         last: i64,
     },
-    /// A page of the conversation `key`, named `target` for the reader.
+    /// A page of the conversation `key`, named `target` for the reader;
+    /// with `events`, topic changes and TAGMSGs too.
     History {
         client: ClientId,
         key: Name,
         target: Name,
         query: HistoryQuery,
+        events: bool,
         label: Option<Name>,
     },
     /// `CHATHISTORY TARGETS`: among the rooms `rooms` and the private
@@ -207,9 +209,10 @@ impl Store {
                 key,
                 target,
                 query,
+                events,
                 label,
             } => {
-                let result = self.page(&key, &query.selector, query.limit);
+                let result = self.page(&key, &query.selector, query.limit, events);
                 Stored::History {
                     client,
                     target,

@@ -32,8 +32,8 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;",
     // 1 -> 2: history and offline messages (storage::history). `target` is
     // a room's folded name, or for a private talk the two parties' folded
-    // names (account, or nickname for one without) in order with a space
-    // between; `at` is Unix milliseconds. `offline` holds private messages
+    // names (account, or `~nickname` for one without) in order with a
+    // space between; `at` is Unix milliseconds. `offline` holds private messages
     // waiting for an account to log in; `sender` is the sender's party,
     // which the per-sender limit counts.
     "CREATE TABLE messages (

@@ -186,7 +186,7 @@ fn ten_messages() -> Store {
 #[test]
 fn a_page_comes_back_as_it_was_said() {
     let store = ten_messages();
-    let page = store.page("#r", &Selector::Latest(None), 1).unwrap();
+    let page = store.page("#r", &Selector::Latest(None), 1, false).unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(
         page[0],
@@ -202,7 +202,8 @@ fn every_selector_picks_its_part_oldest_first() {
     let store = ten_messages();
     let msgid = |n: i64| Ref::MsgId(format!("m{n}"));
     let time = |n: i64| Ref::Time(jiff::Timestamp::from_millisecond(n).unwrap());
-    let page = |selector: Selector, limit: usize| ids(&store.page("#r", &selector, limit).unwrap());
+    let page =
+        |selector: Selector, limit: usize| ids(&store.page("#r", &selector, limit, false).unwrap());
     let expect = |ms: &[i64]| -> Vec<String> { ms.iter().map(|n| format!("m{n}")).collect() };
     assert_eq!(page(Selector::Latest(None), 3), expect(&[80, 90, 100]));
     assert_eq!(
@@ -232,9 +233,18 @@ fn every_selector_picks_its_part_oldest_first() {
         page(Selector::Between(time(25), time(55)), 50),
         expect(&[30, 40, 50])
     );
-    assert!(store.page("#r", &Selector::Before(msgid(999)), 5).is_err());
+    assert!(
+        store
+            .page("#r", &Selector::Before(msgid(999)), 5, false)
+            .is_err()
+    );
     assert!(page(Selector::Latest(None), 0).is_empty());
-    assert!(ids(&store.page("#other", &Selector::Latest(None), 5).unwrap()).is_empty());
+    assert!(
+        ids(&store
+            .page("#other", &Selector::Latest(None), 5, false)
+            .unwrap())
+        .is_empty()
+    );
 }
 
 #[test]
@@ -250,11 +260,16 @@ fn each_conversation_keeps_at_most_its_share_and_old_history_expires() {
         per_target: 4,
     };
     store.record(&recent, small).unwrap();
-    let page = store.page("#r", &Selector::Latest(None), 50).unwrap();
+    let page = store
+        .page("#r", &Selector::Latest(None), 50, false)
+        .unwrap();
     assert_eq!(ids(&page), ["m80", "m90", "m100", &format!("m{now}")]);
     assert_eq!(store.expire(1).unwrap(), 3);
     assert_eq!(
-        store.page("#r", &Selector::Latest(None), 50).unwrap().len(),
+        store
+            .page("#r", &Selector::Latest(None), 50, false)
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -361,6 +376,7 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
             key: "#r".into(),
             target: "#r".into(),
             query,
+            events: false,
             label: None,
         })
         .unwrap();
@@ -374,4 +390,42 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
     assert_eq!(ids(&page), ["m1", "m2", "m3"]);
     storage.stop();
     assert_eq!(stats.snapshot().history_stored, 3);
+}
+
+#[test]
+fn topics_and_kept_tagmsgs_are_read_only_with_events() {
+    let mut store = Store::open(":memory:").unwrap();
+    let who = Arc::new(Mask {
+        nick: "ada".into(),
+        user: "~u".into(),
+        host: "h".into(),
+        account: None,
+    });
+    let at = jiff::Timestamp::from_millisecond(5).unwrap();
+    let topic = Event::TopicChanged {
+        room: "#r".into(),
+        who: Arc::clone(&who),
+        text: "news".into(),
+        id: "t".into(),
+    };
+    let reaction = Event::TagMessage {
+        from: who,
+        to: Destination::Room("#r".into()),
+        tags: "+draft/react=x".into(),
+        id: "r".into(),
+    };
+    let batch = [topic.clone(), reaction.clone()].map(|event| Record {
+        key: "#r".into(),
+        message: Outgoing::at(event, at),
+    });
+    store.record(&batch, KEEP).unwrap();
+    let latest = Selector::Latest(None);
+    assert!(store.page("#r", &latest, 10, false).unwrap().is_empty());
+    let events: Vec<Event> = store
+        .page("#r", &latest, 10, true)
+        .unwrap()
+        .into_iter()
+        .map(|past| past.message)
+        .collect();
+    assert_eq!(events, [topic, reaction]);
 }

@@ -290,7 +290,9 @@ fn a_delivered_message_survives_kill_9(transport: Transport) {
     std::thread::sleep(COMMIT_WINDOW);
     binary.kill();
     let store = Store::open(db).expect("the database after kill -9");
-    let page = store.page("#r", &Selector::Latest(None), 10).unwrap();
+    let page = store
+        .page("#r", &Selector::Latest(None), 10, false)
+        .unwrap();
     assert_eq!(page.len(), 1);
     assert!(matches!(
         &page[0].message,

@@ -19,7 +19,7 @@ use crate::protocol::{
 static NEXT_BATCH: AtomicU64 = AtomicU64::new(1);
 
 /// A fresh batch reference.
-fn batch_id() -> String {
+pub(super) fn batch_id() -> String {
     format!("h{}", NEXT_BATCH.fetch_add(1, Ordering::Relaxed))
 }
 

@@ -58,7 +58,83 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     {
         return Some(Err(Error::LineTooLong(MAX_BODY + 2)));
     }
-    Some(request(&message))
+    let request = request(&message);
+    Some(match label(&message) {
+        Some(label) => Ok(Request::Labeled {
+            label: label.to_owned(),
+            request: Box::new(request.unwrap_or_else(Request::Invalid)),
+        }),
+        None => request,
+    })
+}
+
+/// Longest label kept (IRCv3 `labeled-response` says at most 64 bytes).
+const LABEL_MAX: usize = 64;
+
+/// The message's `label` tag, if it has a usable one.
+fn label<'a>(message: &Message<'a>) -> Option<&'a str> {
+    message
+        .tags?
+        .split(';')
+        .find_map(|tag| tag.strip_prefix("label="))
+        .filter(|label| !label.is_empty() && label.len() <= LABEL_MAX)
+}
+
+/// Appends `lines`, everything one labeled request made, labeled: one line
+/// gets the tag, several a `labeled-response` batch (for a client with
+/// `batch`), none an `ACK`.
+pub fn write_labeled(label: &str, lines: &[u8], server: &str, caps: Caps, out: &mut Vec<u8>) {
+    let count = lines.iter().filter(|&&byte| byte == b'\n').count();
+    let tag = format!("label={label}");
+    match count {
+        0 => {
+            out.extend_from_slice(format!("@{tag} ").as_bytes());
+            message::write(out, Some(server), "ACK", &[]);
+        }
+        1 => add_tag(&tag, lines, out),
+        _ if !caps.contains(Caps::BATCH) => out.extend_from_slice(lines),
+        _ => {
+            let batch = history::batch_id();
+            out.extend_from_slice(format!("@{tag} ").as_bytes());
+            message::write(
+                out,
+                Some(server),
+                "BATCH",
+                &[&format!("+{batch}"), "labeled-response"],
+            );
+            let inner = format!("batch={batch}");
+            for line in lines.split_inclusive(|&byte| byte == b'\n') {
+                // A line of a batch inside this one keeps its own.
+                let tags = line.split(|&byte| byte == b' ').next().unwrap_or_default();
+                let batched = tags.starts_with(b"@")
+                    && tags[1..]
+                        .split(|&byte| byte == b';')
+                        .any(|tag| tag.starts_with(b"batch="));
+                if batched {
+                    out.extend_from_slice(line);
+                } else {
+                    add_tag(&inner, line, out);
+                }
+            }
+            message::write(out, Some(server), "BATCH", &[&format!("-{batch}")]);
+        }
+    }
+}
+
+/// Appends `line` with `tag` first among its tags.
+fn add_tag(tag: &str, line: &[u8], out: &mut Vec<u8>) {
+    out.push(b'@');
+    out.extend_from_slice(tag.as_bytes());
+    match line.strip_prefix(b"@") {
+        Some(tagged) => {
+            out.push(b';');
+            out.extend_from_slice(tagged);
+        }
+        None => {
+            out.push(b' ');
+            out.extend_from_slice(line);
+        }
+    }
 }
 
 /// The request a parsed message makes.
@@ -281,6 +357,7 @@ pub fn write_tags<'a>(
                 | Event::Closing(_)
                 | Event::Missed(_)
                 | Event::Reply { .. }
+                | Event::Labeled { .. }
         );
     let tagged = caps.contains(Caps::MESSAGE_TAGS);
     let account = caps
@@ -289,6 +366,7 @@ pub fn write_tags<'a>(
         .flatten();
     let (id, relayed) = match event {
         Event::Message { tags, id, .. } if tagged => (Some(id), tags.as_deref()),
+        Event::TopicChanged { id, .. } if tagged => (Some(id), None),
         Event::TagMessage { tags, id, .. } if tagged => {
             (Some(id), Some(&**tags).filter(|tags| !tags.is_empty()))
         }
@@ -361,7 +439,8 @@ fn source(event: &Event) -> Option<&Mask> {
         | Event::Ping(_)
         | Event::Missed(_)
         | Event::Closing(_)
-        | Event::Reply { .. } => None,
+        | Event::Reply { .. }
+        | Event::Labeled { .. } => None,
     }
 }
 
@@ -413,6 +492,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             room,
             who,
             text: topic,
+            ..
         } => {
             text(out, &who.to_string(), "TOPIC", &[room, topic]);
         }
@@ -479,6 +559,8 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             message::write_text(out, None, "ERROR", &[&format!("Closing Link: {reason}")]);
         }
         Event::Reply { me, reply } => replies::encode_reply(reply, server, me, caps, out),
+        // Written by `Outgoing::write_to`, which encodes what it holds.
+        Event::Labeled { .. } => {}
     }
 }
 

@@ -20,13 +20,10 @@ use crate::router::state;
 use crate::storage::{Job, Record, Stored};
 
 impl Router {
-    /// Who a client is in a private conversation's key: its account, or
-    /// its nickname without one (folded either way).
+    /// Who a client is in a private conversation's key (see [`party`]).
     fn party(&self, id: ClientId) -> Option<Name> {
         let client = self.clients.map.get(&id)?;
-        Some(state::fold(
-            client.account.as_ref().or(client.nick.as_ref())?,
-        ))
+        Some(party(client.account.as_ref(), client.nick.as_ref()?))
     }
 
     /// Stores a message said in the room `key` and keeps it for the replay.
@@ -35,6 +32,13 @@ impl Router {
         self.recent
             .remember(key, message, |room| rooms.contains_key(room));
         self.record(key.clone(), message);
+    }
+
+    /// Stores something that happened in the room `key` other than a
+    /// message (a topic change, a TAGMSG worth keeping): read back by
+    /// clients with `draft/event-playback`, never replayed on join.
+    pub(super) fn keep_event(&mut self, key: &Name, event: &Arc<Outgoing>) {
+        self.record(key.clone(), event);
     }
 
     /// Stores a private message between `id` and `recipient`, unless
@@ -150,7 +154,6 @@ impl Router {
         id: ClientId,
         target: Option<String>,
         query: HistoryQuery,
-        label: Option<Name>,
     ) -> Result<(), Error> {
         if !self.storage.keeps_history() {
             return Err(Error::HistoryOff);
@@ -168,9 +171,10 @@ impl Router {
             key,
             target,
             query,
-            label,
+            events: self.clients.caps(id).contains(Caps::EVENT_PLAYBACK),
+            label: self.labeling_of(id),
         };
-        self.storage.submit(job).map_err(|_| Error::Busy)
+        self.submit_read(id, job)
     }
 
     /// `CHATHISTORY TARGETS`: among the client's rooms and private talks.
@@ -180,7 +184,6 @@ impl Router {
         from: jiff::Timestamp,
         to: jiff::Timestamp,
         limit: usize,
-        label: Option<Name>,
     ) -> Result<(), Error> {
         if !self.storage.keeps_history() {
             return Err(Error::HistoryOff);
@@ -193,14 +196,39 @@ impl Router {
             from,
             to,
             limit: limit.min(HISTORY_TARGETS_MAX),
-            label,
+            label: self.labeling_of(id),
         };
-        self.storage.submit(job).map_err(|_| Error::Busy)
+        self.submit_read(id, job)
     }
 
-    /// The key of a conversation `id` may read, and its name: a room it is
-    /// in, or someone it could have talked with privately (it needs an
-    /// account for that).
+    /// The label of the request being handled for `id`, if it has one.
+    fn labeling_of(&self, id: ClientId) -> Option<Name> {
+        let labeling = self.clients.labeling.as_ref()?;
+        (labeling.id == id).then(|| labeling.label.clone())
+    }
+
+    /// Hands a read to the storage thread; its answer, labeled if the
+    /// request was, comes later.
+    fn submit_read(&mut self, id: ClientId, job: Job) -> Result<(), Error> {
+        if self.storage.submit(job).is_err() {
+            self.clients
+                .stats
+                .storage_busy
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Busy);
+        }
+        self.defer_label(id);
+        // Later requests wait for the answer, so that replies keep their
+        // order (a client's PING after a read must not overtake it).
+        if let Some(client) = self.clients.map.get_mut(&id) {
+            client.waiting = true;
+        }
+        Ok(())
+    }
+
+    /// The key of a conversation `id` may read, and its name as asked
+    /// (which the answer repeats): a room it is in, or someone it could
+    /// have talked with privately (it needs an account for that).
     fn readable(
         &self,
         id: ClientId,
@@ -215,7 +243,7 @@ impl Router {
             Target::Room(room) => {
                 let key = state::fold(&room);
                 match self.rooms.get(&key) {
-                    Some(room) if room.members.contains_key(&id) => Ok((key, room.name.clone())),
+                    Some(room) if room.members.contains_key(&id) => Ok((key, target.into())),
                     _ => Err(refused()),
                 }
             }
@@ -224,10 +252,13 @@ impl Router {
                 let mine = client.account.as_ref().ok_or_else(refused)?;
                 let other = match self.registered_id(&nick) {
                     Some(other) => self.party(other).ok_or_else(refused)?,
-                    None => state::fold(&nick),
+                    None => {
+                        let key = state::fold(&nick);
+                        let account = self.accounts.map.contains_key(&key).then_some(&key);
+                        party(account, &key)
+                    }
                 };
-                let name = self.registered_nick(&nick).unwrap_or_else(|| nick.into());
-                Ok((pair(&state::fold(mine), &other), name))
+                Ok((pair(&state::fold(mine), &other), target.into()))
             }
         }
     }
@@ -257,9 +288,10 @@ impl Router {
                 client,
                 target,
                 query,
-                label: _,
+                label,
                 result,
             } => {
+                self.resume_label(client, label);
                 // Still allowed? A room may have been left meanwhile.
                 let allowed = match Target::parse(&target) {
                     Target::Room(room) => self.readable(client, &room, &query).is_ok(),
@@ -275,6 +307,8 @@ impl Router {
                         target: target.to_string(),
                     };
                     self.reply(client, Reply::Error(error), now);
+                    self.finish_label(now);
+                    self.answered(client, now);
                     return;
                 }
                 // An unknown message id finds nothing.
@@ -285,20 +319,33 @@ impl Router {
                     messages,
                 };
                 self.reply(client, reply, now);
+                self.finish_label(now);
+                self.answered(client, now);
             }
             Stored::Targets {
                 client,
-                label: _,
+                label,
                 result,
             } => {
+                self.resume_label(client, label);
                 let targets = result.unwrap_or_default();
                 self.reply(client, Reply::HistoryTargets(targets), now);
+                self.finish_label(now);
+                self.answered(client, now);
             }
             Stored::Offline { result: Err(_), .. }
             | Stored::AccountCreated { .. }
             | Stored::AccountDropped { .. } => {}
         }
         self.reap(now);
+    }
+
+    /// A read was answered: the client's later requests go on, in order.
+    fn answered(&mut self, id: ClientId, now: Instant) {
+        if let Some(client) = self.clients.map.get_mut(&id) {
+            client.waiting = false;
+        }
+        self.release_held(id, now);
     }
 
     /// Hands a client the messages that waited for its account, and lets
@@ -320,7 +367,7 @@ impl Router {
         }
         for past in &messages {
             if let Event::Message { from, .. } = &past.message {
-                let sender = state::fold(from.account.as_ref().unwrap_or(&from.nick));
+                let sender = party(from.account.as_ref(), &from.nick);
                 self.recent.release(&owner, &sender, 1);
             }
         }
@@ -334,6 +381,28 @@ impl Router {
         // If the queue is full they are delivered again at the next login,
         // rather than lost.
         let _ = self.storage.submit(Job::ClearOffline { owner, last });
+    }
+}
+
+/// Client tags that make a TAGMSG worth keeping in the history (a
+/// reaction, or one its sender asks to keep); typing notices and the like
+/// are not.
+const KEPT_TAGS: [&str; 3] = ["+draft/react", "+react", "+draft/persist"];
+
+/// Whether a TAGMSG with these client tags is kept.
+pub(super) fn worth_keeping(tags: &str) -> bool {
+    tags.split(';')
+        .any(|tag| KEPT_TAGS.contains(&tag.split('=').next().unwrap_or_default()))
+}
+
+/// Who someone is in a private conversation: its account, or without one
+/// its nickname marked with `~` (which no nickname has), so that whoever
+/// registers that nickname later does not read the talk (folded either
+/// way).
+fn party(account: Option<&Name>, nick: &Name) -> Name {
+    match account {
+        Some(account) => state::fold(account),
+        None => format!("~{}", state::fold(nick)).into(),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::history::worth_keeping;
 use crate::client::ClientId;
 use crate::limits::TARGETS_MAX;
 use crate::protocol::{
@@ -142,16 +143,17 @@ impl Router {
         let tags: Name = tags.into();
         for target in self.targets(id, to)? {
             let delivered = target.and_then(|target| {
-                let (to, recipients) = match target {
+                let to_self = target == Resolved::User(id);
+                let (to, recipients) = match &target {
                     Resolved::Room(key) => {
-                        let room = &self.rooms[&key];
+                        let room = &self.rooms[key];
                         if !room.may_speak(id, &from) {
                             return Err(Error::CannotSend(room.name.to_string()));
                         }
                         let members: Vec<ClientId> = room.members.keys().copied().collect();
                         (Destination::Room(room.name.clone()), members)
                     }
-                    Resolved::User(recipient) => (
+                    &Resolved::User(recipient) => (
                         Destination::User(self.clients.map[&recipient].me()),
                         vec![recipient],
                     ),
@@ -165,12 +167,27 @@ impl Router {
                     tags: tags.clone(),
                     id: self.message_id(),
                 });
-                let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
-                for recipient in recipients {
-                    if (recipient != id || echo)
-                        && self.clients.caps(recipient).contains(Caps::MESSAGE_TAGS)
-                    {
+                let tagged =
+                    |router: &Router, id| router.clients.caps(id).contains(Caps::MESSAGE_TAGS);
+                for &recipient in &recipients {
+                    if recipient != id && tagged(self, recipient) {
                         self.clients.send(recipient, &event, now);
+                    }
+                }
+                if tagged(self, id) {
+                    if to_self {
+                        // The delivery; only the echo answers a labeled request.
+                        self.clients.deliver(id, &event, now);
+                    }
+                    if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+                        self.clients.send(id, &event, now);
+                    }
+                }
+                if worth_keeping(&tags) {
+                    match target {
+                        Resolved::Room(key) => self.keep_event(&key, &event),
+                        Resolved::User(recipient) => self.keep_private(id, recipient, &event),
+                        Resolved::Offline { .. } => {}
                     }
                 }
                 Ok(())
@@ -276,11 +293,18 @@ impl Router {
         Ok(())
     }
 
-    /// Says something privately, echoing it to the sender if it asked.
+    /// Says something privately, echoing it to the sender if it asked
+    /// (twice to oneself, then: the message and its echo, as ergo does).
     fn say_privately(&mut self, id: ClientId, recipient: ClientId, event: Event, now: Instant) {
         let message = Outgoing::new(event);
-        self.clients.send(recipient, &message, now);
-        if recipient != id && self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+        if recipient == id {
+            // To oneself: with echo-message one copy is the delivery and
+            // one the echo, and only the echo answers a labeled request.
+            self.clients.deliver(id, &message, now);
+        } else {
+            self.clients.send(recipient, &message, now);
+        }
+        if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
             self.clients.send(id, &message, now);
         }
         self.keep_private(id, recipient, &message);

@@ -146,23 +146,36 @@ fn only_members_read_a_rooms_history() {
 }
 
 #[test]
-fn a_member_who_left_before_the_answer_is_refused_it() {
-    let (mut h, [alice, ..]) = trio();
+fn a_member_kicked_before_the_answer_is_refused_it() {
+    let (mut h, [alice, bob, _]) = trio();
     h.send(alice, say("hello"));
-    h.send(alice, history(Some("#r"), 10));
-    h.send(alice, leave(Some("#r"), None));
+    h.send(bob, history(Some("#r"), 10));
+    h.send(alice, kick("#r", "bob", None));
     h.clear();
     h.settle();
     assert_eq!(
-        h.events(alice),
+        h.events(bob),
         error(
-            "alice",
+            "bob",
             Error::HistoryRefused {
                 command: "LATEST",
                 target: "#r".into()
             }
         )
     );
+}
+
+#[test]
+fn requests_after_a_read_wait_for_its_answer() {
+    let (mut h, [alice, ..]) = trio();
+    h.send(alice, say("hello"));
+    h.send(alice, history(None, 10));
+    h.send(alice, Request::Ping("after".into()));
+    assert_eq!(h.events(alice), []);
+    h.settle();
+    let events = h.events(alice);
+    assert_eq!(page(&events).2, ["alice: hello"]);
+    assert_eq!(events[1], reply("alice", Reply::Pong(name("after"))));
 }
 
 #[test]

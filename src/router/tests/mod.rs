@@ -314,7 +314,9 @@ fn unclocked(mut event: Event, since: i64) -> Event {
         *at = 0;
     };
     let reply = match &mut event {
-        Event::Message { id, .. } | Event::TagMessage { id, .. } => {
+        Event::Message { id, .. }
+        | Event::TagMessage { id, .. }
+        | Event::TopicChanged { id, .. } => {
             assert!(!id.is_empty(), "no message id");
             *id = name("");
             return event;
@@ -630,6 +632,7 @@ fn topic_changed(room: &str, nick: &str, text: &str) -> Event {
         room: name(room),
         who: mask(nick),
         text: name(text),
+        id: name(""),
     }
 }
 
@@ -1617,7 +1620,7 @@ fn shutdown_says_goodbye_to_everyone() {
 const OFFERED: &str = "cap-notify multi-prefix server-time message-tags away-notify \
                        userhost-in-names echo-message invite-notify setname \
                        sasl=PLAIN,SCRAM-SHA-256 account-notify account-tag extended-join \
-                       batch draft/chathistory draft/event-playback";
+                       batch draft/chathistory draft/event-playback labeled-response";
 
 #[test]
 fn irc_registration_needs_user_and_waits_for_cap_end() {
