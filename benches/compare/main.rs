@@ -50,10 +50,14 @@ pub enum Shape {
     Pingpong,
 }
 
-/// One workload: the load generator's arguments.
+/// One workload: the load generator's arguments, and whether switchboard
+/// keeps history (in a database file) while it runs.
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
+    /// Off for every workload but the one that measures what storing
+    /// costs: the others stay comparable with runs from before history.
+    history: bool,
     args: &'static [&'static str],
 }
 
@@ -67,15 +71,34 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 105 pairings
-/// under ten minutes; the window of 8 keeps every server busy while the
+/// A second of warm-up and three measured keep a full run of 120 pairings
+/// near ten minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
 
 const WORKLOADS: &[Workload] = &[
+    // The first workload again with every message stored (issue 14): what
+    // history costs the fan-out (the goal is within 10%).
+    Workload {
+        name: "fanout 1 x 100, 10 senders, history on",
+        shape: Shape::Closed,
+        history: true,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+        ],
+    },
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -91,6 +114,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -106,6 +130,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -121,6 +146,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -136,6 +162,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -151,11 +178,13 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
+        history: false,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
+        history: false,
         args: &["pingpong", "--pairs", "100"],
     },
 ];
@@ -205,8 +234,9 @@ impl Kind {
         self.brand().is_none_or(|brand| brand.find().is_some())
     }
 
-    /// A fresh server of this kind, listening for IRC on loopback.
-    fn start(self) -> io::Result<Running> {
+    /// A fresh server of this kind, listening for IRC on loopback; with
+    /// `history`, switchboard stores every message in a database file.
+    fn start(self, history: bool) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -214,24 +244,32 @@ impl Kind {
             Kind::Inspircd => return Peer::start(Brand::Inspircd).map(Running::Peer),
             Kind::Relay => return Relay::start().map(Running::Relay),
         };
-        Server::start(Config {
+        // On disk, so that storing pays for its commits as it would in use.
+        let dir = history.then(tempfile::tempdir).transpose()?;
+        let db = match &dir {
+            Some(dir) => dir.path().join("bench.db").to_string_lossy().into_owned(),
+            // Accounts play no part in what is measured.
+            None => ":memory:".into(),
+        };
+        let server = Server::start(Config {
             transport,
             line_listen: Vec::new(),
             irc_listen: vec![([127, 0, 0, 1], 0).into()],
             rate: 0.0,
             max_clients: 20_000,
-            // Accounts play no part in what is measured.
-            db: ":memory:".into(),
+            db,
+            history,
             ..Config::default()
-        })
-        .map(Running::Switchboard)
+        })?;
+        Ok(Running::Switchboard(server, dir))
     }
 }
 
 /// A server under load: where to connect, what it has cost, how to stop it.
 enum Running {
-    /// In this process, so its CPU time is this process's.
-    Switchboard(Server),
+    /// In this process, so its CPU time is this process's; with the
+    /// directory of its database when it keeps history.
+    Switchboard(Server, Option<tempfile::TempDir>),
     /// A child process, with CPU time of its own.
     Peer(Peer),
     /// In this process, like switchboard.
@@ -241,7 +279,7 @@ enum Running {
 impl Running {
     fn addr(&self) -> SocketAddr {
         match self {
-            Running::Switchboard(server) => server.addr(Protocol::Irc).expect("IRC listener"),
+            Running::Switchboard(server, _) => server.addr(Protocol::Irc).expect("IRC listener"),
             Running::Peer(peer) => peer.addr(),
             Running::Relay(relay) => relay.addr(),
         }
@@ -253,7 +291,7 @@ impl Running {
     fn cpu_seconds(&self) -> f64 {
         match self {
             Running::Peer(peer) => cpu_seconds(&format!("/proc/{}/stat", peer.pid())),
-            Running::Switchboard(_) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
+            Running::Switchboard(..) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
         }
     }
 
@@ -261,7 +299,7 @@ impl Running {
     /// them (switchboard does).
     fn writes(&self) -> Option<(u64, u64)> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _) => {
                 let stats = server.stats();
                 Some((stats.written, stats.write_calls))
             }
@@ -271,7 +309,7 @@ impl Running {
 
     fn stop(self) -> io::Result<()> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _dir) => {
                 server.stop();
                 Ok(())
             }
@@ -345,7 +383,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start() {
+    let server = match kind.start(false) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -362,7 +400,9 @@ fn serve(name: &str) {
 
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
-    let server = kind.start().map_err(|error| format!("start: {error}"))?;
+    let server = kind
+        .start(workload.history)
+        .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard-load"))

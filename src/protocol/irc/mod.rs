@@ -8,6 +8,7 @@
 #[cfg(test)]
 mod account_tests;
 mod history;
+mod labels;
 pub mod message;
 mod replies;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use super::{
     Whox, has_forbidden, strip_controls,
 };
 use crate::limits::WHOX_TOKEN_MAX;
+pub use labels::write_labeled;
 use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
@@ -59,82 +61,13 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
         return Some(Err(Error::LineTooLong(MAX_BODY + 2)));
     }
     let request = request(&message);
-    Some(match label(&message) {
+    Some(match labels::label(&message) {
         Some(label) => Ok(Request::Labeled {
             label: label.to_owned(),
             request: Box::new(request.unwrap_or_else(Request::Invalid)),
         }),
         None => request,
     })
-}
-
-/// Longest label kept (IRCv3 `labeled-response` says at most 64 bytes).
-const LABEL_MAX: usize = 64;
-
-/// The message's `label` tag, if it has a usable one.
-fn label<'a>(message: &Message<'a>) -> Option<&'a str> {
-    message
-        .tags?
-        .split(';')
-        .find_map(|tag| tag.strip_prefix("label="))
-        .filter(|label| !label.is_empty() && label.len() <= LABEL_MAX)
-}
-
-/// Appends `lines`, everything one labeled request made, labeled: one line
-/// gets the tag, several a `labeled-response` batch (for a client with
-/// `batch`), none an `ACK`.
-pub fn write_labeled(label: &str, lines: &[u8], server: &str, caps: Caps, out: &mut Vec<u8>) {
-    let count = lines.iter().filter(|&&byte| byte == b'\n').count();
-    let tag = format!("label={label}");
-    match count {
-        0 => {
-            out.extend_from_slice(format!("@{tag} ").as_bytes());
-            message::write(out, Some(server), "ACK", &[]);
-        }
-        1 => add_tag(&tag, lines, out),
-        _ if !caps.contains(Caps::BATCH) => out.extend_from_slice(lines),
-        _ => {
-            let batch = history::batch_id();
-            out.extend_from_slice(format!("@{tag} ").as_bytes());
-            message::write(
-                out,
-                Some(server),
-                "BATCH",
-                &[&format!("+{batch}"), "labeled-response"],
-            );
-            let inner = format!("batch={batch}");
-            for line in lines.split_inclusive(|&byte| byte == b'\n') {
-                // A line of a batch inside this one keeps its own.
-                let tags = line.split(|&byte| byte == b' ').next().unwrap_or_default();
-                let batched = tags.starts_with(b"@")
-                    && tags[1..]
-                        .split(|&byte| byte == b';')
-                        .any(|tag| tag.starts_with(b"batch="));
-                if batched {
-                    out.extend_from_slice(line);
-                } else {
-                    add_tag(&inner, line, out);
-                }
-            }
-            message::write(out, Some(server), "BATCH", &[&format!("-{batch}")]);
-        }
-    }
-}
-
-/// Appends `line` with `tag` first among its tags.
-fn add_tag(tag: &str, line: &[u8], out: &mut Vec<u8>) {
-    out.push(b'@');
-    out.extend_from_slice(tag.as_bytes());
-    match line.strip_prefix(b"@") {
-        Some(tagged) => {
-            out.push(b';');
-            out.extend_from_slice(tagged);
-        }
-        None => {
-            out.push(b' ');
-            out.extend_from_slice(line);
-        }
-    }
 }
 
 /// The request a parsed message makes.

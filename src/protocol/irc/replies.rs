@@ -524,7 +524,6 @@ fn isupport() -> [Vec<String>; 2] {
             format!("AWAYLEN={AWAY_MAX}"),
             "CASEMAPPING=ascii".into(),
             format!("CHANLIMIT=#:{ROOMS_PER_CLIENT}"),
-            format!("CHATHISTORY={HISTORY_LIMIT}"),
             "CHANMODES=b,k,l,imnst".into(),
             format!("CHANNELLEN={ROOM_MAX}"),
             "CHANTYPES=#".into(),
@@ -540,6 +539,7 @@ fn isupport() -> [Vec<String>; 2] {
             format!(
                 "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{TARGETS_MAX},PART:,PRIVMSG:{TARGETS_MAX},TAGMSG:{TARGETS_MAX},WHOIS:1"
             ),
+            format!("CHATHISTORY={HISTORY_LIMIT}"),
             format!("KEYLEN={KEY_MAX}"),
             "MSGREFTYPES=msgid,timestamp".into(),
             format!("TOPICLEN={TOPIC_MAX}"),

@@ -276,3 +276,52 @@ fn with_history_off_nothing_is_replayed_or_read() {
     h.send(bob, history(None, 5));
     assert_eq!(h.events(bob), error("bob", Error::HistoryOff));
 }
+
+fn labeled(label: &str, request: Request) -> Request {
+    Request::Labeled {
+        label: label.into(),
+        request: Box::new(request),
+    }
+}
+
+/// The events of the labeled answer `label` among `events`.
+fn answer(events: &[Event], label: &str) -> Vec<Event> {
+    match events {
+        [Event::Labeled { label: got, events }] if &**got == label => events
+            .iter()
+            .map(|event| unclocked(event.event().clone(), 0))
+            .collect(),
+        other => panic!("no labeled answer {label}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_labeled_request_is_answered_under_its_label_even_with_nothing_to_say() {
+    let mut h = Harness::new();
+    let ivy = h.irc("ivy", "batch labeled-response");
+    h.send(ivy, labeled("a", Request::Ping("x".into())));
+    assert_eq!(
+        answer(&h.events(ivy), "a"),
+        [reply("ivy", Reply::Pong(name("x")))]
+    );
+    h.send(ivy, labeled("b", Request::Pong));
+    assert_eq!(answer(&h.events(ivy), "b"), []);
+    // Without the capability, the label means nothing.
+    let una = h.irc("una", "");
+    h.send(una, labeled("c", Request::Ping("y".into())));
+    assert_eq!(h.events(una), [reply("una", Reply::Pong(name("y")))]);
+}
+
+#[test]
+fn a_labeled_history_read_is_answered_under_its_label_once_read() {
+    let mut h = Harness::new();
+    let ivy = h.irc("ivy", "batch labeled-response draft/chathistory");
+    h.send(ivy, join("#r"));
+    h.send(ivy, msg("#r", "hello"));
+    h.clear();
+    h.send(ivy, labeled("h", history(Some("#r"), 5)));
+    assert_eq!(h.events(ivy), []);
+    h.settle();
+    let events = answer(&h.events(ivy), "h");
+    assert_eq!(page(&events).2, ["ivy: hello"]);
+}
