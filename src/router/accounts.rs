@@ -39,11 +39,10 @@ pub struct Services {
 impl Services {
     /// No storage thread, no hashing pool and no accounts, for driving the
     /// router alone (fuzzing, benchmarks): account requests find the
-    /// services busy, and history is handed to a queue nobody reads (as
-    /// it costs the router, then counted as not stored once full).
+    /// services busy, and no history is kept.
     pub fn none() -> Services {
         Services {
-            storage: Storage::detached(true).0,
+            storage: Storage::detached(false).0,
             hashing: Pool::detached().0,
             accounts: Vec::new(),
             recent: Recent::default(),

@@ -365,22 +365,27 @@ impl Router {
             // Logged out meanwhile: they wait for the next login.
             return;
         }
-        for past in &messages {
-            if let Event::Message { from, .. } = &past.message {
-                let sender = party(from.account.as_ref(), &from.nick);
-                self.recent.release(&owner, &sender, 1);
+        let target = client.me();
+        // If the queue is full they stay in the box, counted, and are
+        // delivered again at the next login rather than lost.
+        let cleared = Job::ClearOffline {
+            owner: owner.clone(),
+            last,
+        };
+        if self.storage.submit(cleared).is_ok() {
+            for past in &messages {
+                if let Event::Message { from, .. } = &past.message {
+                    let sender = party(from.account.as_ref(), &from.nick);
+                    self.recent.release(&owner, &sender, 1);
+                }
             }
         }
-        let target = client.me();
         let reply = Reply::History {
             target,
             kind: PastKind::Offline,
             messages,
         };
         self.reply(id, reply, now);
-        // If the queue is full they are delivered again at the next login,
-        // rather than lost.
-        let _ = self.storage.submit(Job::ClearOffline { owner, last });
     }
 }
 
