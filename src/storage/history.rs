@@ -28,15 +28,27 @@ pub struct Retention {
 /// A message's columns, in both tables, in this order.
 const COLUMNS: &str = "msgid, at, nick, user, host, account, kind, recipient, text, tags, long";
 
+/// Conversations whose sizes the store remembers; past this it forgets
+/// them all and counts again (a count is one walk over a conversation).
+const SIZES_MAX: usize = 65_536;
+
 /// A place in a conversation: `(at, id)`, compared as a pair.
 type Position = (i64, i64);
 
 impl Store {
-    /// Writes a batch of delivered messages in one transaction, then trims
-    /// each conversation it touched to `retention.per_target` messages.
+    /// Writes a batch of delivered messages in one transaction. A
+    /// conversation that grew a tenth past `retention.per_target` is
+    /// trimmed back to it: counting from the newest costs a walk over that
+    /// many rows, so it is done once in so many messages, not per batch.
     /// Returns how many were written.
     pub fn record(&mut self, batch: &[Record], retention: Retention) -> Result<usize, StoreError> {
-        let transaction = self.connection.transaction()?;
+        let Store { connection, sizes } = self;
+        if sizes.len() > SIZES_MAX {
+            // Read again as conversations are written to.
+            sizes.clear();
+        }
+        let slack = retention.per_target / 10 + 1;
+        let transaction = connection.transaction()?;
         {
             let mut insert = transaction.prepare_cached(&format!(
                 "INSERT INTO messages (target, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -46,7 +58,8 @@ impl Store {
                     SELECT id FROM messages WHERE target = ?1 ORDER BY at DESC, id DESC
                     LIMIT 1 OFFSET ?2)",
             )?;
-            let mut touched: Vec<&str> = Vec::new();
+            let mut count =
+                transaction.prepare_cached("SELECT count(*) FROM messages WHERE target = ?1")?;
             for record in batch {
                 let Some(fields) = Fields::of(&record.message) else {
                     continue;
@@ -65,12 +78,21 @@ impl Store {
                     fields.tags,
                     fields.long,
                 ])?;
-                if !touched.contains(&&*record.key) {
-                    touched.push(&record.key);
+                let size = match sizes.get_mut(&record.key) {
+                    Some(size) => {
+                        *size += 1;
+                        *size
+                    }
+                    None => {
+                        let size: i64 = count.query_row([&*record.key], |row| row.get(0))?;
+                        sizes.insert(record.key.clone(), size as usize);
+                        size as usize
+                    }
+                };
+                if size > retention.per_target + slack {
+                    trim.execute(params![&*record.key, retention.per_target as i64])?;
+                    sizes.insert(record.key.clone(), retention.per_target);
                 }
-            }
-            for key in touched {
-                trim.execute(params![key, retention.per_target as i64])?;
             }
         }
         transaction.commit()?;
@@ -80,9 +102,13 @@ impl Store {
     /// Forgets the history older than `days`; returns how many messages went.
     pub fn expire(&mut self, days: u32) -> Result<usize, StoreError> {
         let cutoff = now_ms() - i64::from(days) * 86_400_000;
-        Ok(self
+        let gone = self
             .connection
-            .execute("DELETE FROM messages WHERE at < ?1", [cutoff])?)
+            .execute("DELETE FROM messages WHERE at < ?1", [cutoff])?;
+        if gone > 0 {
+            self.sizes.clear();
+        }
+        Ok(gone)
     }
 
     /// A page of one conversation, oldest first: its messages, and with

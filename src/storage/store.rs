@@ -2,12 +2,14 @@
 //! and the statements each job needs. Only the storage thread holds a
 //! [`Store`] once the server runs.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::accounts::scram::ScramKeys;
 use crate::accounts::{Account, Credentials};
+use crate::protocol::Name;
 use crate::router::fold;
 
 /// The schema this build writes. Each entry of `MIGRATIONS` takes a
@@ -95,6 +97,9 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug)]
 pub struct Store {
     pub(super) connection: Connection,
+    /// How many messages each conversation written to lately holds, so
+    /// that history is trimmed only when one outgrows its share.
+    pub(super) sizes: HashMap<Name, usize>,
 }
 
 impl Store {
@@ -109,7 +114,10 @@ impl Store {
         // acknowledged to its user survives a crash or kill -9.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
-        let mut store = Store { connection };
+        let mut store = Store {
+            connection,
+            sizes: HashMap::new(),
+        };
         store.migrate(path)?;
         Ok(store)
     }
