@@ -1,9 +1,11 @@
 //! History on IRC: `CHATHISTORY` in (IRCv3 `draft/chathistory`), past
 //! messages out, in a `chathistory` batch for clients with `batch`.
 //!
-//! A client without `server-time` cannot be told when a past message was
-//! said in a tag, so its text starts with the time instead, as ergo does
-//! for such clients.
+//! Outside a batch, a past message's text starts with its time: a client
+//! without `server-time` has no other way to learn it (ergo does the
+//! same), and irssi 1.4, which asks for `server-time`, still shows the
+//! time a line arrived unless `show_server_time` is on, so a replay would
+//! read as said just now.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,10 +143,11 @@ pub(super) fn encode_targets(
     }
 }
 
-/// One past message as it was sent then, with its own time and id.
+/// One past message as it was sent then, with its own time and id (in its
+/// text too, outside a batch).
 fn write_past(past: &Past, server: &str, caps: Caps, batch: Option<&str>, out: &mut Vec<u8>) {
     let message: Cow<'_, Event> = match &past.message {
-        Event::Message { text, .. } if !caps.contains(Caps::SERVER_TIME) => {
+        Event::Message { text, .. } if batch.is_none() => {
             let mut message = past.message.clone();
             if let Event::Message { text: stamped, .. } = &mut message {
                 *stamped = format!("[{}] {text}", stamp(past.at)).into();
@@ -281,10 +284,18 @@ mod tests {
     }
 
     #[test]
-    fn without_caps_past_messages_say_their_time_in_the_text() {
+    fn outside_a_batch_past_messages_say_their_time_in_the_text() {
         assert_eq!(
             page(PastKind::Replay, &[past("hi")], Caps::default()),
             ":ada!~ada@h PRIVMSG #r :[2026-12-02 09:01:02] hi\r\n"
+        );
+        assert_eq!(
+            page(
+                PastKind::Offline,
+                &[past("hi")],
+                Caps::SERVER_TIME.with(Caps::BATCH)
+            ),
+            "@time=2026-12-02T09:01:02.345Z :ada!~ada@h PRIVMSG #r :[2026-12-02 09:01:02] hi\r\n"
         );
     }
 
