@@ -39,7 +39,10 @@
 //!   drains the channel for the rest, woken by a [`router::RouterSender`]).
 //! - **Storage** ([`storage`]) is one thread that owns the SQLite database
 //!   (`--db`); the router sends it jobs with `try_send` and hears back once
-//!   they are committed. **Passwords** ([`accounts`], [`hashing`]) are
+//!   they are committed, and hands it every delivered message, also with
+//!   `try_send`, for the history, which the thread writes in batches
+//!   (a room's latest messages, replayed on join, stay in the router's
+//!   memory). **Passwords** ([`accounts`], [`hashing`]) are
 //!   Argon2id hashes, hashed and checked on a small pool of threads, for
 //!   accounts and `--oper` alike; the client's later requests wait for the
 //!   answer, the router never does.

@@ -212,6 +212,38 @@ fn every_chathistory_subcommand(transport: Transport) {
     ivy.expect_next(&format!(":test.server BATCH -{batch}"));
 }
 
+fn labeled_answers_wrap_history_reads(transport: Transport) {
+    let server = server_with(transport, |_| {});
+    let caps = "batch labeled-response draft/chathistory";
+    let mut ivy = Client::irc_with_caps(irc_addr(&server), "ivy", caps);
+    ivy.send("@label=p1 PING :here");
+    ivy.expect_next("@label=p1 :test.server PONG test.server :here");
+    ivy.send("@label=p2 PONG :nothing");
+    ivy.expect_next("@label=p2 :test.server ACK");
+    ivy.send("JOIN #l");
+    ivy.expect_numeric("366");
+    ivy.send("PRIVMSG #l :kept");
+    ivy.send("@label=h1 CHATHISTORY LATEST #l * 5");
+    let outer = ivy.next_line().unwrap();
+    let outer = outer
+        .strip_prefix("@label=h1 :test.server BATCH +")
+        .and_then(|rest| rest.strip_suffix(" labeled-response"))
+        .unwrap_or_else(|| panic!("{outer}"))
+        .to_owned();
+    let start = ivy.next_line().unwrap();
+    assert!(
+        start.starts_with(&format!("@batch={outer} :test.server BATCH +"))
+            && start.ends_with(" chathistory #l"),
+        "{start}"
+    );
+    let kept = ivy.next_line().unwrap();
+    assert_eq!(text(&kept), "kept");
+    ivy.expect_with("the end of the history batch", |line| {
+        line.starts_with(&format!("@batch={outer} :test.server BATCH -"))
+    });
+    ivy.expect_next(&format!(":test.server BATCH -{outer}"));
+}
+
 fn offline_messages_wait_across_a_restart(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -308,6 +340,7 @@ crate::both_transports!(
     replay_on_join,
     history_command_is_for_members,
     every_chathistory_subcommand,
+    labeled_answers_wrap_history_reads,
     offline_messages_wait_across_a_restart,
     offline_messages_in_the_line_protocol,
     a_delivered_message_survives_kill_9,

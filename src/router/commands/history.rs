@@ -172,7 +172,7 @@ impl Router {
             target,
             query,
             events: self.clients.caps(id).contains(Caps::EVENT_PLAYBACK),
-            label: self.labeling_of(id),
+            label: self.defer_label(id),
         };
         self.submit_read(id, job)
     }
@@ -196,19 +196,14 @@ impl Router {
             from,
             to,
             limit: limit.min(HISTORY_TARGETS_MAX),
-            label: self.labeling_of(id),
+            label: self.defer_label(id),
         };
         self.submit_read(id, job)
     }
 
-    /// The label of the request being handled for `id`, if it has one.
-    fn labeling_of(&self, id: ClientId) -> Option<Name> {
-        let labeling = self.clients.labeling.as_ref()?;
-        (labeling.id == id).then(|| labeling.label.clone())
-    }
-
     /// Hands a read to the storage thread; its answer, labeled if the
-    /// request was, comes later.
+    /// request was (the job carries the label), comes later. If the queue
+    /// is full, the error is the answer.
     fn submit_read(&mut self, id: ClientId, job: Job) -> Result<(), Error> {
         if self.storage.submit(job).is_err() {
             self.clients
@@ -217,7 +212,6 @@ impl Router {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(Error::Busy);
         }
-        self.defer_label(id);
         // Later requests wait for the answer, so that replies keep their
         // order (a client's PING after a read must not overtake it).
         if let Some(client) = self.clients.map.get_mut(&id) {

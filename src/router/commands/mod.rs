@@ -65,7 +65,8 @@ impl Router {
     }
 
     /// The label of the request being handled for `id`, marked as answered
-    /// later, by whoever takes it.
+    /// later, by whoever takes it (an error meanwhile is still answered at
+    /// once: a deferred answer with events goes out).
     pub(super) fn defer_label(&mut self, id: ClientId) -> Option<Name> {
         let labeling = self
             .clients
