@@ -8,14 +8,17 @@
 //! for and no later messages to hold back meanwhile.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 
 use crate::limits::{OFFLINE_PER_RECIPIENT, OFFLINE_PER_SENDER};
-use crate::protocol::{Name, Outgoing, Past};
+use crate::protocol::{Event, Name, Outgoing, Past};
 
-/// Rooms whose latest messages are kept; past this, the rings of rooms
-/// nobody is in go, the longest quiet first.
-pub const RINGS_MAX: usize = 4096;
+/// Rings kept for rooms nobody is in (emptied, or not yet joined since a
+/// restart); past this, the one emptied longest ago goes.
+pub const DORMANT_MAX: usize = 1024;
+
+/// Most bytes of text one ring holds, whatever `--replay-lines` says: 20
+/// of the longest line messages would be 80 KiB.
+pub const RING_BYTES: usize = 16 * 1024;
 
 /// How old a message may be and still be replayed on join.
 pub const REPLAY_AGE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
@@ -25,12 +28,23 @@ pub const REPLAY_AGE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24
 pub struct Recent {
     /// `--replay-lines`: how many messages each ring keeps.
     lines: usize,
-    /// By folded room name, oldest first. A ring outlives its room (a room
-    /// goes when its last member leaves), so whoever comes back later
-    /// still reads what was said.
-    rings: HashMap<Name, VecDeque<Arc<Outgoing>>>,
+    /// By folded room name. A ring outlives its room (a room goes when its
+    /// last member leaves), so whoever comes back later still reads what
+    /// was said.
+    rings: HashMap<Name, Ring>,
+    /// Rooms nobody is in whose rings are kept, longest empty first.
+    dormant: VecDeque<Name>,
     /// Messages waiting for each offline account (folded), by sender party.
     boxes: HashMap<Name, OfflineBox>,
+}
+
+/// A room's latest messages, oldest first, and the bytes of their text.
+/// Each is the event as delivered (its text shared with the delivered
+/// copy, not the copy's encodings) and its time.
+#[derive(Debug, Default)]
+struct Ring {
+    messages: VecDeque<Past>,
+    bytes: usize,
 }
 
 /// One account's offline box: how many messages wait, and from whom.
@@ -45,21 +59,25 @@ struct OfflineBox {
 pub struct BoxFull;
 
 impl Recent {
-    /// Rings of `lines` messages, filled from what the store had, and the
+    /// Rings of `lines` messages, filled from what the store had (rooms
+    /// nobody is in yet: the [`DORMANT_MAX`] latest are kept), and the
     /// boxes' counts (owner, sender, count).
     pub fn new(
         lines: usize,
-        rooms: Vec<(Name, Vec<Past>)>,
+        mut rooms: Vec<(Name, Vec<Past>)>,
         boxes: Vec<(Name, Name, usize)>,
     ) -> Recent {
         let mut recent = Recent {
             lines,
             ..Recent::default()
         };
-        for (key, messages) in rooms.into_iter().take(RINGS_MAX) {
+        rooms.sort_by_key(|(_, messages)| messages.last().map(|past| past.at));
+        let skip = rooms.len().saturating_sub(DORMANT_MAX);
+        for (key, messages) in rooms.into_iter().skip(skip) {
             for past in messages {
-                recent.remember(&key, &Outgoing::at(past.message, past.at), |_| false);
+                recent.push(&key, past);
             }
+            recent.dormant.push_back(key);
         }
         for (owner, sender, count) in boxes {
             let entry = recent.boxes.entry(owner).or_default();
@@ -69,28 +87,49 @@ impl Recent {
         recent
     }
 
-    /// Keeps `message` as the latest of the room `key`. `live` says which
-    /// rooms have members, whose rings are never the ones to go.
-    pub fn remember(&mut self, key: &Name, message: &Arc<Outgoing>, live: impl Fn(&Name) -> bool) {
+    /// Keeps `message` as the latest of the room `key`.
+    pub fn remember(&mut self, key: &Name, message: &Outgoing) {
+        let past = Past {
+            at: message.time(),
+            message: message.event().clone(),
+        };
+        self.push(key, past);
+    }
+
+    fn push(&mut self, key: &Name, past: Past) {
         if self.lines == 0 {
             return;
         }
-        if !self.rings.contains_key(key) && self.rings.len() >= RINGS_MAX {
-            let quietest = self
-                .rings
-                .iter()
-                .filter(|(room, _)| !live(room))
-                .min_by_key(|(_, ring)| ring.back().map(|message| message.time()))
-                .map(|(room, _)| room.clone());
-            if let Some(room) = quietest {
-                self.rings.remove(&room);
-            }
-        }
+        let added = weight(&past);
         let ring = self.rings.entry(key.clone()).or_default();
-        if ring.len() == self.lines {
-            ring.pop_front();
+        ring.messages.push_back(past);
+        ring.bytes += added;
+        while ring.messages.len() > self.lines || ring.bytes > RING_BYTES {
+            let Some(oldest) = ring.messages.pop_front() else {
+                break;
+            };
+            ring.bytes -= weight(&oldest);
         }
-        ring.push_back(Arc::clone(message));
+    }
+
+    /// The room `key` emptied: its ring is kept, among the dormant ones.
+    pub fn dormant(&mut self, key: &Name) {
+        if !self.rings.contains_key(key) {
+            return;
+        }
+        self.dormant.push_back(key.clone());
+        if self.dormant.len() > DORMANT_MAX
+            && let Some(oldest) = self.dormant.pop_front()
+        {
+            self.rings.remove(&oldest);
+        }
+    }
+
+    /// The room `key` has members again: its ring is no longer dormant.
+    pub fn revive(&mut self, key: &Name) {
+        if let Some(at) = self.dormant.iter().position(|dormant| dormant == key) {
+            self.dormant.remove(at);
+        }
     }
 
     /// The room's messages to replay at `now`: those of the last day,
@@ -100,12 +139,10 @@ impl Recent {
             return Vec::new();
         };
         let since = now - REPLAY_AGE;
-        ring.iter()
-            .filter(|message| message.time() > since)
-            .map(|message| Past {
-                at: message.time(),
-                message: message.event().clone(),
-            })
+        ring.messages
+            .iter()
+            .filter(|past| past.at > since)
+            .cloned()
             .collect()
     }
 
@@ -146,10 +183,20 @@ impl Recent {
     }
 }
 
+/// What a kept message counts against [`RING_BYTES`]: its text.
+fn weight(past: &Past) -> usize {
+    match &past.message {
+        Event::Message { text, .. } => text.len(),
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Destination, Event, Mask, MessageKind};
+    use std::sync::Arc;
+
+    use crate::protocol::{Destination, Mask, MessageKind};
 
     fn said(text: &str) -> Arc<Outgoing> {
         Outgoing::new(Event::Message {
@@ -183,12 +230,40 @@ mod tests {
         let mut recent = Recent::new(2, Vec::new(), Vec::new());
         let key: Name = "#r".into();
         for text in ["one", "two", "three"] {
-            recent.remember(&key, &said(text), |_| true);
+            recent.remember(&key, &said(text));
         }
         let now = jiff::Timestamp::now();
         assert_eq!(texts(&recent.replay(&key, now)), ["two", "three"]);
         assert!(recent.replay(&key, now + REPLAY_AGE).is_empty());
         assert!(recent.replay(&"#other".into(), now).is_empty());
+    }
+
+    #[test]
+    fn a_ring_holds_so_many_bytes_and_so_many_empty_rooms_keep_theirs() {
+        let mut recent = Recent::new(20, Vec::new(), Vec::new());
+        let key: Name = "#r".into();
+        let long = "x".repeat(RING_BYTES / 3);
+        for _ in 0..5 {
+            recent.remember(&key, &said(&long));
+        }
+        let now = jiff::Timestamp::now();
+        assert_eq!(recent.replay(&key, now).len(), 3);
+        for n in 0..=DORMANT_MAX {
+            let room: Name = format!("#{n}").into();
+            recent.remember(&room, &said("hi"));
+            recent.dormant(&room);
+        }
+        // The first to empty went; a room with members again is not
+        // dormant, so it never goes.
+        assert!(recent.replay(&"#0".into(), now).is_empty());
+        assert_eq!(recent.replay(&"#1".into(), now).len(), 1);
+        recent.revive(&"#1".into());
+        for late in ["#late", "#later"] {
+            recent.remember(&late.into(), &said("hi"));
+            recent.dormant(&late.into());
+        }
+        assert_eq!(recent.replay(&"#1".into(), now).len(), 1);
+        assert!(recent.replay(&"#2".into(), now).is_empty());
     }
 
     #[test]

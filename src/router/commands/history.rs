@@ -28,9 +28,7 @@ impl Router {
 
     /// Stores a message said in the room `key` and keeps it for the replay.
     pub(super) fn keep_in_room(&mut self, key: &Name, message: &Arc<Outgoing>) {
-        let rooms = &self.rooms;
-        self.recent
-            .remember(key, message, |room| rooms.contains_key(room));
+        self.recent.remember(key, message);
         self.record(key.clone(), message);
     }
 

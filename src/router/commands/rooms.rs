@@ -70,6 +70,7 @@ impl Router {
                 let mut room = Room::new(name.into(), id, unix_now());
                 room.modes.key = key;
                 self.rooms.insert(folded.clone(), room);
+                self.recent.revive(&folded);
             }
         }
         let client = self.clients.map.get_mut(&id).expect("caller checked");
