@@ -313,6 +313,45 @@ fn offline_messages_in_the_line_protocol(transport: Transport) {
     bob.expect_next("- end of the messages that came while you were away");
 }
 
+/// Registers `nick` as an account on the line protocol and leaves.
+fn register_and_leave(server: &switchboard::Server, nick: &str) {
+    let mut client = Client::register(line_addr(server), nick);
+    client.send("/register sesame");
+    client.expect(&format!("- Account {nick} registered; you are logged in"));
+    client.send("/quit");
+    client.read_to_end();
+}
+
+fn two_people_never_online_together_talk(transport: Transport) {
+    let server = server_with(transport, |_| {});
+    register_and_leave(&server, "ann");
+    register_and_leave(&server, "ben");
+    let mut ann = Client::register(line_addr(&server), "ann");
+    ann.send("/login ann sesame");
+    ann.expect("- You are now logged in as ann");
+    ann.send("/msg ben lunch tomorrow?");
+    ann.expect_next("- ben is offline: your message will be delivered when they log in");
+    ann.send("/quit");
+    ann.read_to_end();
+    let mut ben = Client::register(line_addr(&server), "ben");
+    ben.send("/login ben sesame");
+    ben.expect("- 1 messages came while you were away:");
+    assert!(
+        ben.next_line()
+            .unwrap()
+            .ends_with("] <ann> lunch tomorrow?")
+    );
+    ben.expect_next("- end of the messages that came while you were away");
+    ben.send("/msg ann yes, noon");
+    ben.expect_next("- ann is offline: your message will be delivered when they log in");
+    ben.send("/quit");
+    ben.read_to_end();
+    let mut ann = Client::register(line_addr(&server), "ann");
+    ann.send("/login ann sesame");
+    ann.expect("- 1 messages came while you were away:");
+    assert!(ann.next_line().unwrap().ends_with("] <ben> yes, noon"));
+}
+
 fn a_delivered_message_survives_kill_9(transport: Transport) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
@@ -343,5 +382,6 @@ crate::both_transports!(
     labeled_answers_wrap_history_reads,
     offline_messages_wait_across_a_restart,
     offline_messages_in_the_line_protocol,
+    two_people_never_online_together_talk,
     a_delivered_message_survives_kill_9,
 );
