@@ -2,7 +2,8 @@
 //! private messages that wait for someone offline.
 //!
 //! Keeping a message costs the live path one `try_send` to the storage
-//! thread (and, in a room, an `Arc` in the room's ring), never a wait.
+//! thread (and, in a room, a copy of the event, its text shared, in the
+//! room's ring), never a wait.
 //! Reads go to the storage thread and come back as `Input::Stored`, when
 //! the router checks again that the reader may see them.
 
@@ -92,14 +93,13 @@ impl Router {
         if self.recent.reserve(&owner, &sender).is_err() {
             return Err(Error::OfflineFull(nick.to_string()));
         }
-        // The recipient has an account: the talk is kept.
-        self.record(pair(&sender, &owner), &message);
+        let key = pair(&sender, &owner);
         let job = Job::SaveOffline {
             client: id,
             owner: owner.clone(),
             sender: sender.clone(),
             nick,
-            message,
+            message: Arc::clone(&message),
         };
         if self.storage.submit(job).is_err() {
             self.recent.release(&owner, &sender, 1);
@@ -109,6 +109,8 @@ impl Router {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(Error::Busy);
         }
+        // The recipient has an account: the talk is kept.
+        self.record(key, &message);
         Ok(())
     }
 
@@ -293,26 +295,20 @@ impl Router {
                         .get(&client)
                         .is_some_and(|client| client.account.is_some()),
                 };
-                if !allowed {
-                    let error = Error::HistoryRefused {
+                let reply = if allowed {
+                    Reply::History {
+                        target,
+                        kind: query.kind,
+                        // An unknown message id finds nothing.
+                        messages: result.unwrap_or_default(),
+                    }
+                } else {
+                    Reply::Error(Error::HistoryRefused {
                         command: query.selector.command(),
                         target: target.to_string(),
-                    };
-                    self.reply(client, Reply::Error(error), now);
-                    self.finish_label(now);
-                    self.answered(client, now);
-                    return;
-                }
-                // An unknown message id finds nothing.
-                let messages = result.unwrap_or_default();
-                let reply = Reply::History {
-                    target,
-                    kind: query.kind,
-                    messages,
+                    })
                 };
-                self.reply(client, reply, now);
-                self.finish_label(now);
-                self.answered(client, now);
+                self.answer_read(client, reply, now);
             }
             Stored::Targets {
                 client,
@@ -321,9 +317,7 @@ impl Router {
             } => {
                 self.resume_label(client, label);
                 let targets = result.unwrap_or_default();
-                self.reply(client, Reply::HistoryTargets(targets), now);
-                self.finish_label(now);
-                self.answered(client, now);
+                self.answer_read(client, Reply::HistoryTargets(targets), now);
             }
             Stored::Offline { result: Err(_), .. }
             | Stored::AccountCreated { .. }
@@ -332,8 +326,11 @@ impl Router {
         self.reap(now);
     }
 
-    /// A read was answered: the client's later requests go on, in order.
-    fn answered(&mut self, id: ClientId, now: Instant) {
+    /// Answers a read (under its label, if it had one); the client's
+    /// later requests then go on, in order.
+    fn answer_read(&mut self, id: ClientId, reply: Reply, now: Instant) {
+        self.reply(id, reply, now);
+        self.finish_label(now);
         if let Some(client) = self.clients.map.get_mut(&id) {
             client.waiting = false;
         }
