@@ -187,10 +187,17 @@ impl Store {
     ) -> Result<Vec<HistoryTarget>, StoreError> {
         let (from, to) = (from.as_millisecond(), to.as_millisecond());
         let (low, high) = (from.min(to), from.max(to));
+        // The conversations with a message in the window (by the time
+        // index), then each one's latest (by its own index): the cost is
+        // the window's messages, not the whole history's.
         let mut statement = self.connection.prepare_cached(
-            "SELECT target, at, recipient, nick, account FROM messages
-             WHERE id IN (SELECT max(id) FROM messages GROUP BY target)
-             AND at > ?1 AND at < ?2 ORDER BY at",
+            "SELECT latest.target, latest.at, latest.recipient, latest.nick, latest.account
+             FROM (SELECT DISTINCT target FROM messages WHERE at > ?1 AND at < ?2) AS window
+             JOIN messages AS latest ON latest.id = (
+                 SELECT id FROM messages WHERE target = window.target
+                 ORDER BY at DESC, id DESC LIMIT 1)
+             WHERE latest.at < ?2
+             ORDER BY latest.at, latest.id",
         )?;
         let rows = statement.query_map(params![low, high], |row| {
             Ok((
