@@ -49,12 +49,16 @@ pub enum Shape {
     Pingpong,
 }
 
-/// One workload: the load generator's arguments.
+/// One workload: the load generator's arguments, and whether switchboard
+/// keeps history (in a database file) while it runs.
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
     /// Over TLS: only switchboard serves it.
     tls: bool,
+    /// Off for every workload but the one that measures what storing
+    /// costs: the others stay comparable with runs from before history.
+    history: bool,
     args: &'static [&'static str],
 }
 
@@ -74,16 +78,36 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 117 pairings
-/// under ten minutes; the window of 8 keeps every server busy while the
+/// A second of warm-up and three measured keep a full run of 132 pairings
+/// near eleven minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
 
 const WORKLOADS: &[Workload] = &[
+    // The first workload again with every message stored (issue 14): what
+    // history costs the fan-out (the goal is within 10%).
+    Workload {
+        name: "fanout 1 x 100, 10 senders, history on",
+        shape: Shape::Closed,
+        tls: false,
+        history: true,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+        ],
+    },
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
         tls: false,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -100,6 +124,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
         tls: false,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -116,6 +141,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
         tls: false,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -132,6 +158,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
         tls: false,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -148,6 +175,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
         tls: false,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -164,12 +192,14 @@ const WORKLOADS: &[Workload] = &[
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
         tls: false,
+        history: false,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
         tls: false,
+        history: false,
         args: &["pingpong", "--pairs", "100"],
     },
     // The same as the first and the sixth, over TLS: what encryption
@@ -178,6 +208,7 @@ const WORKLOADS: &[Workload] = &[
         name: "TLS fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
         tls: true,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -195,6 +226,7 @@ const WORKLOADS: &[Workload] = &[
         name: "TLS pingpong 10 pairs",
         shape: Shape::Pingpong,
         tls: true,
+        history: false,
         args: &["pingpong", "--pairs", "10", "--tls"],
     },
 ];
@@ -254,8 +286,9 @@ impl Kind {
     }
 
     /// A fresh server of this kind, listening for IRC on loopback (over
-    /// TLS with a self-signed certificate if `tls`, switchboard only).
-    fn start(self, tls: bool) -> io::Result<Running> {
+    /// TLS with a self-signed certificate if `tls`, switchboard only); with
+    /// `history`, switchboard stores every message in a database file.
+    fn start(self, tls: bool, history: bool) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -268,25 +301,33 @@ impl Kind {
             false => (Scheme::Irc, None),
         };
         let (tls_cert, tls_key) = certificate.unzip();
-        Server::start(Config {
+        // On disk, so that storing pays for its commits as it would in use.
+        let dir = history.then(tempfile::tempdir).transpose()?;
+        let db = match &dir {
+            Some(dir) => dir.path().join("bench.db").to_string_lossy().into_owned(),
+            // Accounts play no part in what is measured.
+            None => ":memory:".into(),
+        };
+        let server = Server::start(Config {
             transport,
             listen: vec![Listen::new(scheme, ([127, 0, 0, 1], 0))],
             tls_cert,
             tls_key,
             rate: 0.0,
             max_clients: 20_000,
-            // Accounts play no part in what is measured.
-            db: ":memory:".into(),
+            db,
+            history,
             ..Config::default()
-        })
-        .map(Running::Switchboard)
+        })?;
+        Ok(Running::Switchboard(server, dir))
     }
 }
 
 /// A server under load: where to connect, what it has cost, how to stop it.
 enum Running {
-    /// In this process, so its CPU time is this process's.
-    Switchboard(Server),
+    /// In this process, so its CPU time is this process's; with the
+    /// directory of its database when it keeps history.
+    Switchboard(Server, Option<tempfile::TempDir>),
     /// A child process, with CPU time of its own.
     Peer(Peer),
     /// In this process, like switchboard.
@@ -296,7 +337,7 @@ enum Running {
 impl Running {
     fn addr(&self) -> SocketAddr {
         match self {
-            Running::Switchboard(server) => server.endpoints()[0].addr,
+            Running::Switchboard(server, _) => server.endpoints()[0].addr,
             Running::Peer(peer) => peer.addr(),
             Running::Relay(relay) => relay.addr(),
         }
@@ -308,7 +349,7 @@ impl Running {
     fn cpu_seconds(&self) -> f64 {
         match self {
             Running::Peer(peer) => cpu_seconds(&format!("/proc/{}/stat", peer.pid())),
-            Running::Switchboard(_) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
+            Running::Switchboard(..) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
         }
     }
 
@@ -316,7 +357,7 @@ impl Running {
     /// them (switchboard does).
     fn writes(&self) -> Option<(u64, u64)> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _) => {
                 let stats = server.stats();
                 Some((stats.written, stats.write_calls))
             }
@@ -326,7 +367,7 @@ impl Running {
 
     fn stop(self) -> io::Result<()> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _dir) => {
                 server.stop();
                 Ok(())
             }
@@ -400,7 +441,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start(false) {
+    let server = match kind.start(false, false) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -418,7 +459,7 @@ fn serve(name: &str) {
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
     let server = kind
-        .start(workload.tls)
+        .start(workload.tls, workload.history)
         .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();

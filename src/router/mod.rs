@@ -19,6 +19,7 @@ mod input;
 mod invariants;
 mod invites;
 mod opers;
+mod recent;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -45,6 +46,7 @@ use crate::stats::Stats;
 use crate::storage::Storage;
 use accounts::Accounts;
 use opers::Opers;
+use recent::Recent;
 use state::{Client, Clients, Room, SlowPolicy};
 use whowas::History;
 
@@ -112,6 +114,8 @@ pub struct Router {
     opers: Opers,
     /// Every account, and login and registration throttles.
     accounts: Accounts,
+    /// Rooms' latest messages for the join replay; offline boxes' counts.
+    recent: Recent,
     /// The helpers that do what the router must not wait for.
     storage: Storage,
     hashing: Pool,
@@ -146,6 +150,7 @@ impl Router {
                     max_lag: config.slow_timeout,
                 },
                 stats,
+                labeling: None,
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),
@@ -156,6 +161,7 @@ impl Router {
             history: History::default(),
             opers: Opers::new(&config.opers),
             accounts: Accounts::new(services.accounts, services.certificates),
+            recent: services.recent,
             storage: services.storage,
             hashing: services.hashing,
             nick_grace: config.nick_grace,

@@ -342,11 +342,35 @@ pub struct Clients {
     pub doomed: Vec<(ClientId, Name)>,
     pub policy: SlowPolicy,
     pub stats: Arc<Stats>,
+    /// While a labeled request is handled: what it makes for its sender,
+    /// gathered to go out as one labeled answer.
+    pub labeling: Option<Labeling>,
+}
+
+/// The answer to a labeled request (IRC `labeled-response`), gathering.
+#[derive(Debug)]
+pub struct Labeling {
+    pub id: ClientId,
+    pub label: Name,
+    pub events: Vec<Arc<Outgoing>>,
+    /// The answer comes later (a history read): nothing is sent now.
+    pub deferred: bool,
 }
 
 impl Clients {
     /// Queues `message` for client `id`, if it is still here.
     pub fn send(&mut self, id: ClientId, message: &Arc<Outgoing>, now: Instant) {
+        if let Some(labeling) = &mut self.labeling
+            && labeling.id == id
+        {
+            labeling.events.push(Arc::clone(message));
+            return;
+        }
+        self.deliver(id, message, now);
+    }
+
+    /// Queues `message` for client `id`, outside any labeled answer.
+    pub fn deliver(&mut self, id: ClientId, message: &Arc<Outgoing>, now: Instant) {
         let Some(client) = self.map.get_mut(&id) else {
             return;
         };

@@ -2,6 +2,7 @@
 //! and the statements each job needs. Only the storage thread holds a
 //! [`Store`] once the server runs.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -39,6 +40,47 @@ const MIGRATIONS: &[&str] = &[
         added_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX certificates_by_account ON certificates (account);",
+    // 2 -> 3: history and offline messages (storage::history). `target` is
+    // a room's folded name, or for a private talk the two parties' folded
+    // names (account, or `~nickname` for one without) in order with a
+    // space between; `at` is Unix milliseconds. `offline` holds private messages
+    // waiting for an account to log in; `sender` is the sender's party,
+    // which the per-sender limit counts.
+    "CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        msgid TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        account TEXT,
+        kind INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT,
+        long INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_by_target ON messages (target, at);
+    CREATE INDEX messages_by_msgid ON messages (msgid);
+    CREATE INDEX messages_by_time ON messages (at);
+    CREATE TABLE offline (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        msgid TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        account TEXT,
+        kind INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT,
+        long INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX offline_by_owner ON offline (owner, id);",
 ];
 
 /// What went wrong with the database, in words for the log or the user.
@@ -62,7 +104,10 @@ impl From<rusqlite::Error> for StoreError {
 /// An open database at the current schema.
 #[derive(Debug)]
 pub struct Store {
-    connection: Connection,
+    pub(super) connection: Connection,
+    /// How many messages each conversation written to lately holds, so
+    /// that history is trimmed only when one outgrows its share.
+    pub(super) sizes: HashMap<Name, usize>,
 }
 
 impl Store {
@@ -77,7 +122,10 @@ impl Store {
         // acknowledged to its user survives a crash or kill -9.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
-        let mut store = Store { connection };
+        let mut store = Store {
+            connection,
+            sizes: HashMap::new(),
+        };
         store.migrate(path)?;
         Ok(store)
     }

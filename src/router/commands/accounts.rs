@@ -179,10 +179,13 @@ impl Router {
                         email,
                         registered_at: unix_now(),
                     };
-                    self.save(storage::Job::CreateAccount {
-                        client: id,
-                        account,
-                    })
+                    self.save(
+                        id,
+                        storage::Job::CreateAccount {
+                            client: id,
+                            account,
+                        },
+                    )
                 });
                 if let Err(error) = saved {
                     self.accounts.pending.remove(&crate::router::fold(&name));
@@ -197,12 +200,7 @@ impl Router {
 
     /// Hands a change to the storage thread and holds the client's
     /// requests until it is committed; a full queue refuses it, counted.
-    pub(super) fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
-        let id = match &job {
-            storage::Job::CreateAccount { client, .. }
-            | storage::Job::DropAccount { client, .. }
-            | storage::Job::Certificate { client, .. } => *client,
-        };
+    pub(super) fn save(&mut self, id: ClientId, job: storage::Job) -> Result<(), AccountError> {
         if self.storage.submit(job).is_err() {
             self.clients
                 .stats
@@ -283,6 +281,7 @@ impl Router {
                 self.certificate_stored(client, account, fingerprint, add, result, now);
                 client
             }
+            other => return self.history_stored(other, now),
         };
         if let Some(client) = self.clients.map.get_mut(&id) {
             client.waiting = false;
@@ -357,6 +356,7 @@ impl Router {
             self.reply(id, Reply::Account(notice), now);
         }
         self.check_nick_owner(id, now);
+        self.take_offline(id);
     }
 
     fn log_out(&mut self, id: ClientId, now: Instant) -> Result<(), AccountError> {
@@ -418,7 +418,7 @@ impl Router {
             .account
             .clone()
             .ok_or(AccountError::NotLoggedIn)?;
-        self.save(storage::Job::DropAccount { client: id, name })
+        self.save(id, storage::Job::DropAccount { client: id, name })
     }
 
     fn account_info(

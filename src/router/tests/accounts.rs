@@ -46,7 +46,7 @@ fn register(password: &str) -> Request {
     })
 }
 
-fn identify(account: Option<&str>, password: &str) -> Request {
+pub(super) fn identify(account: Option<&str>, password: &str) -> Request {
     Request::Account(AccountCommand::Identify {
         account: account.map(str::to_owned),
         password: password.into(),
@@ -59,7 +59,7 @@ fn authenticate(argument: &str) -> Request {
 
 impl Harness {
     /// A line user `nick` with account `nick` (password "sesame"), logged in.
-    fn account(&mut self, nick: &str) -> ClientId {
+    pub(super) fn account(&mut self, nick: &str) -> ClientId {
         let id = self.register(nick);
         self.send(id, register("sesame"));
         self.settle();
