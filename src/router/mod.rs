@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::client::{ClientId, Wakes};
+use crate::client::{ClientId, IdMap, Wakes};
 use crate::config::{Config, Scheme};
 use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
@@ -142,7 +142,7 @@ impl Router {
         let created = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
         Router {
             clients: Clients {
-                map: HashMap::new(),
+                map: IdMap::default(),
                 wakes: Wakes::default(),
                 doomed: Vec::new(),
                 policy: SlowPolicy {

@@ -165,7 +165,7 @@ pub fn start(
     let state = Loop {
         poll,
         listeners,
-        connections: HashMap::new(),
+        connections: HashMap::default(),
         timers: BinaryHeap::new(),
         again: Vec::new(),
         chunk: vec![0; READ_CHUNK],
@@ -255,7 +255,7 @@ struct Loop {
     listeners: HashMap<Token, (TcpListener, Scheme)>,
     /// Boxed: a map's free slots are as big as its values, and at tens of
     /// thousands of idle connections those would cost more than the boxes.
-    connections: HashMap<Token, Box<Connection>>,
+    connections: HashMap<Token, Box<Connection>, rustc_hash::FxBuildHasher>,
     /// Flood-control deadlines, earliest first; stale entries are skipped.
     timers: BinaryHeap<Reverse<(Instant, Token)>>,
     /// Connections that had more to read when their turn ended.
