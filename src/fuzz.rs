@@ -95,6 +95,7 @@ pub fn codecs(data: &[u8]) {
                 room: "#r".into(),
                 who: from,
                 text: text.into(),
+                id: "2".into(),
             },
             Request::Invalid(error) => Event::Reply {
                 me: "nick".into(),

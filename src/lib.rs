@@ -47,7 +47,10 @@
 //!   drains the channel for the rest, woken by a [`router::RouterSender`]).
 //! - **Storage** ([`storage`]) is one thread that owns the SQLite database
 //!   (`--db`); the router sends it jobs with `try_send` and hears back once
-//!   they are committed. **Passwords** ([`accounts`], [`hashing`]) are
+//!   they are committed, and hands it every delivered message, also with
+//!   `try_send`, for the history, which the thread writes in batches
+//!   (a room's latest messages, replayed on join, stay in the router's
+//!   memory). **Passwords** ([`accounts`], [`hashing`]) are
 //!   Argon2id hashes, hashed and checked on a small pool of threads, for
 //!   accounts and `--oper` alike; the client's later requests wait for the
 //!   answer, the router never does.
@@ -181,7 +184,7 @@ impl Server {
                 let (router_tx, router_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);
                 // The router thread waits on the channel itself: nobody to wake.
                 let helpers = RouterSender::new(router_tx.clone(), None);
-                let services = Services::start(&config, store, helpers)?;
+                let services = Services::start(&config, store, Arc::clone(&server.stats), helpers)?;
                 let router = Router::new(&config, Arc::clone(&server.stats), services);
                 let (stop_router, stop_rx) = crossbeam_channel::bounded(1);
                 let router = thread::Builder::new()
@@ -221,7 +224,8 @@ impl Server {
                     bound,
                     context,
                     |helpers| {
-                        let services = Services::start(&config, store, helpers)?;
+                        let stats = Arc::clone(&server.stats);
+                        let services = Services::start(&config, store, stats, helpers)?;
                         Ok(Router::new(&config, Arc::clone(&server.stats), services))
                     },
                     watch,

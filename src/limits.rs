@@ -78,6 +78,18 @@ pub const HTTP_BODY_MAX: usize = 64 * 1024;
 /// (8,191 bytes of tags and 512 of message) and its line end.
 pub const WS_MESSAGE_MAX: usize = 8191 + 512 + 2;
 
+/// Most private messages waiting for one offline account; past it the
+/// sender is told the box is full.
+pub const OFFLINE_PER_RECIPIENT: usize = 100;
+/// Most of them from one sender (by account, or nickname), so that one
+/// sender cannot fill somebody's box alone.
+pub const OFFLINE_PER_SENDER: usize = 20;
+/// Most messages one history read returns (`CHATHISTORY=` in
+/// `RPL_ISUPPORT`, and `/history N`).
+pub const HISTORY_LIMIT: usize = 100;
+/// Most recent conversations `CHATHISTORY TARGETS` lists.
+pub const HISTORY_TARGETS_MAX: usize = 100;
+
 /// Whether `mask` is within [`MASK_MAX`] bytes and [`MASK_WILDCARDS_MAX`]
 /// wildcards, and free of spaces and control characters.
 pub fn valid_mask(mask: &str) -> bool {

@@ -162,6 +162,24 @@ struct Flags {
     /// being renamed (default 30)
     #[argh(option, default = "Config::default().nick_grace.as_secs()")]
     nick_grace: u64,
+
+    /// store delivered messages for replay and /history: on or off
+    /// (default on)
+    #[argh(option, default = "String::from(\"on\")")]
+    history: String,
+
+    /// days history is kept (default 30)
+    #[argh(option, default = "Config::default().history_days")]
+    history_days: u32,
+
+    /// most messages kept per room or private conversation (default 10000)
+    #[argh(option, default = "Config::default().history_per_target")]
+    history_per_target: usize,
+
+    /// recent messages (at most a day old) replayed to whoever joins a
+    /// room, unless their client fetches history itself (default 20)
+    #[argh(option, default = "Config::default().replay_lines")]
+    replay_lines: usize,
 }
 
 /// What to do instead of serving.
@@ -352,6 +370,14 @@ impl Flags {
             thread_stack_kib: self.thread_stack_kib,
             db: self.db,
             nick_grace: Duration::from_secs(self.nick_grace),
+            history: match self.history.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("--history {other:?} must be on or off")),
+            },
+            history_days: self.history_days,
+            history_per_target: self.history_per_target,
+            replay_lines: self.replay_lines,
             password_cost: defaults.password_cost,
             web: Settings {
                 origins: self.web_origin,

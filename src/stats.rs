@@ -28,6 +28,11 @@ pub struct Stats {
     /// Batches the threaded router left to a connection's writer because
     /// its reader was using the TLS session at that moment.
     pub session_busy: AtomicU64,
+    /// Delivered messages written to the history.
+    pub history_stored: AtomicU64,
+    /// Delivered messages not stored: the storage thread's queue was full
+    /// (the router never waits for it), or their batch failed to commit.
+    pub history_dropped: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -42,6 +47,8 @@ pub struct StatsSnapshot {
     pub hash_busy: u64,
     pub storage_busy: u64,
     pub session_busy: u64,
+    pub history_stored: u64,
+    pub history_dropped: u64,
 }
 
 impl Stats {
@@ -58,6 +65,8 @@ impl Stats {
             hash_busy: read(&self.hash_busy),
             storage_busy: read(&self.storage_busy),
             session_busy: read(&self.session_busy),
+            history_stored: read(&self.history_stored),
+            history_dropped: read(&self.history_dropped),
         }
     }
 }

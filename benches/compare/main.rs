@@ -49,13 +49,17 @@ pub enum Shape {
     Pingpong,
 }
 
-/// One workload: the load generator's arguments.
+/// One workload: the load generator's arguments, and whether switchboard
+/// keeps history (in a database file) while it runs.
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
     /// What the clients connect over; only switchboard serves TLS and
     /// WebSocket here.
     carrier: Carrier,
+    /// Off for every workload but the one that measures what storing
+    /// costs: the others stay comparable with runs from before history.
+    history: bool,
     args: &'static [&'static str],
 }
 
@@ -86,16 +90,36 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 129 pairings
-/// under ten minutes; the window of 8 keeps every server busy while the
+/// A second of warm-up and three measured keep a full run of 144 pairings
+/// near twelve minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
 
 const WORKLOADS: &[Workload] = &[
+    // The first workload again with every message stored (issue 14): what
+    // history costs the fan-out (the goal is within 10%).
+    Workload {
+        name: "fanout 1 x 100, 10 senders, history on",
+        shape: Shape::Closed,
+        carrier: Carrier::Plain,
+        history: true,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+        ],
+    },
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
         carrier: Carrier::Plain,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -112,6 +136,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
         carrier: Carrier::Plain,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -128,6 +153,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
         carrier: Carrier::Plain,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -144,6 +170,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
         carrier: Carrier::Plain,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -160,6 +187,7 @@ const WORKLOADS: &[Workload] = &[
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
         carrier: Carrier::Plain,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -176,12 +204,14 @@ const WORKLOADS: &[Workload] = &[
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
         carrier: Carrier::Plain,
+        history: false,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
         carrier: Carrier::Plain,
+        history: false,
         args: &["pingpong", "--pairs", "100"],
     },
     // The same as the first and the sixth, over TLS: what encryption
@@ -190,6 +220,7 @@ const WORKLOADS: &[Workload] = &[
         name: "TLS fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
         carrier: Carrier::Tls,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -207,6 +238,7 @@ const WORKLOADS: &[Workload] = &[
         name: "TLS pingpong 10 pairs",
         shape: Shape::Pingpong,
         carrier: Carrier::Tls,
+        history: false,
         args: &["pingpong", "--pairs", "10", "--tls"],
     },
     // The first and the sixth again over WebSocket, beside plain IRC: what
@@ -215,6 +247,7 @@ const WORKLOADS: &[Workload] = &[
         name: "WebSocket fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
         carrier: Carrier::WebSocket,
+        history: false,
         args: &[
             "fanout",
             "--rooms",
@@ -232,6 +265,7 @@ const WORKLOADS: &[Workload] = &[
         name: "WebSocket pingpong 10 pairs",
         shape: Shape::Pingpong,
         carrier: Carrier::WebSocket,
+        history: false,
         args: &["pingpong", "--pairs", "10", "--websocket"],
     },
 ];
@@ -292,8 +326,9 @@ impl Kind {
 
     /// A fresh server of this kind, listening for IRC on loopback (over
     /// TLS with a self-signed certificate, or WebSocket, as `carrier` says:
-    /// switchboard only).
-    fn start(self, carrier: Carrier) -> io::Result<Running> {
+    /// switchboard only); with `history`, switchboard stores every message
+    /// in a database file.
+    fn start(self, carrier: Carrier, history: bool) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -307,25 +342,33 @@ impl Kind {
             Carrier::Plain => (Scheme::Irc, None),
         };
         let (tls_cert, tls_key) = certificate.unzip();
-        Server::start(Config {
+        // On disk, so that storing pays for its commits as it would in use.
+        let dir = history.then(tempfile::tempdir).transpose()?;
+        let db = match &dir {
+            Some(dir) => dir.path().join("bench.db").to_string_lossy().into_owned(),
+            // Accounts play no part in what is measured.
+            None => ":memory:".into(),
+        };
+        let server = Server::start(Config {
             transport,
             listen: vec![Listen::new(scheme, ([127, 0, 0, 1], 0))],
             tls_cert,
             tls_key,
             rate: 0.0,
             max_clients: 20_000,
-            // Accounts play no part in what is measured.
-            db: ":memory:".into(),
+            db,
+            history,
             ..Config::default()
-        })
-        .map(Running::Switchboard)
+        })?;
+        Ok(Running::Switchboard(server, dir))
     }
 }
 
 /// A server under load: where to connect, what it has cost, how to stop it.
 enum Running {
-    /// In this process, so its CPU time is this process's.
-    Switchboard(Server),
+    /// In this process, so its CPU time is this process's; with the
+    /// directory of its database when it keeps history.
+    Switchboard(Server, Option<tempfile::TempDir>),
     /// A child process, with CPU time of its own.
     Peer(Peer),
     /// In this process, like switchboard.
@@ -335,7 +378,7 @@ enum Running {
 impl Running {
     fn addr(&self) -> SocketAddr {
         match self {
-            Running::Switchboard(server) => server.endpoints()[0].addr,
+            Running::Switchboard(server, _) => server.endpoints()[0].addr,
             Running::Peer(peer) => peer.addr(),
             Running::Relay(relay) => relay.addr(),
         }
@@ -347,7 +390,7 @@ impl Running {
     fn cpu_seconds(&self) -> f64 {
         match self {
             Running::Peer(peer) => cpu_seconds(&format!("/proc/{}/stat", peer.pid())),
-            Running::Switchboard(_) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
+            Running::Switchboard(..) | Running::Relay(_) => cpu_seconds("/proc/self/stat"),
         }
     }
 
@@ -355,7 +398,7 @@ impl Running {
     /// them (switchboard does).
     fn writes(&self) -> Option<(u64, u64)> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _) => {
                 let stats = server.stats();
                 Some((stats.written, stats.write_calls))
             }
@@ -365,7 +408,7 @@ impl Running {
 
     fn stop(self) -> io::Result<()> {
         match self {
-            Running::Switchboard(server) => {
+            Running::Switchboard(server, _dir) => {
                 server.stop();
                 Ok(())
             }
@@ -439,7 +482,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start(Carrier::Plain) {
+    let server = match kind.start(Carrier::Plain, false) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -457,7 +500,7 @@ fn serve(name: &str) {
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
     let server = kind
-        .start(workload.carrier)
+        .start(workload.carrier, workload.history)
         .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();

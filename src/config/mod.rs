@@ -94,6 +94,9 @@ pub const MAX_TEXT: usize = 1 << 20;
 /// far past what one machine serves, and far from any overflow.
 pub const MAX_COUNT: u64 = 10_000_000;
 
+/// The longest `--history-days`: ten years.
+pub const MAX_HISTORY_DAYS: u32 = 3650;
+
 /// Server settings. Every field has a command-line flag of the same name
 /// (see README.md); [`Config::default`] gives the documented defaults.
 #[derive(Clone, Debug)]
@@ -160,6 +163,17 @@ pub struct Config {
     /// How long someone who takes a registered nickname has to log in
     /// before being renamed.
     pub nick_grace: Duration,
+    /// Whether delivered messages are stored (`--history on|off`); off,
+    /// nothing is replayed or read back either. Offline private messages
+    /// are kept either way.
+    pub history: bool,
+    /// History older than this many days is deleted.
+    pub history_days: u32,
+    /// Most messages kept per room or private conversation.
+    pub history_per_target: usize,
+    /// How many of a room's recent messages (no older than a day) are
+    /// replayed to whoever joins it without `draft/chathistory`; 0 for none.
+    pub replay_lines: usize,
     /// How much Argon2 work hashing a new account's password costs
     /// ([`PasswordCost::Minimal`] is for tests).
     pub password_cost: PasswordCost,
@@ -202,6 +216,10 @@ impl Default for Config {
             thread_stack_kib: 128,
             db: "switchboard.db".into(),
             nick_grace: Duration::from_secs(30),
+            history: true,
+            history_days: 30,
+            history_per_target: 10_000,
+            replay_lines: 20,
             password_cost: PasswordCost::Standard,
             web: Default::default(),
         }
@@ -342,6 +360,25 @@ impl Config {
                 self.keepalive.as_secs_f64()
             ));
         }
+        if !(1..=MAX_HISTORY_DAYS).contains(&self.history_days) {
+            return Err(format!(
+                "--history-days {} must be between 1 and {MAX_HISTORY_DAYS}",
+                self.history_days
+            ));
+        }
+        if !(1..=MAX_COUNT).contains(&(self.history_per_target as u64)) {
+            return Err(format!(
+                "--history-per-target {} must be between 1 and {MAX_COUNT}",
+                self.history_per_target
+            ));
+        }
+        if self.replay_lines > crate::limits::HISTORY_LIMIT {
+            return Err(format!(
+                "--replay-lines {} must be between 0 and {}",
+                self.replay_lines,
+                crate::limits::HISTORY_LIMIT
+            ));
+        }
         if !(32..=1 << 20).contains(&self.thread_stack_kib) {
             return Err("--thread-stack-kib must be between 32 and 1048576".into());
         }
@@ -361,13 +398,16 @@ mod tests {
     #[test]
     fn every_flag_out_of_range_is_refused_by_name() {
         type Tweak = fn(&mut Config);
-        let cases: [(&str, Tweak); 24] = [
+        let cases: [(&str, Tweak); 27] = [
             ("--sts-duration", |c| c.sts_duration = Some(Duration::MAX)),
             ("--listen", |c| c.listen.clear()),
             ("--listen", |c| {
                 c.listen = vec![Listen::new(Scheme::Ircs, ([127, 0, 0, 1], 0))];
             }),
             ("--tls-cert", |c| c.tls_cert = Some("cert.pem".into())),
+            ("--history-days", |c| c.history_days = 0),
+            ("--history-per-target", |c| c.history_per_target = 0),
+            ("--replay-lines", |c| c.replay_lines = 1000),
             ("--rate", |c| c.rate = 1e-20),
             ("--rate", |c| c.rate = f64::NAN),
             ("--rate", |c| c.rate = -1.0),

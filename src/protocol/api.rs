@@ -86,6 +86,8 @@ pub enum Answer {
     Posted {
         id: Name,
     },
+    /// A page of a room's history, oldest first.
+    Messages(Vec<MessageInfo>),
     Metrics(Box<Counts>),
     Failed(Failure),
 }
@@ -121,8 +123,6 @@ pub enum FailureKind {
     Conflict,
     /// A helper's queue is full: try again (503).
     Busy,
-    /// Not built into this server (501).
-    Unsupported,
 }
 
 /// A token just issued: shown once, kept only as a hash.
@@ -142,6 +142,20 @@ pub struct RoomInfo {
     /// The account that created it over the API, which keeps it while
     /// empty.
     pub owner: Option<Name>,
+}
+
+/// A message from history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MessageInfo {
+    /// Its IRCv3 `msgid`, for paging (`before=`).
+    pub id: Name,
+    /// When it was said: RFC 3339, UTC, to the millisecond.
+    pub at: String,
+    pub from: Name,
+    pub account: Option<Name>,
+    /// `say`, `action` or `notice`.
+    pub kind: &'static str,
+    pub text: Name,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -71,6 +71,21 @@ pub enum Error {
     /// or forge lines on other clients' screens.
     ForbiddenCharacter,
     EmptyLine,
+    /// History is not kept (`--history off`).
+    HistoryOff,
+    /// A history read that makes no sense; the text says why.
+    InvalidHistory(String),
+    /// A history read of a room one is not in, or of someone one cannot
+    /// have talked with; `command` is IRC's `CHATHISTORY` subcommand.
+    HistoryRefused {
+        command: &'static str,
+        target: String,
+    },
+    /// A private message to someone offline whose box of waiting messages
+    /// is full (or holds all this sender may leave there).
+    OfflineFull(String),
+    /// A helper's queue was full; nothing was done.
+    Busy,
 }
 
 impl fmt::Display for Error {
@@ -157,6 +172,19 @@ impl fmt::Display for Error {
                 "line contains a NUL or carriage return (CR) character, ignored"
             ),
             Error::EmptyLine => write!(f, "empty line ignored (type /help for commands)"),
+            Error::HistoryOff => write!(f, "this server keeps no history"),
+            Error::InvalidHistory(why) => write!(f, "invalid history request: {why}"),
+            Error::HistoryRefused { target, .. } => write!(
+                f,
+                "you cannot read the history of {target} (only members read a room's, and only the two accounts their private one)"
+            ),
+            Error::OfflineFull(nick) => write!(
+                f,
+                "{nick} is offline and cannot take more messages from you until they log in (at most {} waiting, {} from one sender)",
+                crate::limits::OFFLINE_PER_RECIPIENT,
+                crate::limits::OFFLINE_PER_SENDER
+            ),
+            Error::Busy => write!(f, "server busy, try again in a moment"),
         }
     }
 }

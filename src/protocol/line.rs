@@ -186,6 +186,7 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
         )),
         "quit" | "exit" => Request::Quit(optional(rest)),
         "help" => Request::Help,
+        "history" => super::history::decode_line(rest)?,
         _ => return Err(Error::UnknownCommand(name)),
     };
     Ok(request)
@@ -250,6 +251,7 @@ const HELP: &[&str] = &[
     "  /topic [#room] [text] show or set a room's topic (- clears it)",
     "  /me ACTION            act in the current room",
     "  /msg #room|NAME TEXT  say something to a room or privately to a user",
+    "  /history [#room|NAME] [N]  the last N messages (20) of a room or a private talk",
     "  /away [message]       mark yourself away, or back without a message",
     "  /whowas NAME          who had a nickname lately",
     "  /motd, /info          the message of the day, what this server is",
@@ -304,10 +306,12 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
             line_with_reason(out, &["* ", &who.nick, " quit"], reason.as_deref())
         }
         Event::NickChanged { who, new } => line(out, &["* ", &who.nick, " is now known as ", new]),
-        Event::TopicChanged { room, who, text } if text.is_empty() => {
-            line(out, &["* ", &who.nick, " cleared the topic of ", room])
-        }
-        Event::TopicChanged { room, who, text } => line(
+        Event::TopicChanged {
+            room, who, text, ..
+        } if text.is_empty() => line(out, &["* ", &who.nick, " cleared the topic of ", room]),
+        Event::TopicChanged {
+            room, who, text, ..
+        } => line(
             out,
             &["* ", &who.nick, " set the topic of ", room, ": ", text],
         ),
@@ -337,16 +341,7 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
                 Destination::Room(room) => room,
                 Destination::User(_) => "pm",
             };
-            let nick = &from.nick;
-            match kind {
-                MessageKind::Say => line(out, &["[", place, "] <", nick, "> ", text]),
-                MessageKind::Action => line(out, &["[", place, "] * ", nick, " ", text]),
-                MessageKind::Notice => line(out, &["[", place, "] -", nick, "- ", text]),
-                MessageKind::Ctcp => line(out, &["[", place, "] * ", nick, " sent CTCP ", text]),
-                MessageKind::CtcpReply => {
-                    line(out, &["[", place, "] -", nick, "- CTCP reply: ", text])
-                }
-            }
+            message(out, place, &from.nick, *kind, text);
         }
         Event::Away {
             who,
@@ -384,6 +379,11 @@ pub fn encode(event: &Event, out: &mut Vec<u8>) {
         ),
         Event::Closing(reason) => line(out, &["! closing: ", reason]),
         Event::Reply { reply, .. } => encode_reply(reply, out),
+        Event::Labeled { events, .. } => {
+            for event in events {
+                encode(event.event(), out);
+            }
+        }
     }
 }
 
@@ -585,6 +585,19 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
         Reply::Away(false) => line(out, &["- you are back"]),
         Reply::IsAway { nick, message } => line(out, &["- ", nick, " is away: ", message]),
         Reply::Switched(room) => line(out, &["- now talking in ", room]),
+        Reply::History {
+            target,
+            kind,
+            messages,
+        } => super::history::encode_line(target, *kind, messages, out),
+        Reply::Queued(nick) => line(
+            out,
+            &[
+                "- ",
+                nick,
+                " is offline: your message will be delivered when they log in",
+            ],
+        ),
         Reply::Draining(waiting) => line(
             out,
             &[
@@ -607,11 +620,24 @@ fn encode_reply(reply: &Reply, out: &mut Vec<u8>) {
         | Reply::WhoisEnd(_)
         | Reply::LoggedIn { .. }
         | Reply::LoggedOut(_)
-        | Reply::Sasl(_) => {}
+        | Reply::Sasl(_)
+        | Reply::HistoryTargets(_) => {}
     }
 }
 
-fn line(out: &mut Vec<u8>, parts: &[&str]) {
+/// A message said by `nick`, marked `[place]`: `#room` or `pm`, and for
+/// one from the past its time too.
+pub(super) fn message(out: &mut Vec<u8>, place: &str, nick: &str, kind: MessageKind, said: &str) {
+    match kind {
+        MessageKind::Say => line(out, &["[", place, "] <", nick, "> ", said]),
+        MessageKind::Action => line(out, &["[", place, "] * ", nick, " ", said]),
+        MessageKind::Notice => line(out, &["[", place, "] -", nick, "- ", said]),
+        MessageKind::Ctcp => line(out, &["[", place, "] * ", nick, " sent CTCP ", said]),
+        MessageKind::CtcpReply => line(out, &["[", place, "] -", nick, "- CTCP reply: ", said]),
+    }
+}
+
+pub(super) fn line(out: &mut Vec<u8>, parts: &[&str]) {
     text(out, parts);
     out.push(b'\n');
 }

@@ -11,6 +11,7 @@ pub mod account;
 pub mod api;
 mod error;
 pub mod framing;
+pub mod history;
 pub mod irc;
 pub mod line;
 mod outgoing;
@@ -18,6 +19,7 @@ pub mod telnet;
 
 pub use account::{AccountCommand, AccountError, AccountNotice, CertCommand, SaslReply};
 pub use error::Error;
+pub use history::{HistoryQuery, HistoryTarget, Past, PastKind, Ref, Selector};
 pub use outgoing::{Codec, Outgoing};
 
 use std::fmt;
@@ -118,7 +120,7 @@ impl fmt::Display for Protocol {
 
 /// The IRCv3 capabilities a client enabled, as bits. Line clients have none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Caps(u16);
+pub struct Caps(u32);
 
 impl Caps {
     pub const CAP_NOTIFY: Caps = Caps(1);
@@ -134,9 +136,15 @@ impl Caps {
     pub const ACCOUNT_NOTIFY: Caps = Caps(1 << 10);
     pub const ACCOUNT_TAG: Caps = Caps(1 << 11);
     pub const EXTENDED_JOIN: Caps = Caps(1 << 12);
+    pub const BATCH: Caps = Caps(1 << 13);
+    /// `draft/chathistory`: the client fetches history itself, so joins
+    /// replay nothing to it.
+    pub const CHATHISTORY: Caps = Caps(1 << 14);
+    pub const EVENT_PLAYBACK: Caps = Caps(1 << 15);
+    pub const LABELED_RESPONSE: Caps = Caps(1 << 16);
 
     /// Every capability the server offers, by name, in the order `CAP LS` lists them.
-    pub const OFFERED: [(&'static str, Caps); 13] = [
+    pub const OFFERED: [(&'static str, Caps); 17] = [
         ("cap-notify", Caps::CAP_NOTIFY),
         ("multi-prefix", Caps::MULTI_PREFIX),
         ("server-time", Caps::SERVER_TIME),
@@ -150,6 +158,10 @@ impl Caps {
         ("account-notify", Caps::ACCOUNT_NOTIFY),
         ("account-tag", Caps::ACCOUNT_TAG),
         ("extended-join", Caps::EXTENDED_JOIN),
+        ("batch", Caps::BATCH),
+        ("draft/chathistory", Caps::CHATHISTORY),
+        ("draft/event-playback", Caps::EVENT_PLAYBACK),
+        ("labeled-response", Caps::LABELED_RESPONSE),
     ];
 
     /// The capability called `name`, if offered.
@@ -308,6 +320,19 @@ pub enum Request {
     TimingMark,
     /// Change one's real name (IRCv3 `setname`).
     SetName(String),
+    /// Read history: a line user's `/history` (no target: the current
+    /// room), or IRC's `CHATHISTORY`.
+    History {
+        target: Option<String>,
+        query: HistoryQuery,
+    },
+    /// IRC `CHATHISTORY TARGETS`: the conversations with messages between
+    /// two moments.
+    HistoryTargets {
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        limit: usize,
+    },
     /// Register, log in, log out... (IRC: a message to NickServ).
     Account(AccountCommand),
     /// One IRC `AUTHENTICATE` argument: a mechanism, a chunk of base64,
@@ -319,6 +344,12 @@ pub enum Request {
     Help,
     /// A line the codec could not make sense of; the client gets the error.
     Invalid(Error),
+    /// IRC `labeled-response`: a request whose answers carry its label
+    /// (as it came, escaped), to a client with the capability.
+    Labeled {
+        label: String,
+        request: Box<Request>,
+    },
 }
 
 /// `CAP` subcommands.
@@ -394,6 +425,7 @@ impl Request {
             Request::Message { to, .. } | Request::TagMessage { to, .. } => {
                 to.len().clamp(1, TARGETS_MAX) as u32
             }
+            Request::Labeled { request, .. } => request.cost(),
             _ => 1,
         }
     }
@@ -511,6 +543,8 @@ pub enum Event {
         room: Name,
         who: Arc<Mask>,
         text: Name,
+        /// For IRCv3 `msgid`: a topic change is kept in the history too.
+        id: Name,
     },
     /// Modes of a room (or of the user named by `target`) changed.
     ModeChanged {
@@ -574,6 +608,13 @@ pub enum Event {
     Reply {
         me: Name,
         reply: Reply,
+    },
+    /// Everything one labeled request made for its sender (IRC
+    /// `labeled-response`): one line gets the label, several a
+    /// `labeled-response` batch, none an `ACK`.
+    Labeled {
+        label: Name,
+        events: Vec<Arc<Outgoing>>,
     },
 }
 
@@ -653,6 +694,19 @@ pub enum Reply {
         nick: Name,
         room: Name,
     },
+    /// Past messages of one conversation (a room, or the nickname of the
+    /// other person), oldest first; for [`PastKind::Offline`], `target` is
+    /// the reader.
+    History {
+        target: Name,
+        kind: PastKind,
+        messages: Vec<Past>,
+    },
+    /// The answer to `CHATHISTORY TARGETS`.
+    HistoryTargets(Vec<HistoryTarget>),
+    /// Your private message to this nickname waits for it: nobody is logged
+    /// in to that account now.
+    Queued(Name),
     /// You are now away (`true`) or back.
     Away(bool),
     /// The user you messaged is away.

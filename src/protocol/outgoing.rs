@@ -30,14 +30,24 @@ pub struct Outgoing {
 impl Outgoing {
     /// Wraps an event for delivery, stamped with the current time.
     pub fn new(event: Event) -> Arc<Outgoing> {
+        Outgoing::at(event, jiff::Timestamp::now())
+    }
+
+    /// Wraps an event from the past, stamped with the time it happened.
+    pub fn at(event: Event, at: jiff::Timestamp) -> Arc<Outgoing> {
         Arc::new(Outgoing {
             weight: weigh(&event),
             event,
-            at: jiff::Timestamp::now(),
+            at,
             line: OnceLock::new(),
             irc: OnceLock::new(),
             time: OnceLock::new(),
         })
+    }
+
+    /// When the router made it (or, from the past, when it happened).
+    pub fn time(&self) -> jiff::Timestamp {
+        self.at
     }
 
     /// The event itself.
@@ -54,6 +64,18 @@ impl Outgoing {
 
     /// Appends the event's bytes for a client of `codec` with `caps`.
     pub fn write_to(&self, codec: &Codec, caps: Caps, out: &mut Vec<u8>) {
+        if let Event::Labeled { label, events } = &self.event {
+            // Each as it would be alone, then labeled as a whole.
+            let mut lines = Vec::new();
+            for event in events {
+                event.write_to(codec, caps, &mut lines);
+            }
+            match codec.protocol {
+                Protocol::Line => out.extend_from_slice(&lines),
+                Protocol::Irc => irc::write_labeled(label, &lines, &codec.server, caps, out),
+            }
+            return;
+        }
         match codec.protocol {
             Protocol::Line => out.extend_from_slice(self.line.get_or_init(|| {
                 let mut bytes = Vec::new();
@@ -65,7 +87,7 @@ impl Outgoing {
                 if let Event::Reply { .. } = self.event {
                     // Replies have one reader and may depend on its
                     // capabilities: nothing to share, nothing to cache.
-                    irc::write_tags(&self.event, caps, time, 0, out);
+                    irc::write_tags(&self.event, caps, time, 0, None, out);
                     irc::encode(&self.event, &codec.server, caps, out);
                     return;
                 }
@@ -78,20 +100,27 @@ impl Outgoing {
                 if !several {
                     // Almost always: one line, written without looking
                     // through it again for every recipient.
-                    irc::write_tags(&self.event, caps, time, 0, out);
+                    irc::write_tags(&self.event, caps, time, 0, None, out);
                     out.extend_from_slice(body);
                     return;
                 }
                 // A long message from a line user is several IRC lines,
                 // each with its tags.
-                for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
-                    irc::write_tags(&self.event, caps, time, piece, out);
-                    out.extend_from_slice(line);
-                }
+                irc::write_lines(&self.event, caps, time, None, body, out);
             }
         }
     }
 }
+
+/// Two events are the same if they say the same; when they were made
+/// does not matter (tests compare what was said).
+impl PartialEq for Outgoing {
+    fn eq(&self, other: &Outgoing) -> bool {
+        self.event == other.event
+    }
+}
+
+impl Eq for Outgoing {}
 
 /// How one connection's writer encodes: its protocol and the server's name,
 /// which prefixes IRC numerics.
@@ -130,7 +159,12 @@ fn weigh(event: &Event) -> usize {
         } => room.len() + mask(by) + nick.len() + text(reason),
         Event::Quit { who, reason } => mask(who) + text(reason),
         Event::NickChanged { who, new } => mask(who) + new.len(),
-        Event::TopicChanged { room, who, text } => room.len() + mask(who) + text.len(),
+        Event::TopicChanged {
+            room,
+            who,
+            text,
+            id,
+        } => room.len() + mask(who) + text.len() + id.len(),
         Event::ModeChanged {
             target,
             by,
@@ -160,6 +194,9 @@ fn weigh(event: &Event) -> usize {
         Event::AccountChanged { who, account } => mask(who) + text(account),
         Event::Closing(reason) => reason.len(),
         Event::Reply { reply, .. } => weigh_reply(reply),
+        Event::Labeled { label, events } => {
+            label.len() + events.iter().map(|event| event.weight()).sum::<usize>()
+        }
     }
 }
 
@@ -194,6 +231,13 @@ fn weigh_reply(reply: &Reply) -> usize {
             .map(|ban| LINE + ban.mask.len() + ban.set_by.len())
             .sum(),
         Reply::Help => 40 * LINE,
+        Reply::History { messages, .. } => messages
+            .iter()
+            .map(|past| LINE + weigh(&past.message))
+            .sum(),
+        Reply::HistoryTargets(targets) => {
+            targets.iter().map(|target| LINE + target.name.len()).sum()
+        }
         // One line, or a few short ones.
         _ => LINE,
     }

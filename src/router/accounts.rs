@@ -5,9 +5,11 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::RouterSender;
+use super::recent::{REPLAY_AGE, Recent};
 use super::state::fold;
 use crate::accounts::Account;
 use crate::accounts::limits::{
@@ -17,13 +19,15 @@ use crate::accounts::limits::{
 use crate::config::Config;
 use crate::hashing::Pool;
 use crate::protocol::Name;
-use crate::storage::{Storage, Store, StoredToken};
+use crate::stats::Stats;
+use crate::storage::{Retention, Storage, Store, StoredToken};
 
 /// Entries kept in a throttling map before those no longer needed go.
 const FORGET_PAST: usize = 4096;
 
-/// The router's helpers: the storage thread, the hashing pool, and the
-/// accounts the store held at start.
+/// The router's helpers: the storage thread, the hashing pool, and what
+/// the store held at start: the accounts, and what history keeps in
+/// memory (rooms' latest messages, offline boxes' counts).
 #[derive(Debug)]
 pub struct Services {
     pub storage: Storage,
@@ -33,26 +37,33 @@ pub struct Services {
     pub tokens: Vec<StoredToken>,
     /// Certificate fingerprints and the accounts they log in to.
     pub certificates: Vec<(Box<str>, Name)>,
+    pub recent: Recent,
 }
 
 impl Services {
     /// No storage thread, no hashing pool and no accounts, for driving the
     /// router alone (fuzzing, benchmarks): account requests find the
-    /// services busy.
+    /// services busy, and no history is kept.
     pub fn none() -> Services {
         Services {
-            storage: Storage::detached().0,
+            storage: Storage::detached(false).0,
             hashing: Pool::detached().0,
             accounts: Vec::new(),
             tokens: Vec::new(),
             certificates: Vec::new(),
+            recent: Recent::default(),
         }
     }
 
     /// Reads the accounts from `store`, then starts the storage thread
     /// (which takes the store) and the hashing pool, both answering
     /// through `router`.
-    pub fn start(config: &Config, mut store: Store, router: RouterSender) -> io::Result<Services> {
+    pub fn start(
+        config: &Config,
+        mut store: Store,
+        stats: Arc<Stats>,
+        router: RouterSender,
+    ) -> io::Result<Services> {
         let accounts = store.accounts().map_err(io::Error::other)?;
         let now = jiff::Timestamp::now().as_second();
         let tokens = store.tokens(now).map_err(io::Error::other)?;
@@ -63,8 +74,28 @@ impl Services {
             certificates.len(),
             config.db
         );
+        let (rooms, retention) = if config.history {
+            let since = jiff::Timestamp::now() - REPLAY_AGE;
+            let rooms = store
+                .recent_rooms(since, config.replay_lines)
+                .map_err(io::Error::other)?;
+            let retention = Retention {
+                days: config.history_days,
+                per_target: config.history_per_target,
+            };
+            (rooms, Some(retention))
+        } else {
+            (Vec::new(), None)
+        };
+        let boxes = store.offline_counts().map_err(io::Error::other)?;
+        let lines = if config.history {
+            config.replay_lines
+        } else {
+            0
+        };
         Ok(Services {
-            storage: Storage::start(store, router.clone())?,
+            recent: Recent::new(lines, rooms, boxes),
+            storage: Storage::start(store, retention, stats, router.clone())?,
             hashing: Pool::start(config.password_cost, router)?,
             accounts,
             tokens,

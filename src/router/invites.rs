@@ -60,6 +60,7 @@ impl Router {
         let Some(room) = self.rooms.remove(key) else {
             return;
         };
+        self.recent.dormant(key);
         for id in room.invited {
             if let Some(client) = self.clients.map.get_mut(&id) {
                 client.invites.retain(|invited| invited != key);

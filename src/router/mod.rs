@@ -19,6 +19,7 @@ mod input;
 mod invariants;
 mod invites;
 mod opers;
+mod recent;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::client::{ClientId, Wakes};
+use crate::client::{ClientId, IdMap, Wakes};
 use crate::config::{Config, Scheme};
 use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
@@ -47,6 +48,7 @@ use crate::stats::Stats;
 use crate::storage::Storage;
 use accounts::Accounts;
 use opers::Opers;
+use recent::Recent;
 use state::{Client, Clients, Room, SlowPolicy};
 use whowas::History;
 
@@ -128,6 +130,8 @@ pub struct Router {
     tokens: tokens::Tokens,
     /// What `/metrics` counts that nothing else does.
     counters: Counters,
+    /// Rooms' latest messages for the join replay; offline boxes' counts.
+    recent: Recent,
     /// The helpers that do what the router must not wait for.
     storage: Storage,
     hashing: Pool,
@@ -154,7 +158,7 @@ impl Router {
         let created = jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
         Router {
             clients: Clients {
-                map: HashMap::new(),
+                map: IdMap::default(),
                 wakes: Wakes::default(),
                 doomed: Vec::new(),
                 policy: SlowPolicy {
@@ -162,6 +166,7 @@ impl Router {
                     max_lag: config.slow_timeout,
                 },
                 stats,
+                labeling: None,
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),
@@ -174,6 +179,7 @@ impl Router {
             accounts: Accounts::new(services.accounts, services.certificates),
             tokens: tokens::Tokens::new(services.tokens),
             counters: Counters::default(),
+            recent: services.recent,
             storage: services.storage,
             hashing: services.hashing,
             nick_grace: config.nick_grace,

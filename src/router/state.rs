@@ -1,7 +1,7 @@
 //! The chat state the router owns: clients, rooms and the rules for names.
 //! Plain data, no I/O, no locks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::sasl::{Mechanism, Payload};
 use crate::accounts::scram::Exchange;
-use crate::client::{ClientId, Delivery, Link, Outbox, Wakes};
+use crate::client::{ClientId, Delivery, IdMap, Link, Outbox, Wakes};
 use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
@@ -192,7 +192,7 @@ pub struct Lag {
 pub struct Room {
     /// The name as its creator spelled it.
     pub name: Name,
-    pub members: HashMap<ClientId, Membership>,
+    pub members: IdMap<Membership>,
     pub topic: Option<Topic>,
     /// Unix time it was created, for IRC's `RPL_CREATIONTIME`.
     pub created: i64,
@@ -213,7 +213,7 @@ impl Room {
     pub fn new(name: Name, creator: ClientId, now: i64) -> Room {
         Room {
             name,
-            members: HashMap::from([(
+            members: IdMap::from_iter([(
                 creator,
                 Membership {
                     operator: true,
@@ -353,18 +353,42 @@ pub struct SlowPolicy {
 /// removal changes the rooms being iterated while delivering.
 #[derive(Debug)]
 pub struct Clients {
-    pub map: HashMap<ClientId, Client>,
+    pub map: IdMap<Client>,
     /// Writers with something new to write, woken once the router has
     /// handled everything that was ready.
     pub wakes: Wakes,
     pub doomed: Vec<(ClientId, Name)>,
     pub policy: SlowPolicy,
     pub stats: Arc<Stats>,
+    /// While a labeled request is handled: what it makes for its sender,
+    /// gathered to go out as one labeled answer.
+    pub labeling: Option<Labeling>,
+}
+
+/// The answer to a labeled request (IRC `labeled-response`), gathering.
+#[derive(Debug)]
+pub struct Labeling {
+    pub id: ClientId,
+    pub label: Name,
+    pub events: Vec<Arc<Outgoing>>,
+    /// The answer comes later (a history read): nothing is sent now.
+    pub deferred: bool,
 }
 
 impl Clients {
     /// Queues `message` for client `id`, if it is still here.
     pub fn send(&mut self, id: ClientId, message: &Arc<Outgoing>, now: Instant) {
+        if let Some(labeling) = &mut self.labeling
+            && labeling.id == id
+        {
+            labeling.events.push(Arc::clone(message));
+            return;
+        }
+        self.deliver(id, message, now);
+    }
+
+    /// Queues `message` for client `id`, outside any labeled answer.
+    pub fn deliver(&mut self, id: ClientId, message: &Arc<Outgoing>, now: Instant) {
         let Some(client) = self.map.get_mut(&id) else {
             return;
         };

@@ -7,31 +7,63 @@
 //! then answers with [`Input::Stored`], so whatever the router tells a user
 //! succeeded is on disk. Everything the router must know at once (the
 //! accounts, for nickname ownership) is read at start and kept in memory;
-//! later queries (history) will be jobs answered the same way.
+//! history reads and offline messages are jobs answered the same way.
+//!
+//! History takes a second, bigger queue of [`Record`]s (one per delivered
+//! message, not per recipient). The thread takes every record waiting
+//! and writes them in one transaction, so a burst costs one commit: a
+//! delivered message is on disk as soon as the batch before it and its
+//! own are committed, within [`COMMIT_WINDOW`] unless the disk is far
+//! slower than it should be. It writes what is waiting before each job,
+//! so a history read sees every message delivered before it was asked.
+//! A full record queue is never waited for: the router counts the
+//! message in `Stats::history_dropped` and it is delivered, unstored.
 
+mod history;
 mod store;
 #[cfg(test)]
 mod tests;
 mod tokens;
 
+pub use history::{Record, Retention};
 pub use store::{SCHEMA_VERSION, Store, StoreError};
 pub use tokens::StoredToken;
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::accounts::Account;
 use crate::client::ClientId;
 use crate::hashing::Full;
-use crate::protocol::Name;
-use crate::router::{Asker, Input, RouterSender};
+use crate::protocol::{HistoryQuery, HistoryTarget, Name, Outgoing, Past, Selector};
+use crate::router::{Asker, Input, Replier, RouterSender};
+use crate::stats::Stats;
 
 /// Jobs waiting at most; past that the router refuses new ones.
 pub const QUEUE: usize = 256;
 
-/// A change for the storage thread to make, and whom to tell.
+/// Delivered messages waiting to be stored, at most: a few hundred
+/// milliseconds of a busy server. Past that they are not stored (counted).
+pub const RECORD_QUEUE: usize = 16 * 1024;
+
+/// Most messages written in one transaction.
+pub const BATCH_MAX: usize = 4096;
+
+/// A delivered message is in the store within this time (the promise
+/// README.md makes, and what the kill -9 test waits): a batch commits as
+/// soon as the one before it has, each commit one `fsync`, a few
+/// milliseconds on an ordinary disk.
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(100);
+
+/// How often history older than `--history-days` is deleted.
+const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+
+/// A change for the storage thread to make, or a question, and whom to tell.
 #[derive(Debug)]
 pub enum Job {
     CreateAccount {
@@ -59,6 +91,53 @@ pub enum Job {
         account: Name,
         fingerprint: Box<str>,
         add: bool,
+    },
+    /// Keep a private message for the account `owner` (folded), offline;
+    /// `sender` is the sender's party and `nick` the recipient as named.
+    SaveOffline {
+        client: ClientId,
+        owner: Name,
+        sender: Name,
+        nick: Name,
+        message: Arc<Outgoing>,
+    },
+    /// The messages waiting for `owner`, who logged in as `client`.
+    TakeOffline {
+        client: ClientId,
+        owner: Name,
+    },
+    /// They were delivered up to the id `last`.
+    ClearOffline {
+        owner: Name,
+        last: i64,
+    },
+    /// A page of the conversation `key`, named `target` for the reader;
+    /// with `events`, topic changes and TAGMSGs too.
+    History {
+        client: ClientId,
+        key: Name,
+        target: Name,
+        query: HistoryQuery,
+        events: bool,
+        label: Option<Name>,
+    },
+    /// `CHATHISTORY TARGETS`: among the rooms `rooms` and the private
+    /// talks of `party`.
+    Targets {
+        client: ClientId,
+        rooms: Vec<Name>,
+        party: Option<Name>,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+        limit: usize,
+        label: Option<Name>,
+    },
+    /// A page of the room `key` (folded) for an HTTP API request.
+    ApiHistory {
+        key: Name,
+        selector: Selector,
+        limit: usize,
+        reply: Replier,
     },
 }
 
@@ -93,26 +172,41 @@ pub enum Stored {
         add: bool,
         result: Result<(), StoreError>,
     },
-}
-
-impl Stored {
-    /// What went wrong, if anything.
-    pub fn error(&self) -> Option<&StoreError> {
-        match self {
-            Stored::AccountCreated { result, .. }
-            | Stored::AccountDropped { result, .. }
-            | Stored::TokenSaved { result, .. }
-            | Stored::TokenRevoked { result, .. }
-            | Stored::Certificate { result, .. } => result.as_ref().err(),
-        }
-    }
+    OfflineSaved {
+        client: ClientId,
+        owner: Name,
+        sender: Name,
+        nick: Name,
+        result: Result<(), StoreError>,
+    },
+    Offline {
+        client: ClientId,
+        owner: Name,
+        result: Result<(Vec<Past>, i64), StoreError>,
+    },
+    History {
+        client: ClientId,
+        target: Name,
+        query: HistoryQuery,
+        label: Option<Name>,
+        result: Result<Vec<Past>, StoreError>,
+    },
+    Targets {
+        client: ClientId,
+        label: Option<Name>,
+        result: Result<Vec<HistoryTarget>, StoreError>,
+    },
+    ApiHistory {
+        reply: Replier,
+        result: Result<Vec<Past>, StoreError>,
+    },
 }
 
 impl Store {
     /// Applies one job: what the storage thread runs, and what tests call
-    /// directly.
-    pub fn apply(&mut self, job: Job) -> Stored {
-        match job {
+    /// directly. `None` for a job nobody waits for.
+    pub fn apply(&mut self, job: Job) -> Option<Stored> {
+        Some(match job {
             Job::CreateAccount { client, account } => {
                 let result = self.create_account(&account);
                 Stored::AccountCreated {
@@ -169,7 +263,79 @@ impl Store {
                     result,
                 }
             }
-        }
+            Job::SaveOffline {
+                client,
+                owner,
+                sender,
+                nick,
+                message,
+            } => {
+                let result = self.save_offline(&owner, &sender, &message);
+                Stored::OfflineSaved {
+                    client,
+                    owner,
+                    sender,
+                    nick,
+                    result,
+                }
+            }
+            Job::TakeOffline { client, owner } => {
+                let result = self.offline(&owner);
+                Stored::Offline {
+                    client,
+                    owner,
+                    result,
+                }
+            }
+            Job::ClearOffline { owner, last } => {
+                if let Err(error) = self.clear_offline(&owner, last) {
+                    log::warn!("storage: {error}");
+                }
+                return None;
+            }
+            Job::History {
+                client,
+                key,
+                target,
+                query,
+                events,
+                label,
+            } => {
+                let result = self.page(&key, &query.selector, query.limit, events);
+                Stored::History {
+                    client,
+                    target,
+                    query,
+                    label,
+                    result,
+                }
+            }
+            Job::Targets {
+                client,
+                rooms,
+                party,
+                from,
+                to,
+                limit,
+                label,
+            } => {
+                let result = self.targets(&rooms, party.as_deref(), from, to, limit);
+                Stored::Targets {
+                    client,
+                    label,
+                    result,
+                }
+            }
+            Job::ApiHistory {
+                key,
+                selector,
+                limit,
+                reply,
+            } => {
+                let result = self.page(&key, &selector, limit, false);
+                Stored::ApiHistory { reply, result }
+            }
+        })
     }
 }
 
@@ -178,46 +344,69 @@ impl Store {
 pub struct Storage {
     /// `None` once stopped.
     jobs: Option<Sender<Job>>,
+    /// Delivered messages for the history; `None` with `--history off`,
+    /// and once stopped.
+    records: Option<Sender<Record>>,
     /// Dropped so a thread blocked on a full router channel gives up.
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Storage {
-    /// Starts the thread, which owns `store` and answers through `router`.
-    pub fn start(mut store: Store, router: RouterSender) -> io::Result<Storage> {
+    /// Starts the thread, which owns `store` and answers through `router`;
+    /// with a `retention`, it keeps history too.
+    pub fn start(
+        mut store: Store,
+        retention: Option<Retention>,
+        stats: Arc<Stats>,
+        router: RouterSender,
+    ) -> io::Result<Storage> {
         let (jobs, queue) = crossbeam_channel::bounded::<Job>(QUEUE);
+        let (records, delivered) = crossbeam_channel::bounded::<Record>(RECORD_QUEUE);
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let thread = thread::Builder::new()
             .name("sb-storage".into())
             .spawn(move || {
-                // Every queued job is applied, even at shutdown: the thread
-                // ends when the router drops its sender and the queue is empty.
-                for job in queue {
-                    let stored = store.apply(job);
-                    if let Some(error) = stored.error() {
-                        log::warn!("storage: {error}");
-                    }
+                let mut writer = Writer {
+                    store: &mut store,
+                    retention: retention.unwrap_or(Retention {
+                        days: 0,
+                        per_target: 0,
+                    }),
+                    stats: &stats,
+                    batch: Vec::with_capacity(BATCH_MAX),
+                };
+                writer.run(&queue, &delivered, retention.is_some(), |stored| {
                     router.send_unless_stopped(Input::Stored(stored), &stopped);
-                }
+                });
             })?;
         Ok(Storage {
             jobs: Some(jobs),
+            records: retention.map(|_| records),
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// Storage without a thread whose jobs wait in the returned queue, for
-    /// tests that apply them themselves ([`Store::apply`]).
-    pub fn detached() -> (Storage, Receiver<Job>) {
+    /// Storage without a thread whose jobs and records wait in the returned
+    /// queues, for tests that apply them themselves ([`Store::apply`],
+    /// [`Store::record`]) and for driving the router alone; without
+    /// `history`, as with `--history off`.
+    pub fn detached(history: bool) -> (Storage, Receiver<Job>, Receiver<Record>) {
         let (jobs, queue) = crossbeam_channel::bounded(QUEUE);
+        let (records, delivered) = crossbeam_channel::bounded(RECORD_QUEUE);
         let storage = Storage {
             jobs: Some(jobs),
+            records: history.then_some(records),
             stop: None,
             thread: None,
         };
-        (storage, queue)
+        (storage, queue, delivered)
+    }
+
+    /// Whether delivered messages are kept (not `--history off`).
+    pub fn keeps_history(&self) -> bool {
+        self.records.is_some()
     }
 
     /// Queues a job without waiting; refused if the queue is full (or
@@ -232,9 +421,20 @@ impl Storage {
         self.jobs.as_ref().map_or(0, Sender::len)
     }
 
+    /// Hands a delivered message to the history without waiting: the one
+    /// channel operation a message costs the router. Refused (and then
+    /// not stored) if the queue is full.
+    pub fn record(&self, record: Record) -> Result<(), Full> {
+        match &self.records {
+            Some(records) => records.try_send(record).map_err(|_| Full),
+            None => Ok(()),
+        }
+    }
+
     /// Lets the thread apply what is queued, and waits for it.
     pub fn stop(&mut self) {
         self.jobs = None;
+        self.records = None;
         self.stop = None;
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
@@ -247,5 +447,109 @@ impl Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The storage thread's loop and its batch of records.
+struct Writer<'a> {
+    store: &'a mut Store,
+    retention: Retention,
+    stats: &'a Stats,
+    batch: Vec<Record>,
+}
+
+impl Writer<'_> {
+    /// Serves jobs and records until the router lets go of both queues,
+    /// then returns, everything queued applied. `answer` tells the router.
+    fn run(
+        &mut self,
+        jobs: &Receiver<Job>,
+        records: &Receiver<Record>,
+        expiring: bool,
+        mut answer: impl FnMut(Stored),
+    ) {
+        let (mut jobs_open, mut records_open) = (true, true);
+        let expire = if expiring {
+            crossbeam_channel::tick(EXPIRE_EVERY)
+        } else {
+            crossbeam_channel::never()
+        };
+        let (no_jobs, no_records) = (crossbeam_channel::never(), crossbeam_channel::never());
+        while jobs_open || records_open {
+            select! {
+                recv(if records_open { records } else { &no_records }) -> record => match record {
+                    Ok(record) => {
+                        self.batch.push(record);
+                        self.write(records);
+                    }
+                    Err(_) => records_open = false,
+                },
+                recv(if jobs_open { jobs } else { &no_jobs }) -> job => match job {
+                    Ok(job) => {
+                        // A read sees every message delivered before it.
+                        self.write(records);
+                        if let Some(stored) = self.store.apply(job) {
+                            log_failure(&stored);
+                            answer(stored);
+                        }
+                    }
+                    Err(_) => jobs_open = false,
+                },
+                recv(expire) -> _ => match self.store.expire(self.retention.days) {
+                    Ok(0) => {}
+                    Ok(gone) => log::info!("history: {gone} messages expired"),
+                    Err(error) => log::warn!("history: {error}"),
+                },
+            }
+        }
+    }
+
+    /// Writes what is in the batch and whatever else is waiting, up to
+    /// [`BATCH_MAX`] a transaction.
+    fn write(&mut self, records: &Receiver<Record>) {
+        loop {
+            let room = BATCH_MAX - self.batch.len();
+            self.batch.extend(records.try_iter().take(room));
+            if self.batch.is_empty() {
+                return;
+            }
+            match self.store.record(&self.batch, self.retention) {
+                Ok(written) => {
+                    self.stats
+                        .history_stored
+                        .fetch_add(written as u64, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    log::error!("history: {} messages not stored: {error}", self.batch.len());
+                    self.stats
+                        .history_dropped
+                        .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+                }
+            }
+            let full = self.batch.len() == BATCH_MAX;
+            self.batch.clear();
+            if !full {
+                return;
+            }
+        }
+    }
+}
+
+/// Logs a job that failed; the router tells the user.
+fn log_failure(stored: &Stored) {
+    let error = match stored {
+        Stored::AccountCreated { result, .. }
+        | Stored::AccountDropped { result, .. }
+        | Stored::Certificate { result, .. }
+        | Stored::TokenSaved { result, .. }
+        | Stored::TokenRevoked { result, .. }
+        | Stored::OfflineSaved { result, .. } => result.as_ref().err(),
+        Stored::Offline { result, .. } => result.as_ref().err(),
+        Stored::History { result, .. } => result.as_ref().err(),
+        Stored::Targets { result, .. } => result.as_ref().err(),
+        Stored::ApiHistory { result, .. } => result.as_ref().err(),
+    };
+    if let Some(error) = error {
+        log::warn!("storage: {error}");
     }
 }

@@ -2,6 +2,7 @@
 //! and the statements each job needs. Only the storage thread holds a
 //! [`Store`] once the server runs.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -39,7 +40,48 @@ const MIGRATIONS: &[&str] = &[
         added_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX certificates_by_account ON certificates (account);",
-    // 2 -> 3: API tokens, kept as SHA-256 hashes (a token is 32 random
+    // 2 -> 3: history and offline messages (storage::history). `target` is
+    // a room's folded name, or for a private talk the two parties' folded
+    // names (account, or `~nickname` for one without) in order with a
+    // space between; `at` is Unix milliseconds. `offline` holds private messages
+    // waiting for an account to log in; `sender` is the sender's party,
+    // which the per-sender limit counts.
+    "CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        msgid TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        account TEXT,
+        kind INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT,
+        long INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_by_target ON messages (target, at);
+    CREATE INDEX messages_by_msgid ON messages (msgid);
+    CREATE INDEX messages_by_time ON messages (at);
+    CREATE TABLE offline (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        msgid TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        nick TEXT NOT NULL,
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        account TEXT,
+        kind INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT,
+        long INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX offline_by_owner ON offline (owner, id);",
+    // 3 -> 4: API tokens, kept as SHA-256 hashes (a token is 32 random
     // bytes, so a fast hash is enough); they go with their account.
     "CREATE TABLE tokens (
         hash BLOB PRIMARY KEY,
@@ -72,6 +114,9 @@ impl From<rusqlite::Error> for StoreError {
 #[derive(Debug)]
 pub struct Store {
     pub(super) connection: Connection,
+    /// How many messages each conversation written to lately holds, so
+    /// that history is trimmed only when one outgrows its share.
+    pub(super) sizes: HashMap<Name, usize>,
 }
 
 impl Store {
@@ -88,7 +133,10 @@ impl Store {
         connection.pragma_update(None, "synchronous", "FULL")?;
         // A dropped account takes its tokens with it.
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { connection };
+        let mut store = Store {
+            connection,
+            sizes: HashMap::new(),
+        };
         store.migrate(path)?;
         Ok(store)
     }

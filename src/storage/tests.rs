@@ -1,7 +1,10 @@
 //! The store on real SQLite files in temporary directories.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::accounts::{PasswordCost, derive};
+use crate::protocol::{Destination, Event, Mask, MessageKind, PastKind, Ref, Selector};
 
 fn account(name: &str) -> Account {
     Account {
@@ -101,11 +104,11 @@ fn jobs_answer_with_what_they_did() {
     });
     assert!(matches!(
         created,
-        Stored::AccountCreated {
+        Some(Stored::AccountCreated {
             client: ClientId(7),
             result: Ok(()),
             ..
-        }
+        })
     ));
     let again = store.apply(Job::CreateAccount {
         client,
@@ -113,7 +116,7 @@ fn jobs_answer_with_what_they_did() {
     });
     assert!(matches!(
         again,
-        Stored::AccountCreated { result: Err(_), .. }
+        Some(Stored::AccountCreated { result: Err(_), .. })
     ));
     let dropped = store.apply(Job::DropAccount {
         client,
@@ -121,7 +124,7 @@ fn jobs_answer_with_what_they_did() {
     });
     assert!(matches!(
         dropped,
-        Stored::AccountDropped { result: Ok(()), .. }
+        Some(Stored::AccountDropped { result: Ok(()), .. })
     ));
 }
 
@@ -151,4 +154,306 @@ fn certificates_belong_to_one_account_and_go_with_it() {
     assert!(store.certificates().unwrap().is_empty());
     store.create_account(&account("bob")).unwrap();
     store.add_certificate("bob", &two).unwrap();
+}
+
+/// A message from `nick` to `to` (a room, or a nickname), said `at`
+/// milliseconds after the epoch, with the msgid `m{at}`.
+fn said(nick: &str, to: &str, at: i64) -> Arc<Outgoing> {
+    let to: Name = to.into();
+    let to = if to.starts_with('#') {
+        Destination::Room(to)
+    } else {
+        Destination::User(to)
+    };
+    Outgoing::at(
+        Event::Message {
+            from: Arc::new(Mask {
+                nick: nick.into(),
+                user: "~u".into(),
+                host: "h".into(),
+                account: Some(nick.into()),
+            }),
+            to,
+            text: format!("message {at}").into(),
+            kind: MessageKind::Action,
+            tags: Some("+x=y".into()),
+            id: format!("m{at}").into(),
+            long: true,
+        },
+        jiff::Timestamp::from_millisecond(at).unwrap(),
+    )
+}
+
+const KEEP: Retention = Retention {
+    days: 30,
+    per_target: 1000,
+};
+
+fn ids(page: &[Past]) -> Vec<String> {
+    page.iter()
+        .map(|past| match &past.message {
+            Event::Message { id, .. } => id.to_string(),
+            _ => unreachable!(),
+        })
+        .collect()
+}
+
+/// A store holding `#r`'s messages at 10, 20 ... 100 ms.
+fn ten_messages() -> Store {
+    let mut store = Store::open(":memory:").unwrap();
+    let batch: Vec<Record> = (1..=10)
+        .map(|n| Record {
+            key: "#r".into(),
+            message: said("ada", "#r", n * 10),
+        })
+        .collect();
+    assert_eq!(store.record(&batch, KEEP).unwrap(), 10);
+    store
+}
+
+#[test]
+fn a_page_comes_back_as_it_was_said() {
+    let store = ten_messages();
+    let page = store.page("#r", &Selector::Latest(None), 1, false).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        page[0],
+        Past {
+            at: jiff::Timestamp::from_millisecond(100).unwrap(),
+            message: said("ada", "#r", 100).event().clone(),
+        }
+    );
+}
+
+#[test]
+fn every_selector_picks_its_part_oldest_first() {
+    let store = ten_messages();
+    let msgid = |n: i64| Ref::MsgId(format!("m{n}"));
+    let time = |n: i64| Ref::Time(jiff::Timestamp::from_millisecond(n).unwrap());
+    let page =
+        |selector: Selector, limit: usize| ids(&store.page("#r", &selector, limit, false).unwrap());
+    let expect = |ms: &[i64]| -> Vec<String> { ms.iter().map(|n| format!("m{n}")).collect() };
+    assert_eq!(page(Selector::Latest(None), 3), expect(&[80, 90, 100]));
+    assert_eq!(
+        page(Selector::Latest(Some(msgid(80))), 50),
+        expect(&[90, 100])
+    );
+    assert_eq!(
+        page(Selector::Latest(Some(time(80))), 50),
+        expect(&[90, 100])
+    );
+    assert_eq!(page(Selector::Before(msgid(40)), 50), expect(&[10, 20, 30]));
+    assert_eq!(page(Selector::Before(time(40)), 2), expect(&[20, 30]));
+    assert_eq!(page(Selector::After(msgid(70)), 2), expect(&[80, 90]));
+    assert_eq!(page(Selector::After(time(75)), 50), expect(&[80, 90, 100]));
+    assert_eq!(page(Selector::Around(msgid(50)), 1), expect(&[50]));
+    assert_eq!(page(Selector::Around(msgid(50)), 3), expect(&[40, 50, 60]));
+    assert_eq!(page(Selector::Around(time(50)), 3), expect(&[40, 50, 60]));
+    assert_eq!(
+        page(Selector::Between(msgid(10), msgid(100)), 3),
+        expect(&[20, 30, 40])
+    );
+    assert_eq!(
+        page(Selector::Between(msgid(100), msgid(10)), 3),
+        expect(&[70, 80, 90])
+    );
+    assert_eq!(
+        page(Selector::Between(time(25), time(55)), 50),
+        expect(&[30, 40, 50])
+    );
+    assert!(
+        store
+            .page("#r", &Selector::Before(msgid(999)), 5, false)
+            .is_err()
+    );
+    assert!(page(Selector::Latest(None), 0).is_empty());
+    assert!(
+        ids(&store
+            .page("#other", &Selector::Latest(None), 5, false)
+            .unwrap())
+        .is_empty()
+    );
+}
+
+#[test]
+fn each_conversation_keeps_at_most_its_share_and_old_history_expires() {
+    let mut store = ten_messages();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let recent = [Record {
+        key: "#r".into(),
+        message: said("ada", "#r", now),
+    }];
+    let small = Retention {
+        days: 1,
+        per_target: 4,
+    };
+    store.record(&recent, small).unwrap();
+    let page = store
+        .page("#r", &Selector::Latest(None), 50, false)
+        .unwrap();
+    assert_eq!(ids(&page), ["m80", "m90", "m100", &format!("m{now}")]);
+    assert_eq!(store.expire(1).unwrap(), 3);
+    assert_eq!(
+        store
+            .page("#r", &Selector::Latest(None), 50, false)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn targets_list_rooms_of_the_reader_and_its_private_talks_by_latest() {
+    let mut store = Store::open(":memory:").unwrap();
+    let batch = [
+        ("#a", said("ada", "#a", 10)),
+        ("ada bob", said("bob", "ada", 20)),
+        ("#b", said("bob", "#b", 30)),
+        ("bob eve", said("bob", "eve", 40)),
+        ("#a", said("eve", "#a", 50)),
+    ]
+    .map(|(key, message)| Record {
+        key: key.into(),
+        message,
+    });
+    store.record(&batch, KEEP).unwrap();
+    let at = |ms| jiff::Timestamp::from_millisecond(ms).unwrap();
+    let names = |rooms: &[Name], party, from, to, limit| -> Vec<(String, i64)> {
+        store
+            .targets(rooms, party, at(from), at(to), limit)
+            .unwrap()
+            .into_iter()
+            .map(|target| (target.name.to_string(), target.latest.as_millisecond()))
+            .collect()
+    };
+    let rooms: Vec<Name> = vec!["#a".into()];
+    assert_eq!(
+        names(&rooms, Some("ada"), 0, 100, 10),
+        [("bob".to_owned(), 20), ("#a".to_owned(), 50)]
+    );
+    assert_eq!(
+        names(&rooms, Some("ada"), 100, 0, 1),
+        [("bob".to_owned(), 20)]
+    );
+    assert_eq!(
+        names(&rooms, Some("ada"), 20, 100, 10),
+        [("#a".to_owned(), 50)]
+    );
+    assert!(names(&[], None, 0, 100, 10).is_empty());
+}
+
+#[test]
+fn offline_messages_wait_in_order_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(&db_path(&dir)).unwrap();
+        for (sender, at) in [("ada", 1), ("eve", 2), ("ada", 3)] {
+            store
+                .save_offline("bob", sender, &said(sender, "bob", at))
+                .unwrap();
+        }
+        store
+            .save_offline("carol", "ada", &said("ada", "carol", 4))
+            .unwrap();
+    }
+    let mut store = Store::open(&db_path(&dir)).unwrap();
+    let mut counts = store.offline_counts().unwrap();
+    counts.sort();
+    let expected: Vec<(Name, Name, usize)> = vec![
+        ("bob".into(), "ada".into(), 2),
+        ("bob".into(), "eve".into(), 1),
+        ("carol".into(), "ada".into(), 1),
+    ];
+    assert_eq!(counts, expected);
+    let (waiting, last) = store.offline("bob").unwrap();
+    assert_eq!(ids(&waiting), ["m1", "m2", "m3"]);
+    store
+        .save_offline("bob", "eve", &said("eve", "bob", 5))
+        .unwrap();
+    store.clear_offline("bob", last).unwrap();
+    assert_eq!(ids(&store.offline("bob").unwrap().0), ["m5"]);
+}
+
+#[test]
+fn the_thread_commits_delivered_messages_and_answers_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = crossbeam_channel::bounded(16);
+    let stats = Arc::new(Stats::default());
+    let mut storage = Storage::start(
+        Store::open(&db_path(&dir)).unwrap(),
+        Some(KEEP),
+        Arc::clone(&stats),
+        RouterSender::new(tx, None),
+    )
+    .unwrap();
+    for n in 1..=3 {
+        let record = Record {
+            key: "#r".into(),
+            message: said("ada", "#r", n),
+        };
+        storage.record(record).unwrap();
+    }
+    let query = HistoryQuery {
+        selector: Selector::Latest(None),
+        limit: 10,
+        kind: PastKind::Query,
+    };
+    storage
+        .submit(Job::History {
+            client: ClientId(1),
+            key: "#r".into(),
+            target: "#r".into(),
+            query,
+            events: false,
+            label: None,
+        })
+        .unwrap();
+    let answer = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let Input::Stored(Stored::History {
+        result: Ok(page), ..
+    }) = answer
+    else {
+        panic!("{answer:?}");
+    };
+    assert_eq!(ids(&page), ["m1", "m2", "m3"]);
+    storage.stop();
+    assert_eq!(stats.snapshot().history_stored, 3);
+}
+
+#[test]
+fn topics_and_kept_tagmsgs_are_read_only_with_events() {
+    let mut store = Store::open(":memory:").unwrap();
+    let who = Arc::new(Mask {
+        nick: "ada".into(),
+        user: "~u".into(),
+        host: "h".into(),
+        account: None,
+    });
+    let at = jiff::Timestamp::from_millisecond(5).unwrap();
+    let topic = Event::TopicChanged {
+        room: "#r".into(),
+        who: Arc::clone(&who),
+        text: "news".into(),
+        id: "t".into(),
+    };
+    let reaction = Event::TagMessage {
+        from: who,
+        to: Destination::Room("#r".into()),
+        tags: "+draft/react=x".into(),
+        id: "r".into(),
+    };
+    let batch = [topic.clone(), reaction.clone()].map(|event| Record {
+        key: "#r".into(),
+        message: Outgoing::at(event, at),
+    });
+    store.record(&batch, KEEP).unwrap();
+    let latest = Selector::Latest(None);
+    assert!(store.page("#r", &latest, 10, false).unwrap().is_empty());
+    let events: Vec<Event> = store
+        .page("#r", &latest, 10, true)
+        .unwrap()
+        .into_iter()
+        .map(|past| past.message)
+        .collect();
+    assert_eq!(events, [topic, reaction]);
 }

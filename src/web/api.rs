@@ -237,6 +237,7 @@ pub fn respond(answer: Answer) -> Response {
         Answer::Members(members) => Response::json(Status::OK, &members),
         Answer::User(user) => Response::json(Status::OK, &user),
         Answer::Users(users) => Response::json(Status::OK, &users),
+        Answer::Messages(messages) => Response::json(Status::OK, &messages),
         Answer::Posted { id } => Response::json(Status::CREATED, &serde_json::json!({ "id": id })),
         Answer::Metrics(_) => error(Status::INTERNAL_ERROR, "internal", "unexpected answer"),
         Answer::Failed(failure) => failure_response(&failure),
@@ -252,7 +253,6 @@ fn failure_response(failure: &Failure) -> Response {
         FailureKind::NotFound => (Status::NOT_FOUND, "not_found"),
         FailureKind::Conflict => (Status::CONFLICT, "conflict"),
         FailureKind::Busy => (Status::SERVICE_UNAVAILABLE, "busy"),
-        FailureKind::Unsupported => (Status::NOT_IMPLEMENTED, "not_implemented"),
     };
     let response = error(status, kind, failure.message.clone());
     match failure.kind {
@@ -453,7 +453,6 @@ mod tests {
             (FailureKind::NotFound, 404),
             (FailureKind::Conflict, 409),
             (FailureKind::Busy, 503),
-            (FailureKind::Unsupported, 501),
         ];
         for (kind, code) in kinds {
             let response = respond(Answer::Failed(Failure::new(kind, "why")));

@@ -32,8 +32,8 @@ fn registration_with_capabilities_gives_the_welcome_burst_in_order(transport: Tr
     ] {
         assert!(ls.contains(cap), "{cap} in {ls}");
     }
-    client.send("CAP REQ :multi-prefix draft/chathistory");
-    client.expect_next(":test.server CAP * NAK :multi-prefix draft/chathistory");
+    client.send("CAP REQ :multi-prefix draft/multiline");
+    client.expect_next(":test.server CAP * NAK :multi-prefix draft/multiline");
     client.send("CAP REQ :multi-prefix userhost-in-names");
     client.expect_next(":test.server CAP * ACK :multi-prefix userhost-in-names");
     client.send("CAP LIST");

@@ -5,6 +5,7 @@ mod chat;
 mod conformance;
 mod disconnect;
 mod hardening;
+mod history;
 mod input;
 mod irc;
 mod limits;

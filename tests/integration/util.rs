@@ -99,11 +99,17 @@ pub struct Binary {
 impl Binary {
     /// Starts the binary with `--transport transport` and `args`.
     pub fn start(transport: Transport, args: &[&str]) -> Binary {
+        // No database file left behind in the working directory, unless
+        // the test names one.
+        let db = if args.contains(&"--db") {
+            &[][..]
+        } else {
+            &["--db", ":memory:"][..]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["--listen", "line://127.0.0.1:0"])
             .args(["--transport", &transport.to_string()])
-            // No database file left behind in the working directory.
-            .args(["--db", ":memory:"])
+            .args(db)
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -141,6 +147,13 @@ impl Binary {
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
         }
+    }
+
+    /// Kills the process at once (SIGKILL: no shutdown, no flushing) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the server");
+        self.child.wait().expect("reap the server");
     }
 
     pub fn pid(&self) -> u32 {
@@ -278,6 +291,23 @@ impl Client {
             numeric(line) == Some("376") || numeric(line) == Some("422")
         });
         self
+    }
+
+    /// Connects to IRC with the capabilities `caps` (space-separated) and
+    /// registers as `nick`, reading the welcome burst.
+    pub fn irc_with_caps(addr: SocketAddr, nick: &str, caps: &str) -> Client {
+        let mut client = Client::connect_quietly(addr);
+        client.name = nick.into();
+        client.send(&format!("CAP REQ :{caps}"));
+        client.send(&format!("NICK {nick}"));
+        client.send(&format!("USER {nick} 0 * :Real {nick}"));
+        client.expect(&format!(":test.server CAP * ACK :{caps}"));
+        client.send("CAP END");
+        client.expect_numeric("001");
+        client.expect_with("the end of the MOTD", |line| {
+            numeric(line) == Some("376") || numeric(line) == Some("422")
+        });
+        client
     }
 
     /// Connects, picks `nick` and waits for the welcome.

@@ -7,6 +7,8 @@
 
 #[cfg(test)]
 mod account_tests;
+mod history;
+mod labels;
 pub mod message;
 mod replies;
 #[cfg(test)]
@@ -20,6 +22,7 @@ use super::{
     Whox, has_forbidden, strip_controls,
 };
 use crate::limits::WHOX_TOKEN_MAX;
+pub use labels::write_labeled;
 use message::{MAX_MESSAGE, Message};
 
 /// The longest line accepted, terminator excluded: 8191 bytes of tags and a
@@ -57,7 +60,14 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
     {
         return Some(Err(Error::LineTooLong(MAX_BODY + 2)));
     }
-    Some(request(&message))
+    let request = request(&message);
+    Some(match labels::label(&message) {
+        Some(label) => Ok(Request::Labeled {
+            label: label.to_owned(),
+            request: Box::new(request.unwrap_or_else(Request::Invalid)),
+        }),
+        None => request,
+    })
 }
 
 /// The request a parsed message makes.
@@ -230,6 +240,7 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
         },
         "WALLOPS" => Request::Wallops(need(0, "WALLOPS")?.to_owned()),
         "SETNAME" => Request::SetName(need(0, "SETNAME")?.to_owned()),
+        "CHATHISTORY" => history::decode(message)?,
         "QUIT" => Request::Quit(param(0).map(str::to_owned)),
         _ => return Err(Error::UnknownCommand(message.command.to_owned())),
     };
@@ -266,6 +277,7 @@ pub fn write_tags<'a>(
     caps: Caps,
     time: impl FnOnce() -> &'a str,
     piece: usize,
+    batch: Option<&str>,
     out: &mut Vec<u8>,
 ) {
     // Replies (numerics, often several lines) are answers, not things that
@@ -278,6 +290,7 @@ pub fn write_tags<'a>(
                 | Event::Closing(_)
                 | Event::Missed(_)
                 | Event::Reply { .. }
+                | Event::Labeled { .. }
         );
     let tagged = caps.contains(Caps::MESSAGE_TAGS);
     let account = caps
@@ -286,6 +299,7 @@ pub fn write_tags<'a>(
         .flatten();
     let (id, relayed) = match event {
         Event::Message { tags, id, .. } if tagged => (Some(id), tags.as_deref()),
+        Event::TopicChanged { id, .. } if tagged => (Some(id), None),
         Event::TagMessage { tags, id, .. } if tagged => {
             (Some(id), Some(&**tags).filter(|tags| !tags.is_empty()))
         }
@@ -299,6 +313,9 @@ pub fn write_tags<'a>(
             out.extend_from_slice(part.as_bytes());
         }
     };
+    if let Some(batch) = batch {
+        tag(out, &["batch=", batch]);
+    }
     if stamped {
         tag(out, &["time=", time()]);
     }
@@ -315,6 +332,22 @@ pub fn write_tags<'a>(
     }
     if !first {
         out.push(b' ');
+    }
+}
+
+/// Appends `body`, the lines of `event` (a long message is several), each
+/// with its tags: `msgid` suffixed `.1`, `.2`... after the first.
+pub fn write_lines<'a>(
+    event: &Event,
+    caps: Caps,
+    time: impl Fn() -> &'a str,
+    batch: Option<&str>,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    for (piece, line) in body.split_inclusive(|&byte| byte == b'\n').enumerate() {
+        write_tags(event, caps, &time, piece, batch, out);
+        out.extend_from_slice(line);
     }
 }
 
@@ -339,7 +372,8 @@ fn source(event: &Event) -> Option<&Mask> {
         | Event::Ping(_)
         | Event::Missed(_)
         | Event::Closing(_)
-        | Event::Reply { .. } => None,
+        | Event::Reply { .. }
+        | Event::Labeled { .. } => None,
     }
 }
 
@@ -391,6 +425,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             room,
             who,
             text: topic,
+            ..
         } => {
             text(out, &who.to_string(), "TOPIC", &[room, topic]);
         }
@@ -457,6 +492,8 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             message::write_text(out, None, "ERROR", &[&format!("Closing Link: {reason}")]);
         }
         Event::Reply { me, reply } => replies::encode_reply(reply, server, me, caps, out),
+        // Written by `Outgoing::write_to`, which encodes what it holds.
+        Event::Labeled { .. } => {}
     }
 }
 

@@ -359,6 +359,19 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
             message::write_text(out, Some(server), "NOTICE", &[me, &notice]);
         }
         // Line-protocol conveniences with no IRC counterpart.
+        Reply::History {
+            target,
+            kind,
+            messages,
+        } => super::history::encode_page(target, *kind, messages, server, caps, out),
+        Reply::HistoryTargets(targets) => {
+            super::history::encode_targets(targets, server, caps, out);
+        }
+        Reply::Queued(nick) => {
+            let notice =
+                format!("{nick} is offline: your message will be delivered when they log in");
+            message::write_text(out, Some(server), "NOTICE", &[me, &notice]);
+        }
         Reply::Switched(_) | Reply::Help | Reply::TimingMark => {}
         Reply::Error(error) => encode_error(error, server, me, out),
     }
@@ -479,8 +492,31 @@ fn encode_error(error: &Error, server: &str, me: &str, out: &mut Vec<u8>) {
                 "Message rejected: it contains a NUL or a bare CR",
             ],
         ),
+        Error::InvalidHistory(_) | Error::HistoryOff => message::write_text(
+            out,
+            Some(server),
+            "FAIL",
+            &["CHATHISTORY", "INVALID_PARAMS", &error.to_string()],
+        ),
+        Error::HistoryRefused { command, target } => message::write_text(
+            out,
+            Some(server),
+            "FAIL",
+            &[
+                "CHATHISTORY",
+                "INVALID_TARGET",
+                command,
+                target,
+                "Messages could not be retrieved",
+            ],
+        ),
         // The rest have no numeric; a notice carries the words.
-        Error::AlreadyNamed | Error::NoCurrentRoom | Error::TopicTooLong(_) | Error::EmptyLine => {
+        Error::AlreadyNamed
+        | Error::NoCurrentRoom
+        | Error::TopicTooLong(_)
+        | Error::EmptyLine
+        | Error::OfflineFull(_)
+        | Error::Busy => {
             message::write_text(out, Some(server), "NOTICE", &[me, &error.to_string()]);
         }
     }
@@ -510,7 +546,9 @@ fn isupport() -> [Vec<String>; 2] {
             format!(
                 "TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:{TARGETS_MAX},PART:,PRIVMSG:{TARGETS_MAX},TAGMSG:{TARGETS_MAX},WHOIS:1"
             ),
+            format!("CHATHISTORY={HISTORY_LIMIT}"),
             format!("KEYLEN={KEY_MAX}"),
+            "MSGREFTYPES=msgid,timestamp".into(),
             format!("TOPICLEN={TOPIC_MAX}"),
             format!("USERLEN={USER_MAX}"),
             "UTF8ONLY".into(),

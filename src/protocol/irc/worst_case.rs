@@ -203,6 +203,7 @@ fn events() -> Vec<Event> {
             room: room(),
             who: who(),
             text: text(),
+            id: "1".into(),
         },
         Event::ModeChanged {
             target: room(),

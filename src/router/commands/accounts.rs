@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::api::NO_CLIENT;
 use super::unix_now;
 use crate::accounts::Account;
 use crate::accounts::limits::{EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN};
@@ -196,10 +195,13 @@ impl Router {
                         email,
                         registered_at: unix_now(),
                     };
-                    self.save(storage::Job::CreateAccount {
-                        client: id,
-                        account,
-                    })
+                    self.save(
+                        id,
+                        storage::Job::CreateAccount {
+                            client: id,
+                            account,
+                        },
+                    )
                 });
                 if let Err(error) = saved {
                     self.accounts.pending.remove(&crate::router::fold(&name));
@@ -214,21 +216,7 @@ impl Router {
 
     /// Hands a change to the storage thread and holds the client's
     /// requests until it is committed; a full queue refuses it, counted.
-    pub(super) fn save(&mut self, job: storage::Job) -> Result<(), AccountError> {
-        let id = match &job {
-            storage::Job::CreateAccount { client, .. }
-            | storage::Job::DropAccount { client, .. }
-            | storage::Job::Certificate { client, .. }
-            | storage::Job::SaveToken {
-                asker: Asker::Client(client),
-                ..
-            }
-            | storage::Job::RevokeToken {
-                asker: Asker::Client(client),
-                ..
-            } => *client,
-            storage::Job::SaveToken { .. } | storage::Job::RevokeToken { .. } => NO_CLIENT,
-        };
+    pub(super) fn save(&mut self, id: ClientId, job: storage::Job) -> Result<(), AccountError> {
         if self.storage.submit(job).is_err() {
             self.clients
                 .stats
@@ -247,6 +235,10 @@ impl Router {
         let id = match stored {
             token @ (Stored::TokenSaved { .. } | Stored::TokenRevoked { .. }) => {
                 self.token_stored(token, now);
+                return;
+            }
+            Stored::ApiHistory { reply, result } => {
+                reply.answer(super::api::history_answer(result));
                 return;
             }
             Stored::AccountCreated {
@@ -313,6 +305,7 @@ impl Router {
                 self.certificate_stored(client, account, fingerprint, add, result, now);
                 client
             }
+            other => return self.history_stored(other, now),
         };
         if let Some(client) = self.clients.map.get_mut(&id) {
             client.waiting = false;
@@ -387,6 +380,7 @@ impl Router {
             self.reply(id, Reply::Account(notice), now);
         }
         self.check_nick_owner(id, now);
+        self.take_offline(id);
     }
 
     fn log_out(&mut self, id: ClientId, now: Instant) -> Result<(), AccountError> {
@@ -448,7 +442,7 @@ impl Router {
             .account
             .clone()
             .ok_or(AccountError::NotLoggedIn)?;
-        self.save(storage::Job::DropAccount { client: id, name })
+        self.save(id, storage::Job::DropAccount { client: id, name })
     }
 
     fn account_info(

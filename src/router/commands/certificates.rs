@@ -66,7 +66,7 @@ impl Router {
             fingerprint: fingerprint.clone(),
             add,
         };
-        self.save(job)?;
+        self.save(id, job)?;
         if add {
             self.accounts.pending_certificates.insert(fingerprint);
         }

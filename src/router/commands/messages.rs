@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::history::worth_keeping;
 use crate::client::ClientId;
 use crate::limits::TARGETS_MAX;
 use crate::protocol::{
@@ -40,6 +41,7 @@ impl Router {
                     Resolved::User(recipient) => {
                         Destination::User(self.clients.map[recipient].me())
                     }
+                    Resolved::Offline { nick, .. } => Destination::User(nick.clone()),
                 };
                 let event = Event::Message {
                     from: Arc::clone(&from),
@@ -52,6 +54,17 @@ impl Router {
                 };
                 match target {
                     Resolved::Room(key) => self.say_in_room(id, &key, event, now),
+                    Resolved::Offline { owner, nick } => {
+                        if matches!(kind, MessageKind::Ctcp | MessageKind::CtcpReply) {
+                            return Err(Error::NoSuchUser(nick.to_string()));
+                        }
+                        let message = Outgoing::new(event);
+                        self.leave_offline(id, owner, nick, Arc::clone(&message))?;
+                        if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+                            self.clients.send(id, &message, now);
+                        }
+                        Ok(())
+                    }
                     Resolved::User(recipient) => {
                         if kind == MessageKind::Ctcp && self.answer_ctcp(id, recipient, &text, now)
                         {
@@ -130,19 +143,23 @@ impl Router {
         let tags: Name = tags.into();
         for target in self.targets(id, to)? {
             let delivered = target.and_then(|target| {
-                let (to, recipients) = match target {
+                let to_self = target == Resolved::User(id);
+                let (to, recipients) = match &target {
                     Resolved::Room(key) => {
-                        let room = &self.rooms[&key];
+                        let room = &self.rooms[key];
                         if !room.may_speak(id, &from) {
                             return Err(Error::CannotSend(room.name.to_string()));
                         }
                         let members: Vec<ClientId> = room.members.keys().copied().collect();
                         (Destination::Room(room.name.clone()), members)
                     }
-                    Resolved::User(recipient) => (
+                    &Resolved::User(recipient) => (
                         Destination::User(self.clients.map[&recipient].me()),
                         vec![recipient],
                     ),
+                    Resolved::Offline { nick, .. } => {
+                        return Err(Error::NoSuchUser(nick.to_string()));
+                    }
                 };
                 let event = Outgoing::new(Event::TagMessage {
                     from: Arc::clone(&from),
@@ -150,12 +167,27 @@ impl Router {
                     tags: tags.clone(),
                     id: self.message_id(),
                 });
-                let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
-                for recipient in recipients {
-                    if (recipient != id || echo)
-                        && self.clients.caps(recipient).contains(Caps::MESSAGE_TAGS)
-                    {
+                let tagged =
+                    |router: &Router, id| router.clients.caps(id).contains(Caps::MESSAGE_TAGS);
+                for &recipient in &recipients {
+                    if recipient != id && tagged(self, recipient) {
                         self.clients.send(recipient, &event, now);
+                    }
+                }
+                if tagged(self, id) {
+                    if to_self {
+                        // The delivery; only the echo answers a labeled request.
+                        self.clients.deliver(id, &event, now);
+                    }
+                    if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+                        self.clients.send(id, &event, now);
+                    }
+                }
+                if worth_keeping(&tags) {
+                    match target {
+                        Resolved::Room(key) => self.keep_event(&key, &event),
+                        Resolved::User(recipient) => self.keep_private(id, recipient, &event),
+                        Resolved::Offline { .. } => {}
                     }
                 }
                 Ok(())
@@ -198,16 +230,39 @@ impl Router {
                         Err(Error::NoSuchRoom(room))
                     }
                 }
-                Target::User(nick) => self
-                    .registered_id(&nick)
-                    .map(Resolved::User)
-                    .ok_or(Error::NoSuchUser(nick)),
+                Target::User(nick) => self.resolve_user(nick),
             };
             if !resolved.contains(&target) {
                 resolved.push(target);
             }
         }
         Ok(resolved)
+    }
+
+    /// A user by nickname: connected, or else an account, reached through
+    /// whoever is logged in to it, or offline.
+    fn resolve_user(&self, nick: String) -> Result<Resolved, Error> {
+        if let Some(id) = self.registered_id(&nick) {
+            return Ok(Resolved::User(id));
+        }
+        let owner = state::fold(&nick);
+        let Some(account) = self.accounts.map.get(&owner) else {
+            return Err(Error::NoSuchUser(nick));
+        };
+        let logged_in = self.clients.map.iter().find(|(_, client)| {
+            client.registered
+                && client
+                    .account
+                    .as_ref()
+                    .is_some_and(|name| state::fold(name) == owner)
+        });
+        Ok(match logged_in {
+            Some((&id, _)) => Resolved::User(id),
+            None => Resolved::Offline {
+                owner,
+                nick: account.name.clone(),
+            },
+        })
     }
 
     /// Says something in a room: to every member but the sender, and to the
@@ -234,16 +289,25 @@ impl Router {
         if echo {
             self.clients.send(id, &message, now);
         }
+        self.keep_in_room(key, &message);
         Ok(())
     }
 
-    /// Says something privately, echoing it to the sender if it asked.
+    /// Says something privately, echoing it to the sender if it asked
+    /// (twice to oneself, then: the message and its echo, as ergo does).
     fn say_privately(&mut self, id: ClientId, recipient: ClientId, event: Event, now: Instant) {
         let message = Outgoing::new(event);
-        self.clients.send(recipient, &message, now);
-        if recipient != id && self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
+        if recipient == id {
+            // To oneself: with echo-message one copy is the delivery and
+            // one the echo, and only the echo answers a labeled request.
+            self.clients.deliver(id, &message, now);
+        } else {
+            self.clients.send(recipient, &message, now);
+        }
+        if self.clients.caps(id).contains(Caps::ECHO_MESSAGE) {
             self.clients.send(id, &message, now);
         }
+        self.keep_private(id, recipient, &message);
     }
 }
 
@@ -253,4 +317,9 @@ enum Resolved {
     /// A room, by folded name.
     Room(Name),
     User(ClientId),
+    /// An account nobody is logged in to: `owner` folded, `nick` as spelled.
+    Offline {
+        owner: Name,
+        nick: Name,
+    },
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 mod accounts;
 mod api;
 mod certificates;
+mod history;
 mod messages;
 mod modes;
 mod operators;
@@ -17,7 +18,7 @@ mod rooms;
 mod sasl;
 
 use super::Router;
-use super::state::{self, HELD_MAX};
+use super::state::{self, HELD_MAX, Labeling};
 use crate::client::ClientId;
 use crate::protocol::{Caps, Error, Event, Mask, Name, Outgoing, Protocol, Reply, Request};
 
@@ -27,6 +28,67 @@ fn unix_now() -> i64 {
 }
 
 impl Router {
+    /// Handles a labeled request: for a client with `labeled-response`,
+    /// whatever it makes for its sender goes out as one labeled answer.
+    fn labeled(&mut self, id: ClientId, label: Name, request: Request, now: Instant) {
+        if !self.clients.caps(id).contains(Caps::LABELED_RESPONSE) {
+            return self.request(id, request, now);
+        }
+        self.clients.labeling = Some(Labeling {
+            id,
+            label,
+            events: Vec::new(),
+            deferred: false,
+        });
+        self.request(id, request, now);
+        self.finish_label(now);
+    }
+
+    /// Sends the labeled answer gathered, unless it comes later: from a
+    /// helper (a history read), or after a password check or a save, which
+    /// are answered unlabeled.
+    pub(super) fn finish_label(&mut self, now: Instant) {
+        let Some(labeling) = self.clients.labeling.take() else {
+            return;
+        };
+        let waiting = self
+            .clients
+            .map
+            .get(&labeling.id)
+            .is_some_and(|client| client.waiting);
+        if labeling.events.is_empty() && (labeling.deferred || waiting) {
+            return;
+        }
+        let answer = Outgoing::new(Event::Labeled {
+            label: labeling.label,
+            events: labeling.events,
+        });
+        self.clients.deliver(labeling.id, &answer, now);
+    }
+
+    /// The label of the request being handled for `id`, marked as answered
+    /// later, by whoever takes it (an error meanwhile is still answered at
+    /// once: a deferred answer with events goes out).
+    pub(super) fn defer_label(&mut self, id: ClientId) -> Option<Name> {
+        let labeling = self
+            .clients
+            .labeling
+            .as_mut()
+            .filter(|labeling| labeling.id == id)?;
+        labeling.deferred = true;
+        Some(labeling.label.clone())
+    }
+
+    /// Starts gathering a labeled answer that comes later.
+    pub(super) fn resume_label(&mut self, id: ClientId, label: Option<Name>) {
+        self.clients.labeling = label.map(|label| Labeling {
+            id,
+            label,
+            events: Vec::new(),
+            deferred: false,
+        });
+    }
+
     /// Dispatches one request from a connected client.
     pub(super) fn request(&mut self, id: ClientId, request: Request, now: Instant) {
         let Some(client) = self.clients.map.get_mut(&id) else {
@@ -46,6 +108,9 @@ impl Router {
                 client.held.push_back(request);
             }
             return;
+        }
+        if let Request::Labeled { label, request } = request {
+            return self.labeled(id, label.into(), *request, now);
         }
         let registered = client.registered;
         let protocol = client.protocol;
@@ -145,6 +210,10 @@ impl Router {
                 self.message(id, to, text, kind, tags, now)
             }
             Request::TagMessage { to, tags } => self.tag_message(id, to, tags, now),
+            Request::History { target, query } => self.read_history(id, target, query),
+            Request::HistoryTargets { from, to, limit } => self.read_targets(id, from, to, limit),
+            // Unwrapped above; a label inside a label is one too many.
+            Request::Labeled { .. } => Err(Error::UnknownCommand("label".into())),
             // `TARGMAX` says one nickname per KICK: each is a broadcast.
             Request::Kick { nicks, .. } if nicks.len() > 1 => Err(Error::TooManyTargets {
                 target: nicks[1].clone(),

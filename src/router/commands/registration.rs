@@ -208,6 +208,7 @@ impl Router {
         };
         self.reply(id, Reply::Welcome(Box::new(welcome)), now);
         self.check_nick_owner(id, now);
+        self.take_offline(id);
     }
 
     pub(super) fn lusers(&self) -> Lusers {
@@ -288,7 +289,7 @@ mod unit {
         let none = Caps::default();
         let both = requested_caps(none, "server-time multi-prefix").unwrap();
         assert!(both.contains(Caps::SERVER_TIME) && both.contains(Caps::MULTI_PREFIX));
-        assert_eq!(requested_caps(none, "server-time draft/chathistory"), None);
+        assert_eq!(requested_caps(none, "server-time draft/multiline"), None);
         let one = requested_caps(both, "-server-time").unwrap();
         assert!(!one.contains(Caps::SERVER_TIME) && one.contains(Caps::MULTI_PREFIX));
     }

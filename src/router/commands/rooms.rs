@@ -79,6 +79,7 @@ impl Router {
                 let mut room = Room::new(name.into(), id, unix_now());
                 room.modes.key = key;
                 self.rooms.insert(folded.clone(), room);
+                self.recent.revive(&folded);
             }
         }
         let client = self.clients.map.get_mut(&id).expect("caller checked");
@@ -103,6 +104,7 @@ impl Router {
             self.reply(id, reply, now);
         }
         self.names_of(id, &folded, now);
+        self.replay(id, &folded, now);
         Ok(())
     }
 
@@ -266,7 +268,7 @@ impl Router {
         };
         let key = self.member_room(id, room.as_deref())?;
         let who = Arc::clone(self.clients.mask(id).expect("registered"));
-        let room = self.rooms.get_mut(&key).expect("member_room checked");
+        let room = &self.rooms[&key];
         if room.modes.topic_locked && !room.is_operator(id) {
             return Err(Error::NotOperator(room.name.to_string()));
         }
@@ -274,17 +276,22 @@ impl Router {
             return Err(Error::TopicTooLong(TOPIC_MAX));
         }
         let text: Name = text.into();
-        room.topic = (!text.is_empty()).then(|| Topic {
+        let event = Outgoing::new(Event::TopicChanged {
+            room: room.name.clone(),
+            who: Arc::clone(&who),
             text: text.clone(),
-            set_by: Arc::clone(&who),
+            id: self.message_id(),
+        });
+        let room = self.rooms.get_mut(&key).expect("member_room checked");
+        room.topic = (!text.is_empty()).then(|| Topic {
+            text,
+            set_by: who,
             set_at: unix_now(),
         });
-        let event = Event::TopicChanged {
-            room: room.name.clone(),
-            who,
-            text,
-        };
-        self.broadcast(&key, event, None, now);
+        for &member in room.members.keys() {
+            self.clients.send(member, &event, now);
+        }
+        self.keep_event(&key, &event);
         Ok(())
     }
 

@@ -46,7 +46,7 @@ fn register(password: &str) -> Request {
     })
 }
 
-fn identify(account: Option<&str>, password: &str) -> Request {
+pub(super) fn identify(account: Option<&str>, password: &str) -> Request {
     Request::Account(AccountCommand::Identify {
         account: account.map(str::to_owned),
         password: password.into(),

@@ -9,7 +9,7 @@ use switchboard::web::jwt;
 use switchboard::{Server, Transport};
 
 use super::{Http, WsClient, parse_metrics, request, web_addr, web_server};
-use crate::util::{Client, irc_addr, line_addr};
+use crate::util::{Client, irc_addr, line_addr, wait_until};
 
 /// Registers account `name` (password "sesame") from a line client that
 /// then leaves.
@@ -220,8 +220,31 @@ fn rooms_are_managed_over_the_api_with_people_in_them(transport: Transport) {
             .status,
         404
     );
-    let history = http.request("GET", "/api/v1/rooms/lobby/messages?limit=10", &[&eve], "");
-    assert_eq!(history.status, 501);
+    // History, for those in the room or managing it, oldest first, paged
+    // by message id; the storage thread commits within 100 ms.
+    let refused = http.request("GET", "/api/v1/rooms/lobby/messages", &[&eve], "");
+    assert_eq!(refused.status, 403);
+    web.send("PRIVMSG #lobby :from the web");
+    line.expect("[#lobby] <wes> from the web");
+    let mut page = serde_json::Value::Null;
+    wait_until("both messages in the history", || {
+        let reply = http.request("GET", "/api/v1/rooms/lobby/messages?limit=10", &[&ann], "");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        page = reply.json();
+        page.as_array().unwrap().len() == 2
+    });
+    assert_eq!(page[0]["text"], "hello everyone");
+    assert_eq!(page[0]["from"], "ann");
+    assert_eq!(page[0]["account"], "ann");
+    assert_eq!(page[1]["text"], "from the web");
+    assert_eq!(page[1]["kind"], "say");
+    let before = format!(
+        "/api/v1/rooms/lobby/messages?before={}",
+        page[1]["id"].as_str().unwrap()
+    );
+    let earlier = http.request("GET", &before, &[&ann], "").json();
+    assert_eq!(earlier.as_array().unwrap().len(), 1);
+    assert_eq!(earlier[0]["text"], "hello everyone");
 
     // Deleted with people in it: each is told and parted; only its owner
     // (or an operator account) may.

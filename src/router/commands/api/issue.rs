@@ -95,12 +95,18 @@ impl Router {
         }
         let (token, secret) = tokens::mint(account, now)
             .ok_or_else(|| Failure::new(FailureKind::Busy, "no randomness for a token"))?;
+        // A client's later requests wait for the commit; an API call has
+        // none.
+        let client = match &asker {
+            Asker::Client(id) => *id,
+            Asker::Api(_) => NO_CLIENT,
+        };
         let job = storage::Job::SaveToken {
             token,
             secret,
             asker,
         };
-        self.save(job).map_err(|_| busy())
+        self.save(client, job).map_err(|_| busy())
     }
 
     /// Finishes a token job the store committed (or not), telling whoever
@@ -132,10 +138,9 @@ impl Router {
                 self.tokens.remove(&hash);
                 (asker, result.map(|()| None))
             }
-            // Account jobs are finished in `stored`, which sends only these.
-            Stored::AccountCreated { .. }
-            | Stored::AccountDropped { .. }
-            | Stored::Certificate { .. } => return,
+            // Other answers are finished in `stored`, which sends only
+            // these.
+            _ => return,
         };
         match asker {
             Asker::Api(reply) => reply.answer(match told {

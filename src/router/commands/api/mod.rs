@@ -16,15 +16,17 @@ use super::unix_now;
 use crate::client::ClientId;
 use crate::limits::{API_LIST_MAX, API_TEXT_MAX, KICK_MAX, TOPIC_MAX};
 use crate::protocol::api::{
-    Answer, Call, Counts, Credential, Failure, FailureKind, MemberInfo, RoomInfo, UserInfo,
+    Answer, Call, Counts, Credential, Failure, FailureKind, MemberInfo, MessageInfo, RoomInfo,
+    UserInfo,
 };
 use crate::protocol::{
-    Destination, Event, Mask, MessageKind, Name, Outgoing, Protocol, Topic, truncate,
+    Destination, Event, Mask, MessageKind, Name, Outgoing, Past, Protocol, Ref, Selector, Topic,
+    truncate,
 };
 use crate::router::state::{self, Room};
 use crate::router::tokens::{self, Asker};
-use crate::router::{ApiRequest, Router};
-use crate::storage;
+use crate::router::{ApiRequest, Replier, Router};
+use crate::storage::{self, StoreError};
 
 /// Stands in for a client in hashing jobs asked for by the API, which
 /// answer no connection.
@@ -72,11 +74,19 @@ impl Router {
                             hash: tokens::hash(secret),
                             asker: Asker::Api(reply.clone()),
                         };
-                        match self.save(job) {
+                        match self.save(NO_CLIENT, job) {
                             Ok(()) => return,
                             Err(_) => Answer::Failed(busy()),
                         }
                     }
+                    Call::History {
+                        room,
+                        before,
+                        limit,
+                    } => match self.history_page(&account, &room, before, limit, &reply) {
+                        Ok(()) => return,
+                        Err(failure) => Answer::Failed(failure),
+                    },
                     call => self.api_call(&account, call, now),
                 },
                 Err(failure) => Answer::Failed(failure),
@@ -151,11 +161,6 @@ impl Router {
             Call::Invite { room, nick } => self.api_invite(account, &room, &nick, now),
             Call::Kick { room, nick, reason } => self.api_kick(account, &room, &nick, reason, now),
             Call::Post { target, text } => self.post(account, &target, text, now),
-            Call::History {
-                room,
-                before,
-                limit,
-            } => self.history_page(account, &room, before, limit),
             Call::Whois { nick } => match self.registered_id(&nick) {
                 Some(id) => Answer::User(self.user_info(account, id, now)),
                 None => failed(FailureKind::NotFound, format!("nobody is called {nick}")),
@@ -175,7 +180,7 @@ impl Router {
                 users.truncate(API_LIST_MAX);
                 Answer::Users(users)
             }
-            Call::Metrics | Call::IssueToken { .. } | Call::RevokeToken => {
+            Call::Metrics | Call::IssueToken { .. } | Call::RevokeToken | Call::History { .. } => {
                 unreachable!("answered by Router::api")
             }
         }
@@ -337,6 +342,7 @@ impl Router {
         }
         let who = self.api_mask(account);
         let text: Name = text.into();
+        let id = self.message_id();
         let room = self.rooms.get_mut(&key).expect("checked above");
         room.topic = (!text.is_empty()).then(|| Topic {
             text: text.clone(),
@@ -347,8 +353,10 @@ impl Router {
             room: room.name.clone(),
             who,
             text,
+            id,
         };
-        self.broadcast(&key, event, None, now);
+        let event = self.tell_room(&key, event, now);
+        self.keep_event(&key, &event);
         Answer::Done
     }
 
@@ -458,7 +466,8 @@ impl Router {
                 );
             }
             let event = message(Destination::Room(room.name.clone()));
-            self.broadcast(&key, event, None, now);
+            let message = self.tell_room(&key, event, now);
+            self.keep_in_room(&key, &message);
         } else {
             let Some(recipient) = self.registered_id(target) else {
                 return failed(FailureKind::NotFound, format!("nobody is called {target}"));
@@ -469,22 +478,62 @@ impl Router {
         Answer::Posted { id }
     }
 
-    /// A page of `room`'s history for `account`: not kept by this build
-    /// (501). With history (a storage job, answered as `Input::Stored`),
-    /// this checks the account may read the room, submits the query with
-    /// an `Asker::Api` and returns without answering; the stored page then
-    /// answers the replier.
+    /// Tells every member of the room `key` of `event`, returned shared
+    /// for the history.
+    fn tell_room(&mut self, key: &Name, event: Event, now: Instant) -> Arc<Outgoing> {
+        let message = Outgoing::new(event);
+        if let Some(room) = self.rooms.get(key) {
+            for &member in room.members.keys() {
+                self.clients.send(member, &message, now);
+            }
+        }
+        message
+    }
+
+    /// Asks storage for a page of `room`'s history for `account`, which
+    /// must be present in the room or manage it (as `CHATHISTORY` asks of
+    /// members): the newest `limit` messages, before the message `before`
+    /// (an id, or `timestamp=` as in `CHATHISTORY`) if given. The page
+    /// answers `reply` when it comes ([`history_answer`]).
     fn history_page(
         &mut self,
-        _account: &Name,
-        _room: &str,
-        _before: Option<String>,
-        _limit: usize,
-    ) -> Answer {
-        failed(
-            FailureKind::Unsupported,
-            "history is not kept by this server yet",
-        )
+        account: &Name,
+        room: &str,
+        before: Option<String>,
+        limit: usize,
+        reply: &Replier,
+    ) -> Result<(), Failure> {
+        let key = state::fold(room);
+        let Some(found) = self.rooms.get(&key) else {
+            return Err(Failure::new(
+                FailureKind::NotFound,
+                format!("no room {room}"),
+            ));
+        };
+        if !self.present(account, found) && !self.manages(account, found) {
+            return Err(Failure::new(
+                FailureKind::Forbidden,
+                format!("join {room} to read its history"),
+            ));
+        }
+        let selector = match before {
+            None => Selector::Latest(None),
+            Some(point) => Selector::Before(Ref::parse(&point).unwrap_or(Ref::MsgId(point))),
+        };
+        let job = storage::Job::ApiHistory {
+            key,
+            selector,
+            limit,
+            reply: reply.clone(),
+        };
+        if self.storage.submit(job).is_err() {
+            self.clients
+                .stats
+                .storage_busy
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(busy());
+        }
+        Ok(())
     }
 
     /// What the API tells of user `id` to `account`.
@@ -511,6 +560,38 @@ impl Router {
             signon: client.signon,
         }
     }
+}
+
+/// The answer to an API history read, from what storage found.
+pub(super) fn history_answer(result: Result<Vec<Past>, StoreError>) -> Answer {
+    let Ok(page) = result else {
+        return Answer::Failed(busy());
+    };
+    let messages = page
+        .into_iter()
+        .filter_map(|past| match past.message {
+            Event::Message {
+                from,
+                text,
+                kind,
+                id,
+                ..
+            } => Some(MessageInfo {
+                id,
+                at: past.at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                from: from.nick.clone(),
+                account: from.account.clone(),
+                kind: match kind {
+                    MessageKind::Action => "action",
+                    MessageKind::Notice | MessageKind::CtcpReply => "notice",
+                    MessageKind::Say | MessageKind::Ctcp => "say",
+                },
+                text,
+            }),
+            _ => None,
+        })
+        .collect();
+    Answer::Messages(messages)
 }
 
 fn busy() -> Failure {
