@@ -33,7 +33,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
@@ -488,7 +488,10 @@ impl Writer<'_> {
                     Ok(job) => {
                         // A read sees every message delivered before it.
                         self.write(records);
-                        if let Some(stored) = self.store.apply(job) {
+                        let started = Instant::now();
+                        let stored = self.store.apply(job);
+                        self.timed(started);
+                        if let Some(stored) = stored {
                             log_failure(&stored);
                             answer(stored);
                         }
@@ -504,6 +507,17 @@ impl Writer<'_> {
         }
     }
 
+    /// Counts a transaction that began at `started`, for `/metrics`.
+    fn timed(&self, started: Instant) {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats
+            .storage_transactions
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .storage_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// Writes what is in the batch and whatever else is waiting, up to
     /// [`BATCH_MAX`] a transaction.
     fn write(&mut self, records: &Receiver<Record>) {
@@ -513,7 +527,10 @@ impl Writer<'_> {
             if self.batch.is_empty() {
                 return;
             }
-            match self.store.record(&self.batch, self.retention) {
+            let started = Instant::now();
+            let recorded = self.store.record(&self.batch, self.retention);
+            self.timed(started);
+            match recorded {
                 Ok(written) => {
                     self.stats
                         .history_stored

@@ -3,6 +3,8 @@
 //! ([`Counts`], asked for like any API call), encoded by
 //! `prometheus-client` into a registry made for each scrape.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -111,6 +113,31 @@ pub fn render(stats: &StatsSnapshot, counts: &Counts) -> String {
         "Jobs waiting for the storage thread",
         counts.storage_queue,
     );
+    counter(
+        &mut registry,
+        "storage_transactions",
+        "Transactions the storage thread ran: batches of history and jobs",
+        stats.storage_transactions,
+    );
+    let seconds: Counter<f64, AtomicU64> = Counter::default();
+    seconds.inc_by(stats.storage_micros as f64 / 1e6);
+    registry.register(
+        "storage_transaction_seconds",
+        "Time those transactions took, in all (divide by their count for the mean)",
+        seconds,
+    );
+    counter(
+        &mut registry,
+        "history_stored",
+        "Delivered messages written to the history",
+        stats.history_stored,
+    );
+    counter(
+        &mut registry,
+        "history_dropped",
+        "Delivered messages not stored (the storage queue was full, or a batch failed)",
+        stats.history_dropped,
+    );
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = encode(&mut text, &registry);
@@ -128,6 +155,8 @@ mod tests {
             dropped: 2,
             slow_disconnects: 1,
             written: 40,
+            storage_transactions: 4,
+            storage_micros: 2_500_000,
             ..StatsSnapshot::default()
         };
         let counts = Counts {
@@ -149,6 +178,8 @@ mod tests {
             "switchboard_messages_dropped_total 2",
             "switchboard_clients_cut_total{reason=\"slow\"} 1",
             "switchboard_clients_cut_total{reason=\"flood\"} 1",
+            "switchboard_storage_transactions_total 4",
+            "switchboard_storage_transaction_seconds_total 2.5",
             "# TYPE switchboard_rooms gauge",
             "# EOF",
         ] {

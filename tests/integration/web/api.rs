@@ -358,6 +358,15 @@ fn metrics_are_prometheus_text(transport: Transport) {
         value(r#"switchboard_clients_cut_total{reason="slow"}"#),
         0.0
     );
+    // The history is written in storage transactions.
+    wait_until("the message stored", || {
+        let text = String::from_utf8(request(addr, "GET", "/metrics", &[], "").body).unwrap();
+        text.contains("switchboard_history_stored_total 1")
+    });
+    assert!(
+        text.contains("switchboard_storage_transaction_seconds_total "),
+        "{text}"
+    );
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
 
