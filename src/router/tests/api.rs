@@ -206,3 +206,43 @@ fn metrics_count_clients_rooms_and_messages() {
         (2, 1, 1)
     );
 }
+
+#[test]
+fn history_pages_go_to_members_oldest_first_and_page_back() {
+    let mut h = Harness::new();
+    let ann = h.account("ann");
+    h.account("eve");
+    let ann_token = h.token("ann");
+    let eve_token = h.token("eve");
+    h.send(ann, join("#r"));
+    for text in ["one", "two", "three"] {
+        h.send(ann, say(text));
+    }
+    h.clear();
+    let page = |room: &str, before: Option<&str>| Call::History {
+        room: room.into(),
+        before: before.map(str::to_owned),
+        limit: 2,
+    };
+    assert_eq!(
+        refused(h.api(page("#r", None), &eve_token)),
+        FailureKind::Forbidden
+    );
+    assert_eq!(
+        refused(h.api(page("#nowhere", None), &ann_token)),
+        FailureKind::NotFound
+    );
+    let Answer::Messages(latest) = h.api(page("#r", None), &ann_token) else {
+        panic!("a page");
+    };
+    let texts: Vec<&str> = latest.iter().map(|message| &*message.text).collect();
+    assert_eq!(texts, ["two", "three"], "the newest, oldest first");
+    assert_eq!(latest[0].from, name("ann"));
+    assert_eq!(latest[0].account, Some(name("ann")));
+    let before = latest[0].id.to_string();
+    let Answer::Messages(earlier) = h.api(page("#r", Some(&before)), &ann_token) else {
+        panic!("a page");
+    };
+    let texts: Vec<&str> = earlier.iter().map(|message| &*message.text).collect();
+    assert_eq!(texts, ["one"]);
+}
