@@ -75,7 +75,6 @@ pub enum Call {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
     Done,
-    Created,
     Token(IssuedToken),
     Rooms(Vec<RoomInfo>),
     Room(RoomInfo),

@@ -230,7 +230,6 @@ pub fn call(request: &Request) -> Result<Call, Response> {
 pub fn respond(answer: Answer) -> Response {
     match answer {
         Answer::Done => Response::empty(Status::NO_CONTENT),
-        Answer::Created => Response::empty(Status::CREATED),
         Answer::Token(token) => Response::json(Status::CREATED, &token),
         Answer::Rooms(rooms) => Response::json(Status::OK, &rooms),
         Answer::Room(room) => Response::json(Status::CREATED, &room),

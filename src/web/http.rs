@@ -54,7 +54,6 @@ impl Status {
     pub const METHOD_NOT_ALLOWED: Status = Status(405);
     pub const REQUEST_TIMEOUT: Status = Status(408);
     pub const CONFLICT: Status = Status(409);
-    pub const LENGTH_REQUIRED: Status = Status(411);
     pub const PAYLOAD_TOO_LARGE: Status = Status(413);
     pub const URI_TOO_LONG: Status = Status(414);
     pub const UPGRADE_REQUIRED: Status = Status(426);
@@ -78,11 +77,9 @@ impl Status {
             405 => "Method Not Allowed",
             408 => "Request Timeout",
             409 => "Conflict",
-            411 => "Length Required",
             413 => "Content Too Large",
             414 => "URI Too Long",
             426 => "Upgrade Required",
-            429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",

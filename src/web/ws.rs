@@ -197,11 +197,6 @@ impl Session {
         }
     }
 
-    /// How lines are framed for the client.
-    pub fn mode(&self) -> Mode {
-        self.mode
-    }
-
     /// Whether the session is over: the transport writes what
     /// [`Session::take_output`] has, then closes.
     pub fn is_closed(&self) -> bool {
