@@ -122,6 +122,11 @@ pub enum FailureKind {
     Conflict,
     /// A helper's queue is full: try again (503).
     Busy,
+    /// The account made more calls than `--rate` and `--burst` allow (429);
+    /// the next may come after this many seconds.
+    Throttled {
+        retry_secs: u64,
+    },
 }
 
 /// A token just issued: shown once, kept only as a hash.

@@ -14,6 +14,7 @@
 //! without waiting (`transport::threaded`).
 
 mod accounts;
+mod api_rate;
 mod commands;
 mod input;
 mod invariants;
@@ -128,6 +129,8 @@ pub struct Router {
     accounts: Accounts,
     /// Live HTTP API tokens, by hash.
     tokens: tokens::Tokens,
+    /// Each account's allowance of API calls.
+    api_rate: api_rate::ApiRate,
     /// What `/metrics` counts that nothing else does.
     counters: Counters,
     /// Rooms' latest messages for the join replay; offline boxes' counts.
@@ -178,6 +181,7 @@ impl Router {
             opers: Opers::new(&config.opers),
             accounts: Accounts::new(services.accounts, services.certificates),
             tokens: tokens::Tokens::new(services.tokens),
+            api_rate: api_rate::ApiRate::new(config.rate, config.burst),
             counters: Counters::default(),
             recent: services.recent,
             storage: services.storage,

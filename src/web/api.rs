@@ -252,11 +252,15 @@ fn failure_response(failure: &Failure) -> Response {
         FailureKind::NotFound => (Status::NOT_FOUND, "not_found"),
         FailureKind::Conflict => (Status::CONFLICT, "conflict"),
         FailureKind::Busy => (Status::SERVICE_UNAVAILABLE, "busy"),
+        FailureKind::Throttled { .. } => (Status::TOO_MANY_REQUESTS, "throttled"),
     };
     let response = error(status, kind, failure.message.clone());
     match failure.kind {
         FailureKind::Unauthorized => response.with_header("WWW-Authenticate", "Bearer"),
         FailureKind::Busy => response.with_header("Retry-After", "1"),
+        FailureKind::Throttled { retry_secs } => {
+            response.with_header("Retry-After", retry_secs.to_string())
+        }
         _ => response,
     }
 }
@@ -452,6 +456,7 @@ mod tests {
             (FailureKind::NotFound, 404),
             (FailureKind::Conflict, 409),
             (FailureKind::Busy, 503),
+            (FailureKind::Throttled { retry_secs: 2 }, 429),
         ];
         for (kind, code) in kinds {
             let response = respond(Answer::Failed(Failure::new(kind, "why")));

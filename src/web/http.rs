@@ -57,6 +57,7 @@ impl Status {
     pub const PAYLOAD_TOO_LARGE: Status = Status(413);
     pub const URI_TOO_LONG: Status = Status(414);
     pub const UPGRADE_REQUIRED: Status = Status(426);
+    pub const TOO_MANY_REQUESTS: Status = Status(429);
     pub const HEADERS_TOO_LARGE: Status = Status(431);
     pub const INTERNAL_ERROR: Status = Status(500);
     pub const NOT_IMPLEMENTED: Status = Status(501);
@@ -80,6 +81,7 @@ impl Status {
             413 => "Content Too Large",
             414 => "URI Too Long",
             426 => "Upgrade Required",
+            429 => "Too Many Requests",
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",

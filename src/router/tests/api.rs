@@ -246,3 +246,22 @@ fn history_pages_go_to_members_oldest_first_and_page_back() {
     let texts: Vec<&str> = earlier.iter().map(|message| &*message.text).collect();
     assert_eq!(texts, ["one"]);
 }
+
+#[test]
+fn an_account_calling_faster_than_its_allowance_is_told_to_wait() {
+    let mut h = Harness::with(Config {
+        rate: 1.0,
+        burst: 2,
+        ..Config::default()
+    });
+    h.account("ann");
+    let token = h.token("ann");
+    assert!(matches!(h.api(Call::Rooms, &token), Answer::Rooms(_)));
+    assert!(matches!(h.api(Call::Rooms, &token), Answer::Rooms(_)));
+    assert_eq!(
+        refused(h.api(Call::Rooms, &token)),
+        FailureKind::Throttled { retry_secs: 1 }
+    );
+    h.wait(Duration::from_secs(1));
+    assert!(matches!(h.api(Call::Rooms, &token), Answer::Rooms(_)));
+}

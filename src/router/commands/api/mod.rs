@@ -60,7 +60,7 @@ impl Router {
                     Err(failure) => Answer::Failed(failure),
                 }
             }
-            call => match self.api_account(&credential) {
+            call => match self.allowed_account(&credential, now) {
                 Ok(account) => match call {
                     Call::RevokeToken => {
                         let Credential::Token(secret) = &credential else {
@@ -93,6 +93,22 @@ impl Router {
             },
         };
         reply.answer(answer);
+    }
+
+    /// The account a credential names, if it has a call left in its
+    /// allowance (`--rate`, `--burst`), or why not.
+    fn allowed_account(&mut self, credential: &Credential, now: Instant) -> Result<Name, Failure> {
+        let account = self.api_account(credential)?;
+        match self.api_rate.take(&state::fold(&account), now) {
+            Ok(()) => Ok(account),
+            Err(wait) => Err(Failure::new(
+                FailureKind::Throttled {
+                    // Whole seconds, rounded up, as `Retry-After` takes.
+                    retry_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+                },
+                "too many calls: slow down (--rate, --burst)",
+            )),
+        }
     }
 
     /// The account a credential names, or why it names none.
