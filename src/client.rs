@@ -35,6 +35,8 @@ pub struct Link {
     /// The SHA-256 of the client certificate the peer proved it holds, in
     /// lowercase hex, if it offered one.
     pub certfp: Option<Box<str>>,
+    /// IRC over WebSocket (an upgraded HTTP connection).
+    pub websocket: bool,
 }
 
 /// How long a client's socket may take no bytes before the client counts

@@ -34,10 +34,15 @@
 //!   one mio event loop for every socket, which also owns the router and
 //!   calls it in place instead of sending to a router thread. Between
 //!   socket and codec both use one sans-io connection layer
-//!   ([`transport::session`]: plain or TLS), whose setup (the TLS
-//!   handshake) ends before the router hears of the client.
-//! - **One way into the router**: connections, the storage thread and the
-//!   hashing pool all send [`router::Input`]s on one bounded channel (the
+//!   ([`transport::session`]: plain or TLS, and for HTTP listeners the
+//!   web layer), whose setup (the TLS handshake, HTTP until a WebSocket
+//!   upgrade) ends before the router hears of the client.
+//! - **The web** ([`web`]): HTTP/1.1, IRC over WebSocket, the browser
+//!   client, `/metrics` and the JSON API, all sans-io; API calls reach the
+//!   router as [`router::Input::Api`] with a one-answer channel.
+//! - **One way into the router**: connections, the storage thread, the
+//!   hashing pool and HTTP requests all send [`router::Input`]s on one
+//!   bounded channel (the
 //!   event loop calls the router in place for its own connections and
 //!   drains the channel for the rest, woken by a [`router::RouterSender`]).
 //! - **Storage** ([`storage`]) is one thread that owns the SQLite database
@@ -68,6 +73,7 @@ pub mod router;
 pub mod stats;
 pub mod storage;
 pub mod transport;
+pub mod web;
 
 use std::io;
 use std::net::SocketAddr;

@@ -58,6 +58,25 @@ pub const WAITING_BYTES: usize = 64 * 1024;
 /// (a `Request` is about 80 bytes) and the allocator's share of its strings.
 /// Without it an empty line would count for nothing.
 pub const WAITING_OVERHEAD: usize = 128;
+/// Why a client that sends faster than flood control allows is cut off.
+pub const EXCESS_FLOOD: &str = "excess flood";
+
+/// Longest message posted through the HTTP API, in bytes: what a line
+/// user may say at once by default (`--max-line`); IRC users get it in
+/// several lines.
+pub const API_TEXT_MAX: usize = 4096;
+/// Most entries an API list (rooms, members, users online) holds: the
+/// first by name, so one answer stays well under a megabyte.
+pub const API_LIST_MAX: usize = 1000;
+/// Longest HTTP request line and headers together, in bytes.
+pub const HTTP_HEAD_MAX: usize = 8 * 1024;
+/// Most HTTP header lines in one request (browsers send about 20).
+pub const HTTP_HEADERS_MAX: usize = 64;
+/// Longest HTTP request body, in bytes: an API call's JSON.
+pub const HTTP_BODY_MAX: usize = 64 * 1024;
+/// Longest WebSocket message, in bytes: one IRC line with its tags
+/// (8,191 bytes of tags and 512 of message) and its line end.
+pub const WS_MESSAGE_MAX: usize = 8191 + 512 + 2;
 
 /// Most private messages waiting for one offline account; past it the
 /// sender is told the box is full.

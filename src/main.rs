@@ -8,6 +8,8 @@ use argh::FromArgs;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use switchboard::config::Oper;
+use switchboard::web::origin::Network;
+use switchboard::web::site::Settings;
 use switchboard::{Config, Listen, Server, Transport};
 
 /// switchboard: a chat server with rooms and private messages for IRC clients,
@@ -23,8 +25,10 @@ struct Flags {
     transport: Transport,
 
     /// what to serve where, as a URL: irc://, ircs:// (TLS), line://,
-    /// lines:// (TLS) with an address and port; repeat for several
-    /// (default irc://127.0.0.1:6667 and line://127.0.0.1:7878)
+    /// lines:// (TLS), http://, https:// (TLS; the browser client, the API,
+    /// /metrics and IRC over WebSocket at /ws) with an address and port;
+    /// repeat for several (default irc://127.0.0.1:6667,
+    /// line://127.0.0.1:7878 and http://127.0.0.1:8080)
     #[argh(option)]
     listen: Vec<Listen>,
 
@@ -64,6 +68,22 @@ struct Flags {
     /// repeat for several
     #[argh(option)]
     oper: Vec<Oper>,
+
+    /// an origin (https://chat.example.org, or * for any) whose pages may
+    /// use the WebSocket and the API; repeat for several (default: only
+    /// pages this server serves)
+    #[argh(option)]
+    web_origin: Vec<String>,
+
+    /// an address or network (10.0.0.0/8) of a reverse proxy whose
+    /// X-Forwarded-For is believed; repeat for several (default none)
+    #[argh(option)]
+    trusted_proxy: Vec<Network>,
+
+    /// a file holding the key HS256 JWTs are signed with, taken as API
+    /// credentials naming an account (default: JWTs are not taken)
+    #[argh(option)]
+    jwt_secret: Option<PathBuf>,
 
     /// seconds of silence before an IRC client is pinged (default 90)
     #[argh(option, default = "Config::default().ping_interval.as_secs()")]
@@ -307,6 +327,17 @@ impl Flags {
             ),
             None => None,
         };
+        let jwt_secret = match &self.jwt_secret {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|error| {
+                        format!("cannot read --jwt-secret {}: {error}", path.display())
+                    })?
+                    .trim_ascii()
+                    .to_vec(),
+            ),
+            None => None,
+        };
         Ok(Config {
             transport: self.transport,
             listen: if self.listen.is_empty() {
@@ -348,6 +379,12 @@ impl Flags {
             history_per_target: self.history_per_target,
             replay_lines: self.replay_lines,
             password_cost: defaults.password_cost,
+            web: Settings {
+                origins: self.web_origin,
+                trusted_proxies: self.trusted_proxy,
+                jwt_secret,
+                limits: defaults.web.limits,
+            },
         })
     }
 }

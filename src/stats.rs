@@ -33,6 +33,10 @@ pub struct Stats {
     /// Delivered messages not stored: the storage thread's queue was full
     /// (the router never waits for it), or their batch failed to commit.
     pub history_dropped: AtomicU64,
+    /// Transactions the storage thread ran (a batch of history, or a job),
+    /// and the microseconds they took in all: their mean latency.
+    pub storage_transactions: AtomicU64,
+    pub storage_micros: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -49,6 +53,8 @@ pub struct StatsSnapshot {
     pub session_busy: u64,
     pub history_stored: u64,
     pub history_dropped: u64,
+    pub storage_transactions: u64,
+    pub storage_micros: u64,
 }
 
 impl Stats {
@@ -67,6 +73,8 @@ impl Stats {
             session_busy: read(&self.session_busy),
             history_stored: read(&self.history_stored),
             history_dropped: read(&self.history_dropped),
+            storage_transactions: read(&self.storage_transactions),
+            storage_micros: read(&self.storage_micros),
         }
     }
 }

@@ -54,19 +54,31 @@ pub enum Shape {
 pub struct Workload {
     pub name: &'static str,
     pub shape: Shape,
-    /// Over TLS: only switchboard serves it.
-    tls: bool,
+    /// What the clients connect over; only switchboard serves TLS and
+    /// WebSocket here.
+    carrier: Carrier,
     /// Off for every workload but the one that measures what storing
     /// costs: the others stay comparable with runs from before history.
     history: bool,
     args: &'static [&'static str],
 }
 
+/// What a workload's clients connect over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// IRC over TCP.
+    Plain,
+    /// IRC over TLS.
+    Tls,
+    /// IRC over WebSocket (an http:// listener's `/ws`).
+    WebSocket,
+}
+
 impl Workload {
-    /// Whether issue 12's targets apply: not to TLS, which the peers do
-    /// not serve here.
+    /// Whether issue 12's targets apply: not to TLS or WebSocket, which
+    /// the peers do not serve here.
     pub fn targeted(&self) -> bool {
-        !self.tls
+        self.carrier == Carrier::Plain
     }
 
     /// The JSON field that says how fast it went.
@@ -78,8 +90,8 @@ impl Workload {
     }
 }
 
-/// A second of warm-up and three measured keep a full run of 132 pairings
-/// near eleven minutes; the window of 8 keeps every server busy while the
+/// A second of warm-up and three measured keep a full run of 144 pairings
+/// near twelve minutes; the window of 8 keeps every server busy while the
 /// generator reads (BENCHMARKS.md, "Method").
 const TIMING: &[&str] = &["--warmup", "1", "--duration", "3", "--drain", "2"];
 
@@ -89,7 +101,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100, 10 senders, history on",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         history: true,
         args: &[
             "fanout",
@@ -106,7 +118,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &[
             "fanout",
@@ -123,7 +135,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 10 x 50, 5 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &[
             "fanout",
@@ -140,7 +152,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500, 10 senders",
         shape: Shape::Closed,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &[
             "fanout",
@@ -157,7 +169,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 500 at 250/s",
         shape: Shape::FixedRate,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &[
             "fanout",
@@ -174,7 +186,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "fanout 1 x 100 at 1000/s",
         shape: Shape::FixedRate,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &[
             "fanout",
@@ -191,14 +203,14 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "pingpong 10 pairs",
         shape: Shape::Pingpong,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &["pingpong", "--pairs", "10"],
     },
     Workload {
         name: "pingpong 100 pairs",
         shape: Shape::Pingpong,
-        tls: false,
+        carrier: Carrier::Plain,
         history: false,
         args: &["pingpong", "--pairs", "100"],
     },
@@ -207,7 +219,7 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "TLS fanout 1 x 100, 10 senders",
         shape: Shape::Closed,
-        tls: true,
+        carrier: Carrier::Tls,
         history: false,
         args: &[
             "fanout",
@@ -225,9 +237,36 @@ const WORKLOADS: &[Workload] = &[
     Workload {
         name: "TLS pingpong 10 pairs",
         shape: Shape::Pingpong,
-        tls: true,
+        carrier: Carrier::Tls,
         history: false,
         args: &["pingpong", "--pairs", "10", "--tls"],
+    },
+    // The first and the sixth again over WebSocket, beside plain IRC: what
+    // framing each line costs (switchboard only).
+    Workload {
+        name: "WebSocket fanout 1 x 100, 10 senders",
+        shape: Shape::Closed,
+        carrier: Carrier::WebSocket,
+        history: false,
+        args: &[
+            "fanout",
+            "--rooms",
+            "1",
+            "--members",
+            "100",
+            "--senders",
+            "10",
+            "--window",
+            "8",
+            "--websocket",
+        ],
+    },
+    Workload {
+        name: "WebSocket pingpong 10 pairs",
+        shape: Shape::Pingpong,
+        carrier: Carrier::WebSocket,
+        history: false,
+        args: &["pingpong", "--pairs", "10", "--websocket"],
     },
 ];
 
@@ -272,9 +311,9 @@ impl Kind {
     }
 
     /// Whether this server can run `workload` here (a peer must be
-    /// installed; TLS is switchboard's alone).
+    /// installed; TLS and WebSocket are switchboard's alone).
     fn serves(self, workload: &Workload) -> bool {
-        if workload.tls {
+        if workload.carrier != Carrier::Plain {
             return matches!(self, Kind::Threaded | Kind::Evented);
         }
         self.available()
@@ -286,9 +325,10 @@ impl Kind {
     }
 
     /// A fresh server of this kind, listening for IRC on loopback (over
-    /// TLS with a self-signed certificate if `tls`, switchboard only); with
-    /// `history`, switchboard stores every message in a database file.
-    fn start(self, tls: bool, history: bool) -> io::Result<Running> {
+    /// TLS with a self-signed certificate, or WebSocket, as `carrier` says:
+    /// switchboard only); with `history`, switchboard stores every message
+    /// in a database file.
+    fn start(self, carrier: Carrier, history: bool) -> io::Result<Running> {
         let transport = match self {
             Kind::Threaded => Transport::Threaded,
             Kind::Evented => Transport::Evented,
@@ -296,9 +336,10 @@ impl Kind {
             Kind::Inspircd => return Peer::start(Brand::Inspircd).map(Running::Peer),
             Kind::Relay => return Relay::start().map(Running::Relay),
         };
-        let (scheme, certificate) = match tls {
-            true => (Scheme::Ircs, Some(certificate()?)),
-            false => (Scheme::Irc, None),
+        let (scheme, certificate) = match carrier {
+            Carrier::Tls => (Scheme::Ircs, Some(certificate()?)),
+            Carrier::WebSocket => (Scheme::Http, None),
+            Carrier::Plain => (Scheme::Irc, None),
         };
         let (tls_cert, tls_key) = certificate.unzip();
         // On disk, so that storing pays for its commits as it would in use.
@@ -441,7 +482,7 @@ fn serve(name: &str) {
         eprintln!("--serve takes one of: {}", names.join(", "));
         std::process::exit(2);
     };
-    let server = match kind.start(false, false) {
+    let server = match kind.start(Carrier::Plain, false) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("cannot start {name}: {error}");
@@ -459,7 +500,7 @@ fn serve(name: &str) {
 /// Runs one workload against a fresh server of one kind.
 fn run(kind: Kind, workload: &Workload) -> Result<Outcome, String> {
     let server = kind
-        .start(workload.tls, workload.history)
+        .start(workload.carrier, workload.history)
         .map_err(|error| format!("start: {error}"))?;
     let cpu_before = server.cpu_seconds();
     let writes_before = server.writes();

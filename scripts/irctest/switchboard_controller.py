@@ -60,8 +60,6 @@ class SwitchboardController(BaseServerController, DirectoryBasedController):
         websocket_hostname: Optional[str],
         websocket_port: Optional[int],
     ) -> None:
-        if websocket_hostname is not None or websocket_port is not None:
-            raise NotImplementedByController("Websocket")
         assert self.proc is None
         self.hostname = hostname
         self.port = port
@@ -102,6 +100,9 @@ class SwitchboardController(BaseServerController, DirectoryBasedController):
             "--db",
             ":memory:",
         ]
+        if websocket_hostname is not None and websocket_port is not None:
+            # IRC over WebSocket is served on HTTP listeners, at / and /ws.
+            command += ["--listen", f"http://{websocket_hostname}:{websocket_port}"]
         if os.environ.get("SWITCHBOARD_OPER"):
             command += ["--oper", "operuser:" + os.environ["SWITCHBOARD_OPER"]]
         if password is not None:

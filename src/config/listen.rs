@@ -1,5 +1,6 @@
 //! Listeners named by URL: `irc://127.0.0.1:6667`, `ircs://0.0.0.0:6697`,
-//! `line://127.0.0.1:7878`, `lines://...`.
+//! `line://127.0.0.1:7878`, `lines://...`, `http://127.0.0.1:8080`,
+//! `https://...`.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -18,15 +19,23 @@ pub enum Scheme {
     Line,
     /// The line protocol over TLS.
     Lines,
+    /// HTTP: the browser client, the API, `/metrics`, and IRC over
+    /// WebSocket at `/ws`.
+    Http,
+    /// The same over TLS.
+    Https,
 }
 
 /// Every scheme with its name, its protocol and whether it is TLS: the one
-/// table a new scheme is added to.
-const SCHEMES: [(Scheme, &str, Protocol, bool); 4] = [
+/// table a new scheme is added to. HTTP's protocol is the one spoken over
+/// its WebSocket.
+const SCHEMES: [(Scheme, &str, Protocol, bool); 6] = [
     (Scheme::Irc, "irc", Protocol::Irc, false),
     (Scheme::Ircs, "ircs", Protocol::Irc, true),
     (Scheme::Line, "line", Protocol::Line, false),
     (Scheme::Lines, "lines", Protocol::Line, true),
+    (Scheme::Http, "http", Protocol::Irc, false),
+    (Scheme::Https, "https", Protocol::Irc, true),
 ];
 
 impl Scheme {
@@ -50,6 +59,11 @@ impl Scheme {
     /// Whether connections start with a TLS handshake.
     pub fn tls(self) -> bool {
         self.entry().3
+    }
+
+    /// Whether connections speak HTTP until one upgrades to WebSocket.
+    pub fn web(self) -> bool {
+        matches!(self, Scheme::Http | Scheme::Https)
     }
 }
 
@@ -127,6 +141,8 @@ mod tests {
                 false,
             ),
             ("lines://[::1]:7879", Scheme::Lines, Protocol::Line, true),
+            ("http://127.0.0.1:8080", Scheme::Http, Protocol::Irc, false),
+            ("https://[::]:8443", Scheme::Https, Protocol::Irc, true),
         ] {
             let listen: Listen = url.parse().unwrap();
             assert_eq!(listen.scheme, scheme, "{url}");

@@ -84,6 +84,9 @@ pub const MAX_STS_SECS: u64 = 2 * 365 * 24 * 3600;
 /// The longest `--keepalive`: what Linux takes for TCP_KEEPIDLE.
 pub const MAX_KEEPALIVE_SECS: u64 = 32_767;
 
+/// The shortest `--jwt-secret` key: HS256 wants at least its hash's size.
+pub const JWT_SECRET_MIN: usize = 32;
+
 /// The longest `--max-line`, and the biggest `--motd` file.
 pub const MAX_TEXT: usize = 1 << 20;
 
@@ -174,6 +177,9 @@ pub struct Config {
     /// How much Argon2 work hashing a new account's password costs
     /// ([`PasswordCost::Minimal`] is for tests).
     pub password_cost: PasswordCost,
+    /// What the HTTP listeners allow: other sites' pages (`--web-origin`),
+    /// proxies (`--trusted-proxy`), JWTs (`--jwt-secret`).
+    pub web: crate::web::site::Settings,
 }
 
 impl Default for Config {
@@ -183,6 +189,7 @@ impl Default for Config {
             listen: vec![
                 Listen::new(Scheme::Irc, ([127, 0, 0, 1], 6667)),
                 Listen::new(Scheme::Line, ([127, 0, 0, 1], 7878)),
+                Listen::new(Scheme::Http, ([127, 0, 0, 1], 8080)),
             ],
             tls_cert: None,
             tls_key: None,
@@ -214,6 +221,7 @@ impl Default for Config {
             history_per_target: 10_000,
             replay_lines: 20,
             password_cost: PasswordCost::Standard,
+            web: Default::default(),
         }
     }
 }
@@ -231,6 +239,13 @@ impl Config {
             return Err(format!(
                 "--listen {tls} needs --tls-cert and --tls-key \
                  (\"switchboard gen-cert\" makes a self-signed pair for local use)"
+            ));
+        }
+        if let Some(secret) = &self.web.jwt_secret
+            && secret.len() < JWT_SECRET_MIN
+        {
+            return Err(format!(
+                "--jwt-secret: the key must be at least {JWT_SECRET_MIN} bytes"
             ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

@@ -30,6 +30,8 @@ pub enum AccountCommand {
     Info(Option<String>),
     /// Take one's account's nickname back from whoever holds it.
     Regain(String),
+    /// Issue an HTTP API token for the account one is logged in to.
+    Token,
     /// The client certificates that log in to one's account (SASL EXTERNAL).
     Cert(CertCommand),
     Help,
@@ -106,6 +108,7 @@ pub fn nickserv_command(text: &str) -> AccountCommand {
         ("INFO", [account]) => AccountCommand::Info(Some((*account).to_owned())),
         ("REGAIN" | "GHOST" | "RECOVER", [nick]) => AccountCommand::Regain((*nick).to_owned()),
         ("REGAIN" | "GHOST" | "RECOVER", _) => usage("REGAIN <nick>"),
+        ("TOKEN", []) => AccountCommand::Token,
         ("CERT", args) => {
             CertCommand::parse(args).map_or_else(AccountCommand::Invalid, AccountCommand::Cert)
         }
@@ -147,6 +150,12 @@ pub enum AccountNotice {
     Cert(Box<str>),
     /// The nickname was taken back from whoever held it.
     Regained(Name),
+    /// An HTTP API token, shown this once.
+    Token {
+        token: String,
+        /// Unix seconds.
+        expires_at: i64,
+    },
     Help,
     Failed(AccountError),
 }
@@ -218,6 +227,15 @@ impl fmt::Display for AccountNotice {
                 )
             }
             AccountNotice::Regained(nick) => write!(f, "You took {nick} back"),
+            AccountNotice::Token { token, expires_at } => {
+                let until = jiff::Timestamp::from_second(*expires_at)
+                    .map(|time| time.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|_| "?".into());
+                write!(
+                    f,
+                    "Your API token (keep it secret, it is shown once; valid until {until}): {token}"
+                )
+            }
             AccountNotice::CertAdded(fingerprint) => write!(
                 f,
                 "Certificate {fingerprint} added: it logs you in with SASL EXTERNAL"
@@ -232,7 +250,7 @@ impl fmt::Display for AccountNotice {
             AccountNotice::Help => write!(
                 f,
                 "NickServ commands: REGISTER <password> [email], IDENTIFY [account] <password>, \
-                 LOGOUT, DROP, INFO [account], REGAIN <nick>, \
+                 LOGOUT, DROP, INFO [account], REGAIN <nick>, TOKEN, \
                  CERT ADD [fingerprint] | DEL <fingerprint> | LIST"
             ),
             AccountNotice::Failed(error) => error.fmt(f),
@@ -339,6 +357,7 @@ mod tests {
             }
         );
         assert_eq!(nickserv_command("LOGOUT"), AccountCommand::Logout);
+        assert_eq!(nickserv_command("token"), AccountCommand::Token);
         assert_eq!(
             nickserv_command("cert add"),
             AccountCommand::Cert(CertCommand::Add(None))

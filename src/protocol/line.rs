@@ -173,6 +173,7 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             })
         }
         "logout" => Request::Account(AccountCommand::Logout),
+        "token" => Request::Account(AccountCommand::Token),
         "cert" => {
             let args: Vec<&str> = rest.split_whitespace().collect();
             Request::Account(
@@ -260,6 +261,7 @@ const HELP: &[&str] = &[
     "  /login NAME PASSWORD  log in; your account's nickname is then yours",
     "  /logout               log out",
     "  /regain NAME          take your account's nickname back from whoever has it",
+    "  /token                a token for the HTTP API, in your account's name",
     "  /cert add [SHA256]    let a client certificate log in to your account (IRC SASL EXTERNAL);",
     "                        also /cert del SHA256, /cert list",
     "  /msg NickServ INFO    about your account (also DROP, to delete it)",

@@ -8,6 +8,7 @@
 //! byte slices.
 
 pub mod account;
+pub mod api;
 mod error;
 pub mod framing;
 pub mod history;

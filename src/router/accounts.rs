@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::hashing::Pool;
 use crate::protocol::Name;
 use crate::stats::Stats;
-use crate::storage::{Retention, Storage, Store};
+use crate::storage::{Retention, Storage, Store, StoredToken};
 
 /// Entries kept in a throttling map before those no longer needed go.
 const FORGET_PAST: usize = 4096;
@@ -33,6 +33,8 @@ pub struct Services {
     pub storage: Storage,
     pub hashing: Pool,
     pub accounts: Vec<Account>,
+    /// The API tokens the store held at start, expired ones left out.
+    pub tokens: Vec<StoredToken>,
     /// Certificate fingerprints and the accounts they log in to.
     pub certificates: Vec<(Box<str>, Name)>,
     pub recent: Recent,
@@ -47,6 +49,7 @@ impl Services {
             storage: Storage::detached(false).0,
             hashing: Pool::detached().0,
             accounts: Vec::new(),
+            tokens: Vec::new(),
             certificates: Vec::new(),
             recent: Recent::default(),
         }
@@ -57,11 +60,13 @@ impl Services {
     /// through `router`.
     pub fn start(
         config: &Config,
-        store: Store,
+        mut store: Store,
         stats: Arc<Stats>,
         router: RouterSender,
     ) -> io::Result<Services> {
         let accounts = store.accounts().map_err(io::Error::other)?;
+        let now = jiff::Timestamp::now().as_second();
+        let tokens = store.tokens(now).map_err(io::Error::other)?;
         let certificates = store.certificates().map_err(io::Error::other)?;
         log::info!(
             "{} accounts ({} client certificates) in {}",
@@ -93,6 +98,7 @@ impl Services {
             storage: Storage::start(store, retention, stats, router.clone())?,
             hashing: Pool::start(config.password_cost, router)?,
             accounts,
+            tokens,
             certificates,
         })
     }
@@ -109,6 +115,13 @@ pub enum Then {
     Login { account: Name, via: Via },
     /// Register the account `name` with the credentials made.
     Register { name: Name, email: Option<String> },
+    /// Issue an API token for `account` if the password matches, answering
+    /// `reply`; `address` is throttled like any login.
+    Token {
+        account: Name,
+        address: IpAddr,
+        reply: super::Replier,
+    },
 }
 
 /// How a login was asked for, which decides how it is answered.

@@ -16,6 +16,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::client::{ClientId, Link, Outbox};
 use crate::hashing::Hashed;
+use crate::protocol::api::{Answer, Call, Credential};
 use crate::protocol::{Protocol, Request};
 use crate::storage::Stored;
 
@@ -43,6 +44,47 @@ pub enum Input {
     Stored(Stored),
     /// A password-hashing worker checked or hashed a password.
     Hashed(Hashed),
+    /// An HTTP API request, answered on its own channel.
+    Api(ApiRequest),
+}
+
+/// An HTTP API call, from whom, and where to answer.
+#[derive(Debug)]
+pub struct ApiRequest {
+    pub call: Call,
+    pub credential: Credential,
+    /// The client's address (behind a trusted proxy, the one it forwarded),
+    /// for throttling password guesses.
+    pub peer: std::net::IpAddr,
+    pub reply: Replier,
+}
+
+/// Where the router answers an API request: a channel with room for the
+/// one answer, so the router's `try_send` never waits, and whoever waits
+/// on it to wake (the event loop; a threaded connection waits on the
+/// channel itself).
+#[derive(Clone, Debug)]
+pub struct Replier {
+    tx: Sender<Answer>,
+    waker: Option<Arc<dyn Wake>>,
+}
+
+impl Replier {
+    /// A replier and the receiver its one answer arrives on.
+    pub fn new(waker: Option<Arc<dyn Wake>>) -> (Replier, Receiver<Answer>) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        (Replier { tx, waker }, rx)
+    }
+
+    /// Answers without waiting. An asker that gave up (its connection
+    /// closed) or was already answered loses nothing by this failing.
+    pub fn answer(&self, answer: Answer) {
+        if self.tx.try_send(answer).is_ok()
+            && let Some(waker) = &self.waker
+        {
+            waker.wake();
+        }
+    }
 }
 
 /// Whoever drains the router's channel, when it must be told to look:

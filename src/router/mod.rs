@@ -14,6 +14,7 @@
 //! without waiting (`transport::threaded`).
 
 mod accounts;
+mod api_rate;
 mod commands;
 mod input;
 mod invariants;
@@ -23,12 +24,14 @@ mod recent;
 mod state;
 #[cfg(test)]
 mod tests;
+pub mod tokens;
 mod whowas;
 
 pub use crate::accounts::{check_hash, hash_password};
 pub use accounts::{Services, Then, Via};
-pub use input::{Input, RouterSender, Wake};
+pub use input::{ApiRequest, Input, Replier, RouterSender, Wake};
 pub use state::{KEY_MAX, NICK_MAX, ROOM_MAX, ROOMS_PER_CLIENT, TOPIC_MAX, fold};
+pub use tokens::Asker;
 pub use whowas::{WHOWAS_MAX, WHOWAS_PER_NICK};
 
 use std::collections::{HashMap, HashSet};
@@ -69,6 +72,16 @@ fn farewell(protocol: Protocol, peer: SocketAddr, reason: &Name) -> Name {
         Protocol::Line => reason.clone(),
         Protocol::Irc => format!("{} ({reason})", peer.ip()).into(),
     }
+}
+
+/// Tallies for `/metrics`, kept by the router alone.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Messages clients sent (`PRIVMSG`, `NOTICE`, line messages).
+    messages_in: u64,
+    /// Clients cut off for flooding, and for not answering pings.
+    cut_flood: u64,
+    cut_ping: u64,
 }
 
 /// An IRCv3 Strict Transport Security policy, as `CAP LS 302` states it.
@@ -114,6 +127,12 @@ pub struct Router {
     opers: Opers,
     /// Every account, and login and registration throttles.
     accounts: Accounts,
+    /// Live HTTP API tokens, by hash.
+    tokens: tokens::Tokens,
+    /// Each account's allowance of API calls.
+    api_rate: api_rate::ApiRate,
+    /// What `/metrics` counts that nothing else does.
+    counters: Counters,
     /// Rooms' latest messages for the join replay; offline boxes' counts.
     recent: Recent,
     /// The helpers that do what the router must not wait for.
@@ -161,6 +180,9 @@ impl Router {
             history: History::default(),
             opers: Opers::new(&config.opers),
             accounts: Accounts::new(services.accounts, services.certificates),
+            tokens: tokens::Tokens::new(services.tokens),
+            api_rate: api_rate::ApiRate::new(config.rate, config.burst),
+            counters: Counters::default(),
             recent: services.recent,
             storage: services.storage,
             hashing: services.hashing,
@@ -288,11 +310,15 @@ impl Router {
             // writing this is also how the transport finds out.
             Input::Draining { id, waiting } => self.reply(id, Reply::Draining(waiting), now),
             Input::Disconnected(id, reason) => {
+                if reason == crate::limits::EXCESS_FLOOD {
+                    self.counters.cut_flood += 1;
+                }
                 let reason: Name = reason.into();
                 self.remove(id, Some(reason.clone()), reason, now);
             }
             Input::Stored(stored) => self.stored(stored, now),
             Input::Hashed(hashed) => self.hashed(hashed, now),
+            Input::Api(request) => self.api(request, now),
         }
         self.reap(now);
     }
@@ -317,6 +343,7 @@ impl Router {
             } else if client.protocol == Protocol::Irc && quiet >= self.ping_interval {
                 if quiet >= self.ping_interval + self.ping_timeout {
                     let reason = format!("Ping timeout: {} seconds", quiet.as_secs());
+                    self.counters.cut_ping += 1;
                     self.clients.doomed.push((id, reason.into()));
                 } else if !client.ping_sent {
                     client.ping_sent = true;
@@ -405,7 +432,7 @@ impl Router {
                 continue;
             };
             room.members.remove(&id);
-            if room.members.is_empty() {
+            if room.is_disposable() {
                 self.forget_room(key);
             } else {
                 peers.extend(room.members.keys().copied());

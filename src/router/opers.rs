@@ -20,6 +20,13 @@ impl Opers {
         )
     }
 
+    /// Whether an operator is called `name` (any case): such an account is
+    /// an operator account to the HTTP API.
+    pub fn is_named(&self, name: &str) -> bool {
+        let folded = super::fold(name);
+        self.0.iter().any(|(oper, _)| super::fold(oper) == folded)
+    }
+
     /// The operator called `name` (`None` if there is none such) and the
     /// hash to check the password against. An unknown name is checked
     /// against another operator's hash and always fails, so a wrong name

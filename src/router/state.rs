@@ -202,6 +202,10 @@ pub struct Room {
     /// Oldest first, at most [`crate::limits::INVITES_PER_ROOM`]; each is
     /// also in its client's `invites` (see `router::invites`).
     pub invited: Vec<ClientId>,
+    /// The account that created it over the HTTP API: such a room is kept
+    /// while empty, until deleted, and its owner's clients are its
+    /// operators when they join.
+    pub owner: Option<Name>,
 }
 
 impl Room {
@@ -225,7 +229,21 @@ impl Room {
             },
             bans: Vec::new(),
             invited: Vec::new(),
+            owner: None,
         }
+    }
+
+    /// An empty room created by `owner` over the API, with the usual `+nt`.
+    pub fn owned(name: Name, owner: Name, now: i64) -> Room {
+        let mut room = Room::new(name, ClientId(0), now);
+        room.members.clear();
+        room.owner = Some(owner);
+        room
+    }
+
+    /// Whether the room goes once its last member leaves.
+    pub fn is_disposable(&self) -> bool {
+        self.members.is_empty() && self.owner.is_none()
     }
 
     pub fn is_operator(&self, id: ClientId) -> bool {

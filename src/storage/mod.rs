@@ -23,23 +23,25 @@ mod history;
 mod store;
 #[cfg(test)]
 mod tests;
+mod tokens;
 
 pub use history::{Record, Retention};
 pub use store::{SCHEMA_VERSION, Store, StoreError};
+pub use tokens::StoredToken;
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::accounts::Account;
 use crate::client::ClientId;
 use crate::hashing::Full;
-use crate::protocol::{HistoryQuery, HistoryTarget, Name, Outgoing, Past};
-use crate::router::{Input, RouterSender};
+use crate::protocol::{HistoryQuery, HistoryTarget, Name, Outgoing, Past, Selector};
+use crate::router::{Asker, Input, Replier, RouterSender};
 use crate::stats::Stats;
 
 /// Jobs waiting at most; past that the router refuses new ones.
@@ -71,6 +73,17 @@ pub enum Job {
     DropAccount {
         client: ClientId,
         name: Name,
+    },
+    /// Keep an API token issued to `asker`; `secret` is the token itself,
+    /// handed back to be shown once, never stored.
+    SaveToken {
+        token: StoredToken,
+        secret: String,
+        asker: Asker,
+    },
+    RevokeToken {
+        hash: [u8; 32],
+        asker: Asker,
     },
     /// Add (or, with `add` false, remove) a certificate of `account`.
     Certificate {
@@ -119,6 +132,13 @@ pub enum Job {
         limit: usize,
         label: Option<Name>,
     },
+    /// A page of the room `key` (folded) for an HTTP API request.
+    ApiHistory {
+        key: Name,
+        selector: Selector,
+        limit: usize,
+        reply: Replier,
+    },
 }
 
 /// A job done (committed) or failed, as the router hears of it.
@@ -132,6 +152,17 @@ pub enum Stored {
     AccountDropped {
         client: ClientId,
         name: Name,
+        result: Result<(), StoreError>,
+    },
+    TokenSaved {
+        token: StoredToken,
+        secret: String,
+        asker: Asker,
+        result: Result<(), StoreError>,
+    },
+    TokenRevoked {
+        hash: [u8; 32],
+        asker: Asker,
         result: Result<(), StoreError>,
     },
     Certificate {
@@ -165,6 +196,10 @@ pub enum Stored {
         label: Option<Name>,
         result: Result<Vec<HistoryTarget>, StoreError>,
     },
+    ApiHistory {
+        reply: Replier,
+        result: Result<Vec<Past>, StoreError>,
+    },
 }
 
 impl Store {
@@ -185,6 +220,27 @@ impl Store {
                 Stored::AccountDropped {
                     client,
                     name,
+                    result,
+                }
+            }
+            Job::SaveToken {
+                token,
+                secret,
+                asker,
+            } => {
+                let result = self.save_token(&token, jiff::Timestamp::now().as_second());
+                Stored::TokenSaved {
+                    token,
+                    secret,
+                    asker,
+                    result,
+                }
+            }
+            Job::RevokeToken { hash, asker } => {
+                let result = self.revoke_token(&hash);
+                Stored::TokenRevoked {
+                    hash,
+                    asker,
                     result,
                 }
             }
@@ -270,6 +326,15 @@ impl Store {
                     result,
                 }
             }
+            Job::ApiHistory {
+                key,
+                selector,
+                limit,
+                reply,
+            } => {
+                let result = self.page(&key, &selector, limit, false);
+                Stored::ApiHistory { reply, result }
+            }
         })
     }
 }
@@ -351,6 +416,11 @@ impl Storage {
         jobs.try_send(job).map_err(|_| Full)
     }
 
+    /// How many jobs wait, for `/metrics`.
+    pub fn queued(&self) -> usize {
+        self.jobs.as_ref().map_or(0, Sender::len)
+    }
+
     /// Hands a delivered message to the history without waiting: the one
     /// channel operation a message costs the router. Refused (and then
     /// not stored) if the queue is full.
@@ -418,7 +488,10 @@ impl Writer<'_> {
                     Ok(job) => {
                         // A read sees every message delivered before it.
                         self.write(records);
-                        if let Some(stored) = self.store.apply(job) {
+                        let started = Instant::now();
+                        let stored = self.store.apply(job);
+                        self.timed(started);
+                        if let Some(stored) = stored {
                             log_failure(&stored);
                             answer(stored);
                         }
@@ -434,6 +507,17 @@ impl Writer<'_> {
         }
     }
 
+    /// Counts a transaction that began at `started`, for `/metrics`.
+    fn timed(&self, started: Instant) {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats
+            .storage_transactions
+            .fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .storage_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// Writes what is in the batch and whatever else is waiting, up to
     /// [`BATCH_MAX`] a transaction.
     fn write(&mut self, records: &Receiver<Record>) {
@@ -443,7 +527,10 @@ impl Writer<'_> {
             if self.batch.is_empty() {
                 return;
             }
-            match self.store.record(&self.batch, self.retention) {
+            let started = Instant::now();
+            let recorded = self.store.record(&self.batch, self.retention);
+            self.timed(started);
+            match recorded {
                 Ok(written) => {
                     self.stats
                         .history_stored
@@ -471,10 +558,13 @@ fn log_failure(stored: &Stored) {
         Stored::AccountCreated { result, .. }
         | Stored::AccountDropped { result, .. }
         | Stored::Certificate { result, .. }
+        | Stored::TokenSaved { result, .. }
+        | Stored::TokenRevoked { result, .. }
         | Stored::OfflineSaved { result, .. } => result.as_ref().err(),
         Stored::Offline { result, .. } => result.as_ref().err(),
         Stored::History { result, .. } => result.as_ref().err(),
         Stored::Targets { result, .. } => result.as_ref().err(),
+        Stored::ApiHistory { result, .. } => result.as_ref().err(),
     };
     if let Some(error) = error {
         log::warn!("storage: {error}");

@@ -81,6 +81,15 @@ const MIGRATIONS: &[&str] = &[
         long INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX offline_by_owner ON offline (owner, id);",
+    // 3 -> 4: API tokens, kept as SHA-256 hashes (a token is 32 random
+    // bytes, so a fast hash is enough); they go with their account.
+    "CREATE TABLE tokens (
+        hash BLOB PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(key) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tokens_by_account ON tokens(account);",
 ];
 
 /// What went wrong with the database, in words for the log or the user.
@@ -122,6 +131,8 @@ impl Store {
         // acknowledged to its user survives a crash or kill -9.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "FULL")?;
+        // A dropped account takes its tokens with it.
+        connection.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = Store {
             connection,
             sizes: HashMap::new(),

@@ -20,6 +20,12 @@
 //! answers) come on the router's one channel, which the loop owns and
 //! drains at the end of every turn; their senders wake the loop the same
 //! way ([`RouterSender`] with the loop as its [`Wake`]).
+//!
+//! An HTTP connection is served by the loop too (`http`): its API calls
+//! go to the router in place, and answers that come later (a password
+//! checked on the hashing pool) nudge the connection like a delivery.
+
+mod http;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -38,6 +44,7 @@ use super::{Admitted, Context, Intake, Next, Received, Session, Slot, describe};
 use crate::client::{ClientId, Inbox, Nudge, Outbox};
 use crate::config::{Listen, Scheme};
 use crate::protocol::Codec;
+use crate::protocol::api::Answer;
 use crate::router::{self, INBOX_CAPACITY, Input, Router, RouterSender, Wake};
 use crate::stats::Stats;
 
@@ -110,6 +117,15 @@ struct LoopNudge {
     /// deliveries queues it once.
     scheduled: AtomicBool,
     shared: Arc<Shared>,
+}
+
+/// As the waker of an HTTP request's answer: the connection is looked at
+/// at the end of the turn, as if its outbox had changed.
+impl Wake for LoopNudge {
+    fn wake(&self) {
+        Nudge::nudge(self);
+        self.shared.wake();
+    }
 }
 
 impl Nudge for LoopNudge {
@@ -250,7 +266,10 @@ struct Setup {
     outbox: Outbox,
     peer: SocketAddr,
     /// Setup that takes longer fails: `--register-timeout` from the accept.
+    /// An HTTP connection has the deadlines of its requests instead.
     deadline: Instant,
+    /// HTTP: where the router's answer to the request asked about comes.
+    asking: Option<Receiver<Answer>>,
 }
 
 /// The loop's own state; it lives on the loop thread only.
@@ -490,6 +509,7 @@ impl Loop {
             outbox,
             peer,
             deadline: now + self.context.config.register_timeout,
+            asking: None,
         });
         self.connections.insert(
             token,
@@ -513,7 +533,13 @@ impl Loop {
             }),
         );
         if let Some(connection) = self.connections.get_mut(&token) {
-            Self::connect(connection, token, &mut self.router, &mut self.timers);
+            Self::connect(
+                connection,
+                token,
+                &mut self.router,
+                &mut self.timers,
+                &self.context,
+            );
         }
     }
 
@@ -524,7 +550,11 @@ impl Loop {
         token: Token,
         router: &mut Router,
         timers: &mut BinaryHeap<Reverse<(Instant, Token)>>,
+        context: &Context,
     ) {
+        if connection.setup.is_some() && connection.session.serving_http() {
+            connection.serve_http(router, context);
+        }
         if connection.setup.is_some() && !connection.session.setting_up() {
             let setup = connection.setup.take().expect("just looked");
             let connected = Input::Connected {
@@ -608,7 +638,11 @@ impl Loop {
                     break;
                 }
                 Ok(Received::Closed) if connection.setup.is_some() => {
-                    ended = Some("closed during the TLS handshake".to_owned());
+                    ended = Some(if connection.session.handshaking() {
+                        "closed during the TLS handshake".to_owned()
+                    } else {
+                        "closed".to_owned()
+                    });
                     break;
                 }
                 Ok(Received::Closed) => {
@@ -628,18 +662,26 @@ impl Loop {
                 }
                 Ok(Received::Open) => {}
             }
-            Self::connect(connection, token, &mut self.router, &mut self.timers);
+            Self::connect(
+                connection,
+                token,
+                &mut self.router,
+                &mut self.timers,
+                &self.context,
+            );
             if connection.intake.flooded() {
-                ended = Some("excess flood".to_owned());
+                ended = Some(crate::limits::EXCESS_FLOOD.to_owned());
                 break;
             }
             if short {
                 break;
             }
         }
+        // HTTP responses wait in `out` too.
+        let responded = connection.setup.is_some() && connection.written < connection.out.len();
         if let Some(reason) = ended {
             self.end(token, reason);
-        } else if answer {
+        } else if answer || responded {
             self.flush(token);
         }
     }
@@ -714,13 +756,19 @@ impl Loop {
         let late: Vec<Token> = self
             .connections
             .iter()
-            .filter(|(_, connection)| {
-                (connection.setup.as_ref()).is_some_and(|setup| now >= setup.deadline)
-            })
+            .filter(|(_, connection)| connection.late(now))
             .map(|(&token, _)| token)
             .collect();
         for token in late {
-            self.end(token, "TLS handshake timed out".into());
+            let reason = match self.connections.get_mut(&token) {
+                Some(connection) if connection.session.serving_http() => {
+                    // A 408 for a request that was arriving.
+                    let _ = connection.session.http_timed_out(&mut connection.out);
+                    "HTTP request timed out"
+                }
+                _ => "TLS handshake timed out",
+            };
+            self.end(token, reason.into());
         }
         for token in stalled {
             self.end(token, "connection timed out".into());
@@ -735,6 +783,10 @@ impl Loop {
         let Some(connection) = self.connections.get_mut(&token) else {
             return;
         };
+        if connection.setup.is_some() && connection.session.serving_http() {
+            // An answer from the router may have come.
+            connection.serve_http(&mut self.router, &self.context);
+        }
         match connection.write_out(&self.context.stats, &mut self.spare) {
             // Close only once the farewell is out, not when the socket is full.
             Ok(()) if connection.closing && connection.written == connection.out.len() => {
@@ -756,7 +808,11 @@ impl Loop {
             return;
         };
         if let Some(setup) = &connection.setup {
-            log::info!("{}: {reason}", setup.peer);
+            if connection.session.is_http() {
+                log::debug!("{}: {reason}", setup.peer);
+            } else {
+                log::info!("{}: {reason}", setup.peer);
+            }
             let _ = connection
                 .stream
                 .write(&connection.out[connection.written..]);

@@ -28,6 +28,8 @@ use crate::client::{self, ClientId, Inbox, Nudge, Outbox};
 use crate::config::{Config, Scheme};
 use crate::protocol::{Caps, Codec, Event};
 use crate::stats::Stats;
+use crate::web::http::{Response, Status};
+use crate::web::layer::Layer;
 use tls::Tls;
 
 /// What every transport needs to take on connections.
@@ -88,7 +90,7 @@ impl Context {
             self.stats.rejected.fetch_add(1, Ordering::Relaxed);
             log::warn!("turned away {peer}: server full");
             if !scheme.tls() {
-                reject(stream, &codec, config.max_clients);
+                reject(stream, scheme, &codec, config.max_clients);
             }
             return None;
         };
@@ -109,6 +111,11 @@ impl Context {
                 log::error!("dropping {peer}: no certificate for {scheme}://");
                 return None;
             }
+        };
+        let session = if scheme.web() {
+            session.with_web(Layer::http(peer.ip(), config.web.limits, Instant::now()))
+        } else {
+            session
         };
         let (outbox, inbox) = client::outbox(
             config.sendq,
@@ -178,15 +185,22 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// Tells a client over `--max-clients` why it is being closed. A fresh
 /// socket's send buffer is empty, so the short line goes out at once even on
-/// a non-blocking socket.
-fn reject(mut stream: impl Write, codec: &Codec, max: usize) {
+/// a non-blocking socket. HTTP clients get a 503.
+fn reject(mut stream: impl Write, scheme: Scheme, codec: &Codec, max: usize) {
     let mut farewell = Vec::new();
     let reason = format!("server full ({max} clients), try again later");
-    codec.encode(
-        Event::Closing(reason.into()),
-        Caps::default(),
-        &mut farewell,
-    );
+    if scheme.web() {
+        Response::text(Status::SERVICE_UNAVAILABLE, format!("{reason}\n"))
+            .closing()
+            .with_header("Retry-After", "10")
+            .write_to(false, &mut farewell);
+    } else {
+        codec.encode(
+            Event::Closing(reason.into()),
+            Caps::default(),
+            &mut farewell,
+        );
+    }
     let _ = stream.write_all(&farewell);
 }
 

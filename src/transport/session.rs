@@ -4,8 +4,8 @@
 //! socket and decide when; a [`Session`] only turns bytes into bytes.
 //!
 //! ```text
-//!   socket ──bytes──► receive ─► [security: plain │ TLS] ─► deliver ─► Intake
-//!   socket ◄─bytes─── seal ◄──── [security: plain │ TLS] ◄── encoded events
+//!   socket ──bytes──► receive ─► [security: plain │ TLS] ─► [web] ─► deliver ─► Intake
+//!   socket ◄─bytes─── seal ◄──── [security: plain │ TLS] ◄── [web] ◄── encoded events
 //! ```
 //!
 //! A connection starts in its setup phase ([`Session::setting_up`]: the TLS
@@ -16,8 +16,12 @@
 //! learnt), so a client that never gets that far costs nobody else anything.
 //! Plain connections have no setup.
 //!
-//! Further layers (WebSocket framing, one line per message) go between the
-//! security layer and the intake, in `receive` and `seal`.
+//! HTTP listeners add the web layer ([`crate::web::layer`]) between the
+//! security layer and the intake: while it serves HTTP the connection is
+//! still being set up (the transport drives it with
+//! [`Session::serve_http`]); once a request upgrades it, it frames IRC
+//! lines as WebSocket messages. Locks are always taken security first,
+//! then web.
 //!
 //! The threaded transport's reader, writer and router share one session
 //! (clones of a `Session` are handles on the same state). A TLS session
@@ -32,12 +36,18 @@ use parking_lot::{Mutex, MutexGuard};
 use rustls::ServerConnection;
 
 use crate::client::Link;
+use crate::protocol::api::Answer;
+use crate::stats::StatsSnapshot;
+use crate::web::layer::{Layer, Served};
+use crate::web::site::Settings;
 
 /// One connection's layers. Cloning gives another handle on the same
 /// session.
 #[derive(Clone, Debug, Default)]
 pub struct Session {
     security: Security,
+    /// HTTP listeners only: HTTP, then perhaps WebSocket.
+    web: Option<Arc<Mutex<Layer>>>,
 }
 
 /// How the bytes are protected on the wire.
@@ -60,7 +70,10 @@ pub enum Received {
 }
 
 /// The session held for sealing: see [`Session::try_sealer`].
-pub struct Sealer<'a>(Option<MutexGuard<'a, ServerConnection>>);
+pub struct Sealer<'a> {
+    tls: Option<MutexGuard<'a, ServerConnection>>,
+    web: Option<MutexGuard<'a, Layer>>,
+}
 
 impl Session {
     /// A session that passes bytes through as they are.
@@ -76,6 +89,15 @@ impl Session {
         connection.set_buffer_limit(None);
         Session {
             security: Security::Tls(Arc::new(Mutex::new(connection))),
+            web: None,
+        }
+    }
+
+    /// The same session with the web layer on top, serving HTTP first.
+    pub fn with_web(self, layer: Layer) -> Session {
+        Session {
+            web: Some(Arc::new(Mutex::new(layer))),
+            ..self
         }
     }
 
@@ -83,16 +105,107 @@ impl Session {
     /// request may reach the router and nothing may be sealed but the
     /// layer's own bytes.
     pub fn setting_up(&self) -> bool {
+        self.handshaking() || self.is_http()
+    }
+
+    /// Whether the connection is serving HTTP (set up as far as security
+    /// goes, but not a client of the router's).
+    pub fn is_http(&self) -> bool {
+        self.web.as_ref().is_some_and(|web| web.lock().is_http())
+    }
+
+    /// Whether the security layer is still being set up (a TLS handshake).
+    pub fn handshaking(&self) -> bool {
         match &self.security {
             Security::Plain => false,
             Security::Tls(tls) => tls.lock().is_handshaking(),
         }
     }
 
+    /// Whether security is set up but HTTP is being served: the transport
+    /// then drives [`Session::serve_http`].
+    pub fn serving_http(&self) -> bool {
+        !self.handshaking() && self.is_http()
+    }
+
+    /// Serves the HTTP requests received, appending the responses, sealed,
+    /// to `buf`; see [`Served`] for what the transport does next.
+    pub fn serve_http(
+        &self,
+        settings: &Settings,
+        now: std::time::Instant,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<Served> {
+        let Some(web) = &self.web else {
+            return Ok(Served::Read);
+        };
+        let from = buf.len();
+        let served = web.lock().serve(settings, now, buf);
+        self.seal_security(buf, from)?;
+        Ok(served)
+    }
+
+    /// Hands the router's answer to the HTTP request it was asked about,
+    /// appending the response, sealed, to `buf`; serve again after.
+    pub fn answer_http(
+        &self,
+        answer: Answer,
+        stats: &StatsSnapshot,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        if let Some(web) = &self.web {
+            let from = buf.len();
+            web.lock().answer(answer, stats, buf);
+            self.seal_security(buf, from)?;
+        }
+        Ok(())
+    }
+
+    /// By when an HTTP client must have sent its (next) request.
+    pub fn http_deadline(&self) -> Option<std::time::Instant> {
+        self.web.as_ref().and_then(|web| web.lock().deadline())
+    }
+
+    /// The HTTP deadline passed: appends a sealed 408 if a request was
+    /// arriving; the transport then closes.
+    pub fn http_timed_out(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if let Some(web) = &self.web {
+            let from = buf.len();
+            web.lock().timed_out(buf);
+            self.seal_security(buf, from)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a layer has bytes of its own to send now (a WebSocket
+    /// pong), which the transport's next seal will add.
+    pub fn wants_write(&self) -> bool {
+        self.web
+            .as_ref()
+            .is_some_and(|web| web.lock().wants_write())
+    }
+
+    /// Seals `buf` from `from` with the security layer only: HTTP
+    /// responses, which the web layer must not frame.
+    fn seal_security(&self, buf: &mut Vec<u8>, from: usize) -> io::Result<()> {
+        Sealer {
+            tls: match &self.security {
+                Security::Plain => None,
+                Security::Tls(tls) => Some(tls.lock()),
+            },
+            web: None,
+        }
+        .seal(buf, from)
+    }
+
     /// What the layer knows about the peer; complete once setup is over.
     pub fn link(&self) -> Link {
+        let websocket = self.web.as_ref().is_some_and(|web| !web.lock().is_http());
         match &self.security {
-            Security::Plain => Link::default(),
+            Security::Plain => Link {
+                websocket,
+                ..Link::default()
+            },
             Security::Tls(tls) => Link {
                 tls: true,
                 certfp: tls
@@ -100,6 +213,7 @@ impl Session {
                     .peer_certificates()
                     .and_then(<[_]>::first)
                     .map(|cert| super::tls::fingerprint(cert).into()),
+                websocket,
             },
         }
     }
@@ -109,6 +223,18 @@ impl Session {
     /// rules; the connection should end, after one more [`Session::seal`]
     /// for the layer's last words (a TLS alert), if the transport can.
     pub fn receive(&self, bytes: &[u8], mut deliver: impl FnMut(&[u8])) -> io::Result<Received> {
+        let Some(web) = &self.web else {
+            return self.receive_secure(bytes, deliver);
+        };
+        let mut open = true;
+        let received = self.receive_secure(bytes, |plain| {
+            open &= web.lock().receive(plain, &mut deliver);
+        })?;
+        Ok(if open { received } else { Received::Closed })
+    }
+
+    /// The security layer's part of [`Session::receive`].
+    fn receive_secure(&self, bytes: &[u8], mut deliver: impl FnMut(&[u8])) -> io::Result<Received> {
         let Security::Tls(tls) = &self.security else {
             deliver(bytes);
             return Ok(Received::Open);
@@ -144,9 +270,13 @@ impl Session {
     /// Holds the session for [`Sealer::seal`], waiting if another thread is
     /// using it (for as long as a rustls call takes).
     pub fn sealer(&self) -> Sealer<'_> {
-        match &self.security {
-            Security::Plain => Sealer(None),
-            Security::Tls(tls) => Sealer(Some(tls.lock())),
+        let tls = match &self.security {
+            Security::Plain => None,
+            Security::Tls(tls) => Some(tls.lock()),
+        };
+        Sealer {
+            tls,
+            web: self.web.as_ref().map(|web| web.lock()),
         }
     }
 
@@ -154,10 +284,15 @@ impl Session {
     /// thread is using the session: for the threaded router, which must
     /// not wait for a connection's reader.
     pub fn try_sealer(&self) -> Option<Sealer<'_>> {
-        match &self.security {
-            Security::Plain => Some(Sealer(None)),
-            Security::Tls(tls) => tls.try_lock().map(|tls| Sealer(Some(tls))),
-        }
+        let tls = match &self.security {
+            Security::Plain => None,
+            Security::Tls(tls) => Some(tls.try_lock()?),
+        };
+        let web = match &self.web {
+            None => None,
+            Some(web) => Some(web.try_lock()?),
+        };
+        Some(Sealer { tls, web })
     }
 
     /// [`Sealer::seal`], waiting for the session if it must.
@@ -168,13 +303,18 @@ impl Session {
     /// Appends the layer's goodbye (a TLS close_notify) to `buf`, for the
     /// last write of a connection that was set up.
     pub fn close(&self, buf: &mut Vec<u8>) -> io::Result<()> {
-        if let Security::Tls(tls) = &self.security {
-            let mut tls = tls.lock();
+        let mut sealer = self.sealer();
+        if let Some(web) = &mut sealer.web {
+            let from = buf.len();
+            web.close(buf);
+            sealer.tls_seal(buf, from)?;
+        }
+        if let Some(tls) = &mut sealer.tls {
             if tls.is_handshaking() {
                 return Ok(());
             }
             tls.send_close_notify();
-            drain(&mut tls, buf)?;
+            drain(tls, buf)?;
         }
         Ok(())
     }
@@ -187,7 +327,15 @@ impl Sealer<'_> {
     /// from `from`, `buf` gains just the layer's own bytes, if any. A plain
     /// session leaves `buf` as it is.
     pub fn seal(&mut self, buf: &mut Vec<u8>, from: usize) -> io::Result<()> {
-        let Some(tls) = &mut self.0 else {
+        if let Some(web) = &mut self.web {
+            web.seal(buf, from);
+        }
+        self.tls_seal(buf, from)
+    }
+
+    /// The security layer's part of [`Sealer::seal`].
+    fn tls_seal(&mut self, buf: &mut Vec<u8>, from: usize) -> io::Result<()> {
+        let Some(tls) = &mut self.tls else {
             return Ok(());
         };
         // Before the handshake ends rustls keeps the plaintext, and seals
@@ -288,7 +436,7 @@ mod tests {
             server.link(),
             Link {
                 tls: true,
-                certfp: None
+                ..Link::default()
             }
         );
         client.writer().write_all(b"PING :x\r\n").unwrap();

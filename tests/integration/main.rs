@@ -14,3 +14,4 @@ mod shutdown;
 mod slow;
 mod tls;
 mod util;
+mod web;

@@ -48,7 +48,7 @@ fn read_messages(
 }
 
 /// Reads in a thread of its own, as a client that keeps up does.
-fn keep_reading(
+pub fn keep_reading(
     mut client: Client,
     room: &'static str,
     from: &'static str,

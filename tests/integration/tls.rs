@@ -29,7 +29,7 @@ crate::both_transports!(
 
 /// A self-signed certificate and its key, as PEM files in `dir` named
 /// after `name`.
-fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (cert, key) = self_signed(vec!["localhost".into()]).expect("a certificate");
     let paths = (
         dir.join(format!("{name}-cert.pem")),
@@ -106,23 +106,34 @@ impl Write for Shared {
 /// A TLS client, with a client certificate if given, its handshake done;
 /// and the fingerprint of the certificate the server showed.
 pub fn tls_client(addr: SocketAddr, identity: Option<&Identity>) -> (Client, String) {
+    let stream = tls_stream(addr, identity);
+    let socket = stream.sock.try_clone().unwrap();
+    let served = fingerprint(&stream.conn.peer_certificates().expect("a certificate")[0]);
+    let shared = Shared(Arc::new(Mutex::new(stream)));
+    let client = Client::carried(socket, Box::new(shared.clone()), Box::new(shared));
+    (client, served)
+}
+
+/// A TLS connection to `addr`, with a client certificate if given, its
+/// handshake done.
+pub fn tls_stream(
+    addr: SocketAddr,
+    identity: Option<&Identity>,
+) -> StreamOwned<ClientConnection, TcpStream> {
     let identity = identity.map(|identity| (identity.chain.clone(), identity.key.clone_key()));
     let config = client_trusting_anyone(identity).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let connection = ClientConnection::new(Arc::new(config), name).unwrap();
     let socket = TcpStream::connect(addr).expect("connect");
     socket.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut stream = StreamOwned::new(connection, socket.try_clone().unwrap());
+    let mut stream = StreamOwned::new(connection, socket);
     while stream.conn.is_handshaking() {
         stream
             .conn
             .complete_io(&mut stream.sock)
             .expect("the TLS handshake");
     }
-    let served = fingerprint(&stream.conn.peer_certificates().expect("a certificate")[0]);
-    let shared = Shared(Arc::new(Mutex::new(stream)));
-    let client = Client::carried(socket, Box::new(shared.clone()), Box::new(shared));
-    (client, served)
+    stream
 }
 
 /// Reads until the server closes the connection; true if it did (rather

@@ -23,6 +23,7 @@ use socket2::SockRef;
 use switchboard::transport::tls::client_trusting_anyone;
 
 use crate::connect_from;
+use crate::websocket::WsPeer;
 
 /// The longest line the engine accepts from a server.
 const MAX_LINE: usize = 64 * 1024;
@@ -55,6 +56,8 @@ struct Peer {
     stream: TcpStream,
     /// Over TLS: the session the bytes go through.
     tls: Option<Box<ClientConnection>>,
+    /// Over WebSocket: the framing, above TLS if both.
+    ws: Option<Box<WsPeer>>,
     /// The start of a line the last read cut off.
     partial: Vec<u8>,
     /// Bytes not yet taken by the socket (or by the TLS session).
@@ -69,10 +72,14 @@ pub struct Engine {
     line: bool,
     /// Over TLS, the configuration every client's session is made from.
     tls: Option<Arc<ClientConfig>>,
+    /// IRC over WebSocket, at `/ws` of an http:// or https:// listener.
+    websocket: bool,
     quickack: bool,
     chunk: Vec<u8>,
     /// What a TLS read decrypted.
     plain: Vec<u8>,
+    /// The lines WebSocket frames carried.
+    unframed: Vec<u8>,
     /// The clock payload times count from.
     start: Instant,
     /// Clients owing the server a PONG, answered after the poll turn.
@@ -90,8 +97,14 @@ impl Engine {
         count: usize,
         line: bool,
         tls: bool,
+        websocket: bool,
         quickack: bool,
     ) -> io::Result<Engine> {
+        if line && websocket {
+            return Err(io::Error::other(
+                "--websocket speaks IRC, not the line protocol",
+            ));
+        }
         let tls = match tls {
             true => Some(Arc::new(
                 client_trusting_anyone(None).map_err(io::Error::other)?,
@@ -104,9 +117,11 @@ impl Engine {
             peers: Vec::with_capacity(count),
             line,
             tls,
+            websocket,
             quickack,
             chunk: vec![0; READ_CHUNK],
             plain: Vec::new(),
+            unframed: Vec::new(),
             start: Instant::now(),
             pongs: Vec::new(),
         };
@@ -153,12 +168,22 @@ impl Engine {
             }
             None => None,
         };
-        self.peers.push(Peer {
+        let mut peer = Peer {
             stream,
             tls,
+            ws: None,
             partial: Vec::new(),
-            out: registration.into_bytes(),
-        });
+            out: Vec::new(),
+        };
+        if self.websocket {
+            let (ws, upgrade) = WsPeer::new(target);
+            peer.ws = Some(Box::new(ws));
+            peer.out = upgrade;
+        }
+        let start = peer.out.len();
+        peer.out.extend_from_slice(registration.as_bytes());
+        peer.framed(start)?;
+        self.peers.push(peer);
         Ok(())
     }
 
@@ -172,7 +197,10 @@ impl Engine {
                 } else {
                     format!("JOIN {room}\r\n")
                 };
-                self.peers[client].out.extend_from_slice(join.as_bytes());
+                let peer = &mut self.peers[client];
+                let start = peer.out.len();
+                peer.out.extend_from_slice(join.as_bytes());
+                peer.framed(start)?;
                 joining += 1;
             }
         }
@@ -198,6 +226,7 @@ impl Engine {
     /// is `payload` padded with `x` to `size` bytes.
     pub fn send(&mut self, client: usize, to: &str, payload: Payload, size: usize) {
         let out = &mut self.peers[client].out;
+        let start = out.len();
         if self.line {
             out.extend_from_slice(b"/msg ");
         } else {
@@ -214,8 +243,11 @@ impl Engine {
             out.resize(begin + size, b'x');
         }
         out.extend_from_slice(if self.line { b"\n" } else { b"\r\n" });
-        // A full socket is retried on its writable event.
-        let _ = self.peers[client].flush();
+        let peer = &mut self.peers[client];
+        // Framing fails only for a broken session, which the next read
+        // reports; a full socket is retried on its writable event.
+        let _ = peer.framed(start);
+        let _ = peer.flush();
     }
 
     /// Polls once, waiting at most `timeout`, and hands `on_message` every
@@ -334,6 +366,13 @@ impl Engine {
                     }
                     None => &self.chunk[..read],
                 };
+                let data = match &mut peer.ws {
+                    Some(ws) => {
+                        ws.unframe(data, &mut self.unframed)?;
+                        &self.unframed[..]
+                    }
+                    None => data,
+                };
                 let mut handle = |line: &[u8]| {
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
                     if let Some(token) = line.strip_prefix(b"PING ") {
@@ -359,9 +398,11 @@ impl Engine {
         }
         for (client, token) in std::mem::take(&mut self.pongs) {
             let peer = &mut self.peers[client];
+            let start = peer.out.len();
             peer.out.extend_from_slice(b"PONG ");
             peer.out.extend_from_slice(&token);
             peer.out.extend_from_slice(b"\r\n");
+            peer.framed(start)?;
             peer.flush()?;
         }
         Ok(())
@@ -369,6 +410,15 @@ impl Engine {
 }
 
 impl Peer {
+    /// Over WebSocket, turns the lines queued in `out` from `start` on
+    /// into frames.
+    fn framed(&mut self, start: usize) -> io::Result<()> {
+        match &mut self.ws {
+            Some(ws) => ws.frame_from(&mut self.out, start),
+            None => Ok(()),
+        }
+    }
+
     /// Whether something waits to be written.
     fn has_output(&self) -> bool {
         !self.out.is_empty() || self.tls.as_ref().is_some_and(|tls| tls.wants_write())

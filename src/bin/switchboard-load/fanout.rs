@@ -82,6 +82,11 @@ pub struct Fanout {
     #[argh(switch)]
     tls: bool,
 
+    /// speak IRC over WebSocket (to /ws of an http:// listener, or of an
+    /// https:// one with --tls)
+    #[argh(switch)]
+    websocket: bool,
+
     /// do not re-arm TCP_QUICKACK after each read (it spares a server that
     /// leaves Nagle on our delayed ACKs, at a system call per read)
     #[argh(switch)]
@@ -115,7 +120,14 @@ pub fn run(args: &Fanout) -> io::Result<()> {
     let phases = Phases::new(args.warmup, args.duration, args.drain);
     let _watchdog = Watchdog::arm(measure::deadline(args.deadline, &phases, 60.0));
     let clients = args.rooms * args.members;
-    let mut engine = Engine::connect(args.target, clients, args.line, args.tls, !args.no_quickack)?;
+    let mut engine = Engine::connect(
+        args.target,
+        clients,
+        args.line,
+        args.tls,
+        args.websocket,
+        !args.no_quickack,
+    )?;
     let room_of = |client: usize| client / args.members;
     let rooms: Vec<String> = (0..args.rooms).map(|room| format!("#load{room}")).collect();
     engine.join(|client| Some(rooms[room_of(client)].clone()))?;

@@ -12,6 +12,7 @@ mod fanout;
 mod idle;
 mod measure;
 mod pingpong;
+mod websocket;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};

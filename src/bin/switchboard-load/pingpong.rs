@@ -56,6 +56,11 @@ pub struct Pingpong {
     #[argh(switch)]
     tls: bool,
 
+    /// speak IRC over WebSocket (to /ws of an http:// listener, or of an
+    /// https:// one with --tls)
+    #[argh(switch)]
+    websocket: bool,
+
     /// do not re-arm TCP_QUICKACK after each read
     #[argh(switch)]
     no_quickack: bool,
@@ -78,6 +83,7 @@ pub fn run(args: &Pingpong) -> io::Result<()> {
         args.pairs * 2,
         args.line,
         args.tls,
+        args.websocket,
         !args.no_quickack,
     )?;
     engine.join(|_| None)?;

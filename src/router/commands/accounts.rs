@@ -22,6 +22,7 @@ use crate::protocol::{
     AccountCommand, AccountError, AccountNotice, Event, Mask, Name, Outgoing, Protocol, Reply,
     SaslReply,
 };
+use crate::router::tokens::Asker;
 use crate::router::{Router, Then, Via};
 use crate::storage::{self, Stored};
 
@@ -43,6 +44,12 @@ impl Router {
             AccountCommand::Drop => self.drop_account(id),
             AccountCommand::Info(account) => self.account_info(id, account, now),
             AccountCommand::Regain(nick) => self.regain(id, &nick, now),
+            AccountCommand::Token => match self.clients.map[&id].account.clone() {
+                Some(account) => self
+                    .issue_token(account, Asker::Client(id))
+                    .map_err(|_| AccountError::Busy),
+                None => Err(AccountError::NotLoggedIn),
+            },
             AccountCommand::Cert(command) => self.certificate_command(id, command, now),
             AccountCommand::Help => {
                 self.reply(id, Reply::Account(AccountNotice::Help), now);
@@ -164,6 +171,15 @@ impl Router {
                 then: Then::Login { account, via },
                 matches,
             } => self.login_checked(id, account, via, matches, now),
+            Outcome::Verified {
+                then:
+                    Then::Token {
+                        account,
+                        address,
+                        reply,
+                    },
+                matches,
+            } => self.token_checked(account, address, reply, matches, now),
             Outcome::Derived {
                 then: Then::Register { name, email },
                 credentials,
@@ -217,6 +233,14 @@ impl Router {
     /// A change committed (or not) by the storage thread.
     pub(in crate::router) fn stored(&mut self, stored: Stored, now: Instant) {
         let id = match stored {
+            token @ (Stored::TokenSaved { .. } | Stored::TokenRevoked { .. }) => {
+                self.token_stored(token, now);
+                return;
+            }
+            Stored::ApiHistory { reply, result } => {
+                reply.answer(super::api::history_answer(result));
+                return;
+            }
             Stored::AccountCreated {
                 client,
                 account,

@@ -322,7 +322,10 @@ impl Router {
             Stored::Offline { result: Err(_), .. }
             | Stored::AccountCreated { .. }
             | Stored::AccountDropped { .. }
-            | Stored::Certificate { .. } => {}
+            | Stored::Certificate { .. }
+            | Stored::TokenSaved { .. }
+            | Stored::TokenRevoked { .. }
+            | Stored::ApiHistory { .. } => {}
         }
         self.reap(now);
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod accounts;
+mod api;
 mod certificates;
 mod history;
 mod messages;
@@ -99,7 +100,10 @@ impl Router {
         if client.waiting {
             // Answered in order once the password check or save is done.
             if client.held.len() == HELD_MAX {
-                self.clients.doomed.push((id, "excess flood".into()));
+                self.counters.cut_flood += 1;
+                self.clients
+                    .doomed
+                    .push((id, crate::limits::EXCESS_FLOOD.into()));
             } else {
                 client.held.push_back(request);
             }
@@ -201,7 +205,10 @@ impl Router {
                 text,
                 kind,
                 tags,
-            } => self.message(id, to, text, kind, tags, now),
+            } => {
+                self.counters.messages_in += 1;
+                self.message(id, to, text, kind, tags, now)
+            }
             Request::TagMessage { to, tags } => self.tag_message(id, to, tags, now),
             Request::History { target, query } => self.read_history(id, target, query),
             Request::HistoryTargets { from, to, limit } => self.read_targets(id, from, to, limit),

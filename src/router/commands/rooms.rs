@@ -10,7 +10,7 @@ use crate::protocol::{
     Caps, Error, Event, Mask, Member, Name, Outgoing, Protocol, Reply, RoomSummary, Topic, truncate,
 };
 use crate::router::Router;
-use crate::router::state::{self, ROOMS_PER_CLIENT, Room, TOPIC_MAX};
+use crate::router::state::{self, Membership, ROOMS_PER_CLIENT, Room, TOPIC_MAX, fold};
 
 impl Router {
     pub(super) fn join(
@@ -57,7 +57,16 @@ impl Router {
                 if let Some(error) = refused {
                     return Err(error);
                 }
-                room.members.insert(id, Default::default());
+                // An owned room's owner is its operator whenever present.
+                let owner = room.owner.as_ref().map(|owner| fold(owner));
+                let operator = owner.is_some() && owner == client.account.as_ref().map(|a| fold(a));
+                room.members.insert(
+                    id,
+                    Membership {
+                        operator,
+                        voice: false,
+                    },
+                );
                 self.take_invite(&folded, id);
             }
             None => {
@@ -148,7 +157,7 @@ impl Router {
     pub(super) fn forget_member(&mut self, id: ClientId, key: &Name) {
         if let Some(room) = self.rooms.get_mut(key) {
             room.members.remove(&id);
-            if room.members.is_empty() {
+            if room.is_disposable() {
                 self.forget_room(key);
             }
         }

@@ -21,6 +21,7 @@ fn with_certificate(fingerprint: &str) -> Link {
     Link {
         tls: true,
         certfp: Some(fingerprint.into()),
+        ..Link::default()
     }
 }
 

@@ -24,6 +24,7 @@ use crate::stats::Stats;
 use crate::storage::{self, Storage, Store};
 
 mod accounts;
+mod api;
 mod certificates;
 mod conformance;
 mod hardening;
@@ -87,6 +88,7 @@ impl Harness {
             storage,
             hashing,
             accounts: store.accounts().expect("no accounts yet"),
+            tokens: Vec::new(),
             certificates: Vec::new(),
             recent: super::recent::Recent::new(config.replay_lines, Vec::new(), Vec::new()),
         };

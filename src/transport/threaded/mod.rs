@@ -21,6 +21,7 @@
 //!   the outbox, the writer sends what is left and the farewell, then shuts
 //!   the socket down, which also wakes the reader.
 
+mod http;
 mod writer;
 
 use std::io::{self, Read, Write};
@@ -38,6 +39,7 @@ use crate::client::{ClientId, Nudge, Outbox};
 use crate::config::{Config, Scheme};
 use crate::protocol::Protocol;
 use crate::router::Input;
+use crate::stats::Stats;
 use writer::{Direct, Writer};
 pub use writer::{Sink, WriterNudge, Writing, write_loop};
 
@@ -193,6 +195,7 @@ fn start(
     let peer = stream.peer_addr().ok()?;
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
+    let for_reader = Arc::clone(&nudge);
     let admitted = context.admit(&stream, context.next_id(), scheme, peer, Some(for_outbox))?;
     if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
         log::debug!("dropping {peer}: {error}");
@@ -261,6 +264,8 @@ fn start(
         router: router.clone(),
         config: Arc::clone(config),
         writer_gone,
+        nudge: for_reader,
+        stats: Arc::clone(&context.stats),
     };
     let reader = spawn(
         "read",
@@ -283,6 +288,11 @@ struct Reading {
     config: Arc<Config>,
     /// Disconnects when the writer ends: the connection is over.
     writer_gone: Receiver<()>,
+    /// Woken when the session has bytes of its own to send (a WebSocket
+    /// pong), which the writer (or the router) seals and writes.
+    nudge: Arc<WriterNudge>,
+    /// For `/metrics`, served while the connection is HTTP.
+    stats: Arc<Stats>,
 }
 
 impl Reading {
@@ -296,11 +306,24 @@ impl Reading {
                 log::info!("{}: {error}", self.peer);
                 return None;
             }
+            // An HTTP connection is a client only once it upgrades, from
+            // the address it came from (behind a trusted proxy).
+            let mut peer = self.peer;
+            if self.session.is_http() {
+                match self.serve_http(stream, &mut intake, &mut chunk) {
+                    Ok(Some(client)) => peer.set_ip(client),
+                    Ok(None) => return None,
+                    Err(error) => {
+                        log::debug!("{}: {error}", self.peer);
+                        return None;
+                    }
+                }
+            }
             drop(setting_up);
             let connected = Input::Connected {
                 id: self.id,
                 outbox,
-                peer: self.peer,
+                peer,
                 protocol: self.protocol,
                 link: self.session.link(),
             };
@@ -326,12 +349,12 @@ impl Reading {
         intake: &mut Intake,
         chunk: &mut [u8],
     ) -> Result<(), String> {
-        if !self.session.setting_up() {
+        if !self.session.handshaking() {
             return Ok(());
         }
         let deadline = Instant::now() + self.config.register_timeout;
         let mut out = Vec::new();
-        while self.session.setting_up() {
+        while self.session.handshaking() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err("TLS handshake timed out".into());
@@ -394,7 +417,7 @@ impl Reading {
                 }
             };
             if intake.flooded() {
-                return Some("excess flood".into());
+                return Some(crate::limits::EXCESS_FLOOD.into());
             }
             if finished {
                 // What waits for flood control goes on at its pace, then the
@@ -438,6 +461,7 @@ impl Reading {
                     .session
                     .receive(&chunk[..read], |bytes| intake.push(bytes))
                 {
+                    Ok(Received::Open) if self.session.wants_write() => self.nudge.wake(),
                     Ok(Received::Open) => {}
                     Ok(Received::Closed) => finished = true,
                     Err(error) => return Some(format!("connection error: {error}")),

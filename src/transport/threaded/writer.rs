@@ -170,7 +170,7 @@ impl WriterNudge {
         let waiting_since = Instant::now();
         loop {
             let batch = inbox.take(most);
-            if !batch.events.is_empty() || batch.closed {
+            if !batch.events.is_empty() || batch.closed || self.layer_wants_write() {
                 *spin = waiting_since.elapsed() < SPIN_PAYS;
                 return Woken::Events(batch);
             }
@@ -195,6 +195,16 @@ impl WriterNudge {
                 return Woken::Handover;
             }
         }
+    }
+}
+
+impl WriterNudge {
+    /// Whether the connection's session has bytes of its own to send (a
+    /// WebSocket pong its reader received a ping for).
+    fn layer_wants_write(&self) -> bool {
+        self.direct
+            .get()
+            .is_some_and(|direct| direct.session.wants_write())
     }
 }
 
@@ -345,7 +355,7 @@ pub fn write_loop<W: Sink>(
                 continue;
             }
         };
-        if !batch.events.is_empty() {
+        if !batch.events.is_empty() || session.wants_write() {
             // One allocation rather than a doubling from a few bytes: each
             // smaller buffer it replaced would stay cached in this thread's
             // malloc cache (glibc's tcache keeps freed blocks up to 1 KiB
