@@ -148,9 +148,6 @@ impl Server {
         let config = Arc::new(config);
         let stats = Arc::new(Stats::default());
         let live = Arc::new(Live::default());
-        // Opened (and migrated) here, so a database that cannot be used
-        // stops the start with a clear error.
-        let store = Store::open(&config.db).map_err(io::Error::other)?;
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => {
                 Some(Arc::new(Tls::load(cert, key).map_err(|message| {
@@ -162,6 +159,10 @@ impl Server {
         if let Some(tls) = &tls {
             log::info!("TLS certificate SHA-256 {}", tls.fingerprint());
         }
+        // Opened (and migrated) here, after everything else that can refuse
+        // the start, so a database that cannot be used stops it with a
+        // clear error and a bad flag leaves no new file behind.
+        let store = Store::open(&config.db).map_err(io::Error::other)?;
         let context = Context {
             config: Arc::clone(&config),
             live: Arc::clone(&live),

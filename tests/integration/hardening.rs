@@ -187,6 +187,8 @@ pub fn refused_at_start(transport: Transport, args: &[&str], flag: &str) {
             "irc://127.0.0.1:0",
             "--listen",
             "line://127.0.0.1:0",
+            "--db",
+            ":memory:",
         ])
         .args(args)
         .stdin(Stdio::null())
