@@ -1,6 +1,7 @@
 //! Integration tests over real sockets on 127.0.0.1, one module per topic.
 
 mod accounts;
+mod browser;
 mod chat;
 mod conformance;
 mod disconnect;
