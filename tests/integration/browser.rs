@@ -7,6 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -62,6 +63,9 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
+            // Its own process group, so that all of Chromium's processes go
+            // with it (the `chromium` wrapper script does not always exec).
+            .process_group(0)
             .spawn()
             .expect("start chromium");
         let endpoint = devtools_endpoint(&mut child);
@@ -181,7 +185,8 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -209,7 +214,11 @@ fn devtools_endpoint(child: &mut Child) -> SocketAddr {
 fn page_socket_url(endpoint: SocketAddr) -> String {
     let mut http = TcpStream::connect(endpoint).unwrap();
     http.set_read_timeout(Some(STEP)).unwrap();
-    write!(http, "GET /json/list HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        http,
+        "GET /json/list HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     // Chromium keeps the connection open: read what Content-Length says.
     let mut response = Vec::new();
     let mut chunk = [0; 4096];
