@@ -3,6 +3,7 @@
 //! line clients on the same server.
 
 mod api;
+mod browser;
 mod http;
 mod websocket;
 
