@@ -2,9 +2,9 @@
 //! the router.
 //!
 //! The loop accepts, reads, frames and decodes exactly as the threaded
-//! transport does (the same [`Intake`]), and writes each client's outbox when
-//! its socket can take bytes. Flood control holds lines in the intake and
-//! sets a timer instead of sleeping.
+//! transport does (the same [`Intake`](super::Intake)), and writes each
+//! client's outbox when its socket can take bytes. Flood control holds lines
+//! in the intake and sets a timer instead of sleeping.
 //!
 //! The loop owns the [`Router`] and hands it each request as soon as it is
 //! decoded: the router does no I/O and never blocks, so calling it in place
