@@ -30,7 +30,7 @@ class SwitchboardController(BaseServerController, DirectoryBasedController):
     supports_sts = False
     _port_wait_interval = 0.01
 
-    # Exactly what `CAP LS` offers (src/protocol/mod.rs, Caps::OFFERED) among
+    # Exactly what `CAP LS` offers (src/protocol/caps.rs, Caps::OFFERED) among
     # the capabilities irctest knows; the others are skipped when NAKed.
     capabilities = frozenset(
         (
