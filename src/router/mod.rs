@@ -300,7 +300,7 @@ impl Router {
                     ping_sent: false,
                     lag: None,
                 };
-                self.clients.map.insert(id, client);
+                self.clients.map.insert(id, Box::new(client));
                 if protocol == Protocol::Line {
                     self.send(id, Event::Greeting, now);
                 }

@@ -30,11 +30,11 @@ impl Router {
                 self.reply(id, Reply::Sasl(SaslReply::Failed), now);
                 return;
             };
-            client.sasl = Some(Sasl {
+            client.sasl = Some(Box::new(Sasl {
                 mechanism,
                 payload: Default::default(),
                 step: SaslStep::Start,
-            });
+            }));
             self.reply(id, Reply::Sasl(SaslReply::Continue(Vec::new())), now);
             return;
         };
@@ -51,7 +51,7 @@ impl Router {
                 return;
             }
         };
-        let exchange = client.sasl.take().expect("just seen");
+        let exchange = *client.sasl.take().expect("just seen");
         let outcome = match (exchange.mechanism, exchange.step) {
             (Mechanism::External, _) => self.sasl_external(id, &message, now),
             (Mechanism::Plain, _) => self.sasl_plain(id, &message, now),
@@ -88,11 +88,11 @@ impl Router {
     /// Sends the mechanism's next message and waits for the client's answer.
     fn sasl_continue(&mut self, id: ClientId, step: SaslStep, message: Vec<u8>, now: Instant) {
         let client = self.clients.map.get_mut(&id).expect("caller checked");
-        client.sasl = Some(Sasl {
+        client.sasl = Some(Box::new(Sasl {
             mechanism: Mechanism::ScramSha256,
             payload: Default::default(),
             step,
-        });
+        }));
         self.reply(id, Reply::Sasl(SaslReply::Continue(message)), now);
     }
 
