@@ -131,7 +131,10 @@ impl Wake for LoopNudge {
 
 impl Nudge for LoopNudge {
     fn nudge(&self) -> bool {
-        let first = !self.scheduled.swap(true, Ordering::AcqRel);
+        // A plain load first: in a burst the flag is nearly always set
+        // already, and a swap is a locked instruction per delivery.
+        let first =
+            !self.scheduled.load(Ordering::Acquire) && !self.scheduled.swap(true, Ordering::AcqRel);
         if first {
             let _ = self.shared.ready.send(self.token);
         }

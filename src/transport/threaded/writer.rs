@@ -95,7 +95,9 @@ thread_local! {
 
 impl Nudge for WriterNudge {
     fn nudge(&self) -> bool {
-        !self.pending.swap(true, Ordering::AcqRel)
+        // A plain load first: in a burst the flag is nearly always set
+        // already, and a swap is a locked instruction per delivery.
+        !self.pending.load(Ordering::Acquire) && !self.pending.swap(true, Ordering::AcqRel)
     }
 
     fn wake(&self) {
