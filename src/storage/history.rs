@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::types::ToSql;
+use rusqlite::{OptionalExtension, Row, Statement, params, params_from_iter};
 
 use super::{Store, StoreError};
 use crate::protocol::{
@@ -64,20 +65,7 @@ impl Store {
                 let Some(fields) = Fields::of(&record.message) else {
                     continue;
                 };
-                insert.execute(params![
-                    &*record.key,
-                    fields.msgid,
-                    fields.at,
-                    fields.from.nick.as_ref(),
-                    fields.from.user.as_ref(),
-                    fields.from.host.as_ref(),
-                    fields.from.account.as_deref(),
-                    fields.kind,
-                    fields.recipient,
-                    fields.text,
-                    fields.tags,
-                    fields.long,
-                ])?;
+                fields.insert(&mut insert, &[&&*record.key])?;
                 let size = match sizes.get_mut(&record.key) {
                     Some(size) => {
                         *size += 1;
@@ -278,27 +266,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         let fields = Fields::of(message)
             .ok_or_else(|| StoreError("only messages wait for their reader".into()))?;
-        self.connection.execute(
-            &format!(
-                "INSERT INTO offline (owner, sender, {COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ),
-            params![
-                owner,
-                sender,
-                fields.msgid,
-                fields.at,
-                fields.from.nick.as_ref(),
-                fields.from.user.as_ref(),
-                fields.from.host.as_ref(),
-                fields.from.account.as_deref(),
-                fields.kind,
-                fields.recipient,
-                fields.text,
-                fields.tags,
-                fields.long,
-            ],
-        )?;
+        let mut insert = self.connection.prepare_cached(&format!(
+            "INSERT INTO offline (owner, sender, {COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ))?;
+        fields.insert(&mut insert, &[&owner, &sender])?;
         Ok(())
     }
 
@@ -439,6 +411,30 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// Runs an insert whose parameters are `first`, then the [`COLUMNS`].
+    fn insert(&self, statement: &mut Statement, first: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+        let (nick, user, host) = (
+            self.from.nick.as_ref(),
+            self.from.user.as_ref(),
+            self.from.host.as_ref(),
+        );
+        let account = self.from.account.as_deref();
+        let columns: [&dyn ToSql; 11] = [
+            &self.msgid,
+            &self.at,
+            &nick,
+            &user,
+            &host,
+            &account,
+            &self.kind,
+            &self.recipient,
+            &self.text,
+            &self.tags,
+            &self.long,
+        ];
+        statement.execute(params_from_iter(first.iter().chain(&columns)))
+    }
+
     /// `None` for anything but a message, a TAGMSG or a topic change.
     fn of(outgoing: &'a Outgoing) -> Option<Fields<'a>> {
         let at = outgoing.time().as_millisecond();

@@ -147,6 +147,22 @@ pub struct Request {
 }
 
 impl Request {
+    /// A `GET` of `path` with `headers`, as a test would have read it.
+    #[cfg(test)]
+    pub fn get(path: &str, headers: &[(&str, &str)]) -> Request {
+        Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            minor: 1,
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
+                .collect(),
+            body: Vec::new(),
+        }
+    }
+
     /// The first header named `name` (any case), if it is text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

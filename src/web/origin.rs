@@ -115,17 +115,7 @@ mod tests {
     use super::*;
 
     fn request(headers: &[(&str, &str)]) -> Request {
-        Request {
-            method: "GET".into(),
-            path: "/ws".into(),
-            query: String::new(),
-            minor: 1,
-            headers: headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
-                .collect(),
-            body: Vec::new(),
-        }
+        Request::get("/ws", headers)
     }
 
     #[test]

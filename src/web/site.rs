@@ -132,20 +132,6 @@ fn not_found() -> Response {
 mod tests {
     use super::*;
 
-    fn get(path: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            method: "GET".into(),
-            path: path.into(),
-            query: String::new(),
-            minor: 1,
-            headers: headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
-                .collect(),
-            body: Vec::new(),
-        }
-    }
-
     fn respond(route: Route) -> Response {
         match route {
             Route::Respond(response) => response,
@@ -156,24 +142,24 @@ mod tests {
     #[test]
     fn the_client_is_served_at_the_root_and_unknown_paths_are_404() {
         let settings = Settings::default();
-        let page = respond(route(&get("/", &[]), &settings, 0));
+        let page = respond(route(&Request::get("/", &[]), &settings, 0));
         assert_eq!(page.status, Status::OK);
         assert!(
             page.headers
                 .contains(&("Content-Type", "text/html; charset=utf-8".into()))
         );
         assert!(String::from_utf8_lossy(&page.body).contains("<html"));
-        let same = respond(route(&get("/index.html", &[]), &settings, 0));
+        let same = respond(route(&Request::get("/index.html", &[]), &settings, 0));
         assert_eq!(same.body, page.body);
         assert_eq!(
-            respond(route(&get("/nope", &[]), &settings, 0)).status,
+            respond(route(&Request::get("/nope", &[]), &settings, 0)).status,
             Status::NOT_FOUND
         );
         assert_eq!(
-            respond(route(&get("/api/v1x", &[]), &settings, 0)).status,
+            respond(route(&Request::get("/api/v1x", &[]), &settings, 0)).status,
             Status::NOT_FOUND
         );
-        let mut post = get("/", &[]);
+        let mut post = Request::get("/", &[]);
         post.method = "POST".into();
         assert_eq!(
             respond(route(&post, &settings, 0)).status,
@@ -185,14 +171,14 @@ mod tests {
     fn metrics_api_and_websocket_are_routed_and_foreign_origins_refused() {
         let settings = Settings::default();
         assert!(matches!(
-            route(&get("/metrics", &[]), &settings, 0),
+            route(&Request::get("/metrics", &[]), &settings, 0),
             Route::Ask {
                 call: Call::Metrics,
                 ..
             }
         ));
         assert!(matches!(
-            route(&get("/api/v1/rooms", &[]), &settings, 0),
+            route(&Request::get("/api/v1/rooms", &[]), &settings, 0),
             Route::Ask {
                 call: Call::Rooms,
                 credential: Credential::None
@@ -207,18 +193,18 @@ mod tests {
         ];
         for path in ["/ws", "/"] {
             assert!(matches!(
-                route(&get(path, &upgrade), &settings, 0),
+                route(&Request::get(path, &upgrade), &settings, 0),
                 Route::Upgrade(_)
             ));
         }
         let mut foreign = upgrade.to_vec();
         foreign.push(("Origin", "https://elsewhere.example"));
         assert_eq!(
-            respond(route(&get("/ws", &foreign), &settings, 0)).status,
+            respond(route(&Request::get("/ws", &foreign), &settings, 0)).status,
             Status::FORBIDDEN
         );
         assert_eq!(
-            respond(route(&get("/ws", &[]), &settings, 0)).status,
+            respond(route(&Request::get("/ws", &[]), &settings, 0)).status,
             Status::UPGRADE_REQUIRED
         );
     }
