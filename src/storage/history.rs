@@ -1,10 +1,20 @@
 //! History and offline messages in the store: batches written in one
 //! transaction, pages read back as [`Past`] messages.
+//!
+//! A conversation's history is kept in chunks: each batch the storage
+//! thread commits becomes one row per conversation, its messages a JSON
+//! array (oldest first) beside the times of its first and last. A row per
+//! message cost the thread about 6 µs a message (a B-tree insert per
+//! index, and the pages each one dirties in the WAL), which a busy room
+//! took out of the cores delivering it; a chunk spreads one row's cost
+//! over its messages (BENCHMARKS.md, "What history costs"). Reads decode
+//! the few chunks around the place asked for.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use rusqlite::types::ToSql;
-use rusqlite::{OptionalExtension, Row, Statement, params, params_from_iter};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
 use crate::protocol::{
@@ -26,23 +36,40 @@ pub struct Retention {
     pub per_target: usize,
 }
 
-/// A message's columns, in both tables, in this order.
-const COLUMNS: &str = "msgid, at, nick, user, host, account, kind, recipient, text, tags, long";
+/// Most messages in one chunk: enough that a row's cost is spread thin,
+/// few enough that a page reads little more than it needs.
+const CHUNK_MAX: usize = 256;
+
+/// A message's place in its chunk counts below this in its [`Position`].
+const CHUNK_SPAN: i64 = 1 << 16;
 
 /// Conversations whose sizes the store remembers; past this it forgets
 /// them all and counts again (a count is one walk over a conversation).
 const SIZES_MAX: usize = 65_536;
 
-/// A place in a conversation: `(at, id)`, compared as a pair.
+/// A place in a conversation: `(at, chunk id * CHUNK_SPAN + place in
+/// the chunk)`, compared as a pair.
 type Position = (i64, i64);
 
 impl Store {
-    /// Writes a batch of delivered messages in one transaction. A
-    /// conversation that grew a tenth past `retention.per_target` is
-    /// trimmed back to it: counting from the newest costs a walk over that
-    /// many rows, so it is done once in so many messages, not per batch.
-    /// Returns how many were written.
+    /// Writes a batch of delivered messages in one transaction, a chunk
+    /// per conversation. A conversation that grew a tenth past
+    /// `retention.per_target` is trimmed back to it: counting from the
+    /// newest costs a walk over its chunks, so it is done once in so many
+    /// messages, not per batch. Returns how many were written.
     pub fn record(&mut self, batch: &[Record], retention: Retention) -> Result<usize, StoreError> {
+        let mut conversations: Vec<(&Name, Vec<Entry<&str>>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for record in batch {
+            let Some(entry) = Entry::of(&record.message) else {
+                continue;
+            };
+            let at = *index.entry(&*record.key).or_insert_with(|| {
+                conversations.push((&record.key, Vec::new()));
+                conversations.len() - 1
+            });
+            conversations[at].1.push(entry);
+        }
         let Store { connection, sizes } = self;
         if sizes.len() > SIZES_MAX {
             // Read again as conversations are written to.
@@ -51,52 +78,47 @@ impl Store {
         let slack = retention.per_target / 10 + 1;
         let transaction = connection.transaction()?;
         {
-            let mut insert = transaction.prepare_cached(&format!(
-                "INSERT INTO messages (target, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?;
-            let mut trim = transaction.prepare_cached(
-                "DELETE FROM messages WHERE target = ?1 AND id <= (
-                    SELECT id FROM messages WHERE target = ?1 ORDER BY at DESC, id DESC
-                    LIMIT 1 OFFSET ?2)",
-            )?;
-            let mut count =
-                transaction.prepare_cached("SELECT count(*) FROM messages WHERE target = ?1")?;
-            for record in batch {
-                let Some(fields) = Fields::of(&record.message) else {
-                    continue;
-                };
-                fields.insert(&mut insert, &[&&*record.key])?;
-                let size = match sizes.get_mut(&record.key) {
+            let chunks = Chunks(&transaction);
+            for (key, entries) in &conversations {
+                for chunk in entries.chunks(CHUNK_MAX) {
+                    chunks.insert(key, chunk)?;
+                }
+                let size = match sizes.get_mut(*key) {
                     Some(size) => {
-                        *size += 1;
+                        *size += entries.len();
                         *size
                     }
                     None => {
-                        let size: i64 = count.query_row([&*record.key], |row| row.get(0))?;
-                        sizes.insert(record.key.clone(), size as usize);
-                        size as usize
+                        let size = chunks.size(key)?;
+                        sizes.insert(Name::clone(key), size);
+                        size
                     }
                 };
                 if size > retention.per_target + slack {
-                    trim.execute(params![&*record.key, retention.per_target as i64])?;
-                    sizes.insert(record.key.clone(), retention.per_target);
+                    chunks.trim(key, retention.per_target)?;
+                    sizes.insert(Name::clone(key), retention.per_target);
                 }
             }
         }
         transaction.commit()?;
-        Ok(batch.len())
+        Ok(conversations.iter().map(|(_, entries)| entries.len()).sum())
     }
 
-    /// Forgets the history older than `days`; returns how many messages went.
+    /// Forgets the history older than `days`, a chunk at a time (when
+    /// its last message is); returns how many messages went.
     pub fn expire(&mut self, days: u32) -> Result<usize, StoreError> {
         let cutoff = now_ms() - i64::from(days) * 86_400_000;
-        let gone = self
-            .connection
-            .execute("DELETE FROM messages WHERE at < ?1", [cutoff])?;
+        let gone: i64 = self.connection.query_row(
+            "SELECT coalesce(sum(count), 0) FROM history WHERE last_at < ?1",
+            [cutoff],
+            |row| row.get(0),
+        )?;
         if gone > 0 {
+            self.connection
+                .execute("DELETE FROM history WHERE last_at < ?1", [cutoff])?;
             self.sizes.clear();
         }
-        Ok(gone)
+        Ok(gone as usize)
     }
 
     /// A page of one conversation, oldest first: its messages, and with
@@ -109,30 +131,31 @@ impl Store {
         events: bool,
     ) -> Result<Vec<Past>, StoreError> {
         let scope = Scope { key, events };
-        let limit = limit as i64;
+        let chunks = Chunks(&self.connection);
         let mut page = match selector {
-            Selector::Latest(None) => self.before(&scope, (i64::MAX, i64::MAX), limit)?,
+            Selector::Latest(None) => chunks.before(&scope, (i64::MAX, i64::MAX), limit)?,
             Selector::Latest(Some(point)) => {
-                let from = self.after_bound(key, point)?;
-                self.before(&scope, (i64::MAX, i64::MAX), limit)?
+                let from = chunks.after_bound(key, point)?;
+                chunks
+                    .before(&scope, (i64::MAX, i64::MAX), limit)?
                     .into_iter()
                     .filter(|(position, _)| *position > from)
                     .collect()
             }
             Selector::Before(point) => {
-                let to = self.before_bound(key, point)?;
-                self.before(&scope, to, limit)?
+                let to = chunks.before_bound(key, point)?;
+                chunks.before(&scope, to, limit)?
             }
             Selector::After(point) => {
-                let from = self.after_bound(key, point)?;
-                self.after(&scope, from, limit)?
+                let from = chunks.after_bound(key, point)?;
+                chunks.after(&scope, from, limit)?
             }
             Selector::Around(point) => {
-                let at = self.before_bound(key, point)?;
-                let mut page = self.before(&scope, at, limit / 2)?;
+                let at = chunks.before_bound(key, point)?;
+                let mut page = chunks.before(&scope, at, limit / 2)?;
                 // From the point itself on: `after` is strict, so start
                 // just before it.
-                page.extend(self.after(
+                page.extend(chunks.after(
                     &scope,
                     (at.0, at.1.saturating_sub(1)),
                     limit - limit / 2,
@@ -141,24 +164,24 @@ impl Store {
             }
             Selector::Between(first, second) => {
                 let (start, end) = (
-                    self.after_bound(key, first)?,
-                    self.after_bound(key, second)?,
+                    chunks.after_bound(key, first)?,
+                    chunks.after_bound(key, second)?,
                 );
                 if start <= end {
-                    let end = self.before_bound(key, second)?;
-                    let mut page = self.after(&scope, start, limit)?;
+                    let end = chunks.before_bound(key, second)?;
+                    let mut page = chunks.after(&scope, start, limit)?;
                     page.retain(|(position, _)| *position < end);
                     page
                 } else {
-                    let start = self.before_bound(key, first)?;
-                    let mut page = self.before(&scope, start, limit)?;
+                    let start = chunks.before_bound(key, first)?;
+                    let mut page = chunks.before(&scope, start, limit)?;
                     page.retain(|(position, _)| *position > end);
                     page
                 }
             }
         };
         page.sort_by_key(|(position, _)| *position);
-        Ok(page.into_iter().map(|(_, past)| past).collect())
+        Ok(page.into_iter().map(|(_, entry)| entry.past()).collect())
     }
 
     /// The conversations among `keys` (rooms) and those `party` took part
@@ -175,48 +198,42 @@ impl Store {
     ) -> Result<Vec<HistoryTarget>, StoreError> {
         let (from, to) = (from.as_millisecond(), to.as_millisecond());
         let (low, high) = (from.min(to), from.max(to));
-        // The conversations with a message in the window (by the time
-        // index), then each one's latest (by its own index): the cost is
-        // the window's messages, not the whole history's.
+        // The conversations with a chunk ending in the window (by the time
+        // index), and when each one's latest ended: the cost is the
+        // window's chunks, not the whole history's.
         let mut statement = self.connection.prepare_cached(
-            "SELECT latest.target, latest.at, latest.recipient, latest.nick, latest.account
-             FROM (SELECT DISTINCT target FROM messages WHERE at > ?1 AND at < ?2) AS window
-             JOIN messages AS latest ON latest.id = (
-                 SELECT id FROM messages WHERE target = window.target
-                 ORDER BY at DESC, id DESC LIMIT 1)
-             WHERE latest.at < ?2
-             ORDER BY latest.at, latest.id",
+            "SELECT target, max(last_at) AS latest FROM history WHERE last_at > ?1
+             GROUP BY target HAVING latest < ?2 ORDER BY latest",
         )?;
         let rows = statement.query_map(params![low, high], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, i64>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, Option<String>>(4)?,
-            ))
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
         })?;
+        let chunks = Chunks(&self.connection);
         let mut found = Vec::new();
         for row in rows {
-            let (key, latest, recipient, sender, account) = row?;
-            let name: Name = if key.starts_with('#') {
-                if !keys.iter().any(|room| **room == *key) {
-                    continue;
-                }
-                recipient.into()
+            let (key, latest) = row?;
+            let private = !key.starts_with('#');
+            let readable = if private {
+                party.is_some_and(|party| key.split(' ').any(|one| one == party))
             } else {
-                let Some(party) = party else { continue };
-                if !key.split(' ').any(|one| one == party) {
-                    continue;
-                }
-                // The other party, as the latest message names them.
-                let sent = account.as_deref().unwrap_or(&sender);
-                if *crate::router::fold(sent) == *party {
-                    recipient.into()
-                } else {
-                    sender.into()
-                }
+                keys.iter().any(|room| **room == *key)
             };
+            if !readable {
+                continue;
+            }
+            let everything = Scope {
+                key: &key,
+                events: true,
+            };
+            let Some((_, last)) = chunks.before(&everything, (i64::MAX, i64::MAX), 1)?.pop() else {
+                continue;
+            };
+            // A room by its name as said; a private talk by the other
+            // party, as the latest message names them.
+            let sent = last.account.as_deref().unwrap_or(&last.nick);
+            let sent_by_other =
+                private && party.is_some_and(|party| *crate::router::fold(sent) != *party);
+            let name = if sent_by_other { last.nick } else { last.to };
             found.push(HistoryTarget {
                 name,
                 latest: jiff::Timestamp::from_millisecond(latest)
@@ -236,22 +253,25 @@ impl Store {
         since: jiff::Timestamp,
         per_room: usize,
     ) -> Result<Vec<(Name, Vec<Past>)>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT DISTINCT target FROM messages WHERE at > ?1 AND target LIKE '#%'")?;
+        let since = since.as_millisecond();
+        let mut statement = self.connection.prepare(
+            "SELECT DISTINCT target FROM history WHERE last_at > ?1 AND target LIKE '#%'",
+        )?;
         let keys: Vec<String> = statement
-            .query_map([since.as_millisecond()], |row| row.get(0))?
+            .query_map([since], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
+        let chunks = Chunks(&self.connection);
         let mut rooms = Vec::with_capacity(keys.len());
         for key in keys {
             let scope = Scope {
                 key: &key,
                 events: false,
             };
-            let mut page = self.before(&scope, (i64::MAX, i64::MAX), per_room as i64)?;
-            page.retain(|(position, _)| position.0 > since.as_millisecond());
+            let mut page = chunks.before(&scope, (i64::MAX, i64::MAX), per_room)?;
+            page.retain(|(position, _)| position.0 > since);
             page.sort_by_key(|(position, _)| *position);
-            rooms.push((key.into(), page.into_iter().map(|(_, past)| past).collect()));
+            let page = page.into_iter().map(|(_, entry)| entry.past()).collect();
+            rooms.push((key.into(), page));
         }
         Ok(rooms)
     }
@@ -264,30 +284,29 @@ impl Store {
         sender: &str,
         message: &Outgoing,
     ) -> Result<(), StoreError> {
-        let fields = Fields::of(message)
+        let entry = Entry::of(message)
             .ok_or_else(|| StoreError("only messages wait for their reader".into()))?;
-        let mut insert = self.connection.prepare_cached(&format!(
-            "INSERT INTO offline (owner, sender, {COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-        ))?;
-        fields.insert(&mut insert, &[&owner, &sender])?;
+        self.connection
+            .prepare_cached("INSERT INTO offline (owner, sender, message) VALUES (?1, ?2, ?3)")?
+            .execute(params![owner, sender, encode(&entry)?])?;
         Ok(())
     }
 
     /// Every message waiting for `owner`, oldest first, and the id of the
     /// last (to forget them once delivered).
     pub fn offline(&self, owner: &str) -> Result<(Vec<Past>, i64), StoreError> {
-        let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT id, {COLUMNS} FROM offline WHERE owner = ?1 ORDER BY id"
-        ))?;
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id, message FROM offline WHERE owner = ?1 ORDER BY id")?;
         let mut last = 0;
         let mut messages = Vec::new();
-        let rows =
-            statement.query_map([owner], |row| Ok((row.get::<_, i64>(0)?, past(row, 1)?)))?;
+        let rows = statement.query_map([owner], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
         for row in rows {
             let (id, message) = row?;
             last = id;
-            messages.push(message);
+            messages.push(decode::<Entry<Name>>(&message)?.past());
         }
         Ok((messages, last))
     }
@@ -316,20 +335,103 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// The `history` table, inside a transaction or not.
+struct Chunks<'a>(&'a rusqlite::Connection);
+
+impl Chunks<'_> {
+    /// Adds one chunk of `key`'s messages, oldest first.
+    fn insert(&self, key: &str, entries: &[Entry<&str>]) -> Result<(), StoreError> {
+        let ats = entries.iter().map(|entry| entry.at);
+        let (first, last) = (ats.clone().min(), ats.max());
+        self.0
+            .prepare_cached(
+                "INSERT INTO history (target, first_at, last_at, count, messages)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                key,
+                first,
+                last,
+                entries.len() as i64,
+                encode(&entries)?
+            ])?;
+        Ok(())
+    }
+
+    /// How many messages `key` holds.
+    fn size(&self, key: &str) -> Result<usize, StoreError> {
+        let size: i64 = self
+            .0
+            .prepare_cached("SELECT coalesce(sum(count), 0) FROM history WHERE target = ?1")?
+            .query_row([key], |row| row.get(0))?;
+        Ok(size as usize)
+    }
+
+    /// Keeps `key`'s newest `keep` messages: the chunks past them go, and
+    /// the chunk they end in loses its older part.
+    fn trim(&self, key: &str, keep: usize) -> Result<(), StoreError> {
+        // The chunk where the newest `keep` end, and how many of its
+        // messages are among them.
+        let mut boundary = None;
+        {
+            let mut statement = self.0.prepare_cached(
+                "SELECT id, last_at, count FROM history WHERE target = ?1
+                 ORDER BY last_at DESC, id DESC",
+            )?;
+            let mut rows = statement.query([key])?;
+            let mut kept = 0;
+            while let Some(row) = rows.next()? {
+                let count = row.get::<_, i64>(2)? as usize;
+                if kept + count >= keep {
+                    let (id, last_at) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
+                    boundary = Some((id, last_at, keep - kept, count));
+                    break;
+                }
+                kept += count;
+            }
+        }
+        let Some((id, last_at, newest, count)) = boundary else {
+            return Ok(());
+        };
+        self.0.execute(
+            "DELETE FROM history WHERE target = ?1 AND (last_at, id) < (?2, ?3)",
+            params![key, last_at, id],
+        )?;
+        if newest == count {
+            return Ok(());
+        }
+        let messages: String =
+            self.0
+                .query_row("SELECT messages FROM history WHERE id = ?1", [id], |row| {
+                    row.get(0)
+                })?;
+        let mut entries: Vec<Entry<Name>> = decode(&messages)?;
+        entries.drain(..entries.len().saturating_sub(newest));
+        match entries.iter().map(|entry| entry.at).min() {
+            Some(first) => self.0.execute(
+                "UPDATE history SET first_at = ?2, count = ?3, messages = ?4 WHERE id = ?1",
+                params![id, first, entries.len() as i64, encode(&entries)?],
+            )?,
+            None => self.0.execute("DELETE FROM history WHERE id = ?1", [id])?,
+        };
+        Ok(())
+    }
 
     /// Up to `limit` messages strictly before `end`, newest first.
     fn before(
         &self,
         scope: &Scope<'_>,
         end: Position,
-        limit: i64,
-    ) -> Result<Vec<(Position, Past)>, StoreError> {
-        self.select(
-            "(at, id) < (?2, ?3) ORDER BY at DESC, id DESC",
-            scope,
-            end,
-            limit,
-        )
+        limit: usize,
+    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
+        let mut statement = self.0.prepare_cached(
+            "SELECT id, last_at, messages FROM history WHERE target = ?1 AND first_at <= ?2
+             ORDER BY last_at DESC, id DESC",
+        )?;
+        let rows = statement.query(params![scope.key, end.0])?;
+        scope.gather(rows, limit, Order::NewestFirst, |position| position < end)
     }
 
     /// Up to `limit` messages strictly after `start`, oldest first.
@@ -337,31 +439,14 @@ impl Store {
         &self,
         scope: &Scope<'_>,
         start: Position,
-        limit: i64,
-    ) -> Result<Vec<(Position, Past)>, StoreError> {
-        self.select("(at, id) > (?2, ?3) ORDER BY at, id", scope, start, limit)
-    }
-
-    fn select(
-        &self,
-        condition: &str,
-        scope: &Scope<'_>,
-        position: Position,
-        limit: i64,
-    ) -> Result<Vec<(Position, Past)>, StoreError> {
-        let kinds = if scope.events {
-            String::new()
-        } else {
-            format!("kind < {TAGMSG} AND")
-        };
-        let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT at, id, {COLUMNS} FROM messages WHERE target = ?1 AND {kinds} {condition} LIMIT ?4"
-        ))?;
-        let rows = statement
-            .query_map(params![scope.key, position.0, position.1, limit], |row| {
-                Ok(((row.get(0)?, row.get(1)?), past(row, 2)?))
-            })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        limit: usize,
+    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
+        let mut statement = self.0.prepare_cached(
+            "SELECT id, first_at, messages FROM history WHERE target = ?1 AND last_at >= ?2
+             ORDER BY first_at, id",
+        )?;
+        let rows = statement.query(params![scope.key, start.0])?;
+        scope.gather(rows, limit, Order::OldestFirst, |position| position > start)
     }
 
     /// Where a point is, for messages after it: a message's own place, or
@@ -382,62 +467,131 @@ impl Store {
         }
     }
 
+    /// Where the message `msgid` is: the newest chunk whose text holds
+    /// its id as JSON writes it, searched from the newest (where clients
+    /// mostly ask), and the message in it.
     fn position(&self, key: &str, msgid: &str) -> Result<Position, StoreError> {
-        self.connection
-            .prepare_cached("SELECT at, id FROM messages WHERE msgid = ?1 AND target = ?2")?
-            .query_row(params![msgid, key], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?
-            .ok_or_else(|| StoreError(format!("no message {msgid} here")))
+        let needle = format!("\"id\":{}", encode(&msgid)?);
+        let found = self
+            .0
+            .prepare_cached(
+                "SELECT id, messages FROM history WHERE target = ?1 AND instr(messages, ?2) > 0
+                 ORDER BY last_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![key, needle], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let unknown = || StoreError(format!("no message {msgid} here"));
+        let (id, messages) = found.ok_or_else(unknown)?;
+        let entries: Vec<Entry<Name>> = decode(&messages)?;
+        let place = entries
+            .iter()
+            .position(|entry| *entry.id == *msgid)
+            .ok_or_else(unknown)?;
+        Ok((entries[place].at, id * CHUNK_SPAN + place as i64))
     }
 }
 
-/// Which rows a page reads: one conversation's, and whether its events
-/// other than messages too.
+/// Which messages a page reads: one conversation's, and whether its
+/// events other than messages too.
 struct Scope<'a> {
     key: &'a str,
     events: bool,
 }
 
-/// A message's values for [`COLUMNS`].
-struct Fields<'a> {
-    msgid: &'a str,
+/// Which way a page is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Chunks by their last time, latest first.
+    NewestFirst,
+    /// Chunks by their first time, earliest first.
+    OldestFirst,
+}
+
+impl Scope<'_> {
+    /// The first `limit` messages in `order` that are `wanted`, each with
+    /// its position, from `rows`: chunks (id, the time of the end they
+    /// are ordered by, JSON) in that order.
+    fn gather(
+        &self,
+        mut rows: rusqlite::Rows<'_>,
+        limit: usize,
+        order: Order,
+        wanted: impl Fn(Position) -> bool,
+    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
+        let mut found: Vec<(Position, Entry<Name>)> = Vec::new();
+        if limit == 0 {
+            return Ok(found);
+        }
+        let newest_first = order == Order::NewestFirst;
+        while let Some(row) = rows.next()? {
+            let (id, end): (i64, i64) = (row.get(0)?, row.get(1)?);
+            // Once `limit` are found, a chunk whose nearer end is past the
+            // last of them holds nothing ahead of it, nor do those after.
+            if let Some(((last, _), _)) = found.get(limit - 1)
+                && (newest_first && end < *last || !newest_first && end > *last)
+            {
+                break;
+            }
+            let entries: Vec<Entry<Name>> = decode(&row.get::<_, String>(2)?)?;
+            found.extend(
+                entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(place, entry)| ((entry.at, id * CHUNK_SPAN + place as i64), entry))
+                    .filter(|(position, entry)| {
+                        wanted(*position) && (self.events || entry.kind < TAGMSG)
+                    }),
+            );
+            found.sort_by_key(|(position, _)| *position);
+            if newest_first {
+                found.reverse();
+            }
+            found.truncate(limit);
+        }
+        Ok(found)
+    }
+}
+
+/// A message as the store keeps it, in JSON: borrowed to write, owned
+/// when read.
+#[derive(Serialize, Deserialize)]
+struct Entry<S> {
+    id: S,
     at: i64,
-    from: &'a Mask,
+    nick: S,
+    user: S,
+    host: S,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<S>,
     kind: i64,
-    recipient: &'a str,
-    text: &'a str,
-    tags: Option<&'a str>,
+    /// The room or nickname it was sent to, as named.
+    to: S,
+    text: S,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<S>,
+    #[serde(default, skip_serializing_if = "is_false")]
     long: bool,
 }
 
-impl<'a> Fields<'a> {
-    /// Runs an insert whose parameters are `first`, then the [`COLUMNS`].
-    fn insert(&self, statement: &mut Statement, first: &[&dyn ToSql]) -> rusqlite::Result<usize> {
-        let (nick, user, host) = (
-            self.from.nick.as_ref(),
-            self.from.user.as_ref(),
-            self.from.host.as_ref(),
-        );
-        let account = self.from.account.as_deref();
-        let columns: [&dyn ToSql; 11] = [
-            &self.msgid,
-            &self.at,
-            &nick,
-            &user,
-            &host,
-            &account,
-            &self.kind,
-            &self.recipient,
-            &self.text,
-            &self.tags,
-            &self.long,
-        ];
-        statement.execute(params_from_iter(first.iter().chain(&columns)))
-    }
-
+impl<'a> Entry<&'a str> {
     /// `None` for anything but a message, a TAGMSG or a topic change.
-    fn of(outgoing: &'a Outgoing) -> Option<Fields<'a>> {
+    fn of(outgoing: &'a Outgoing) -> Option<Entry<&'a str>> {
         let at = outgoing.time().as_millisecond();
+        let entry = |id: &'a str, from: &'a Mask, kind, to: &'a str, text: &'a str| Entry {
+            id,
+            at,
+            nick: &from.nick,
+            user: &from.user,
+            host: &from.host,
+            account: from.account.as_deref(),
+            kind,
+            to,
+            text,
+            tags: None,
+            long: false,
+        };
         Some(match outgoing.event() {
             Event::Message {
                 from,
@@ -447,44 +601,82 @@ impl<'a> Fields<'a> {
                 tags,
                 id,
                 long,
-            } => Fields {
-                msgid: id,
-                at,
-                from,
-                kind: KINDS.iter().position(|known| known == kind).unwrap_or(0) as i64,
-                recipient: to.name(),
-                text,
+            } => Entry {
                 tags: tags.as_deref(),
                 long: *long,
+                ..entry(id, from, kind_number(*kind), to.name(), text)
             },
-            Event::TagMessage { from, to, tags, id } => Fields {
-                msgid: id,
-                at,
-                from,
-                kind: TAGMSG,
-                recipient: to.name(),
-                text: "",
+            Event::TagMessage { from, to, tags, id } => Entry {
                 tags: Some(tags),
-                long: false,
+                ..entry(id, from, TAGMSG, to.name(), "")
             },
             Event::TopicChanged {
                 room,
                 who,
                 text,
                 id,
-            } => Fields {
-                msgid: id,
-                at,
-                from: who,
-                kind: TOPIC,
-                recipient: room,
-                text,
-                tags: None,
-                long: false,
-            },
+            } => entry(id, who, TOPIC, room, text),
             _ => return None,
         })
     }
+}
+
+impl Entry<Name> {
+    fn past(self) -> Past {
+        let to = if self.to.starts_with('#') {
+            Destination::Room(self.to)
+        } else {
+            Destination::User(self.to)
+        };
+        let from = Arc::new(Mask {
+            nick: self.nick,
+            user: self.user,
+            host: self.host,
+            account: self.account,
+        });
+        let message = match self.kind {
+            TAGMSG => Event::TagMessage {
+                from,
+                to,
+                tags: self.tags.unwrap_or_default(),
+                id: self.id,
+            },
+            TOPIC => Event::TopicChanged {
+                room: to.name().clone(),
+                who: from,
+                text: self.text,
+                id: self.id,
+            },
+            kind => Event::Message {
+                from,
+                to,
+                text: self.text,
+                kind: KINDS
+                    .get(kind as usize)
+                    .copied()
+                    .unwrap_or(MessageKind::Say),
+                tags: self.tags,
+                id: self.id,
+                long: self.long,
+            },
+        };
+        Past {
+            at: jiff::Timestamp::from_millisecond(self.at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            message,
+        }
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+fn encode(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError(error.to_string()))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError(format!("history unreadable: {error}")))
 }
 
 /// The kinds at and past this number are events other than messages,
@@ -501,56 +693,8 @@ const KINDS: [MessageKind; 5] = [
     MessageKind::CtcpReply,
 ];
 
-/// Reads [`COLUMNS`] from `first` on.
-fn past(row: &Row<'_>, first: usize) -> rusqlite::Result<Past> {
-    let column = |index: usize| first + index;
-    let at: i64 = row.get(column(1))?;
-    let recipient: String = row.get(column(7))?;
-    let to = if recipient.starts_with('#') {
-        Destination::Room(recipient.into())
-    } else {
-        Destination::User(recipient.into())
-    };
-    let kind: i64 = row.get(column(6))?;
-    let from = Arc::new(Mask {
-        nick: row.get::<_, String>(column(2))?.into(),
-        user: row.get::<_, String>(column(3))?.into(),
-        host: row.get::<_, String>(column(4))?.into(),
-        account: row.get::<_, Option<String>>(column(5))?.map(Name::from),
-    });
-    let text: Name = row.get::<_, String>(column(8))?.into();
-    let tags = row.get::<_, Option<String>>(column(9))?.map(Name::from);
-    let id: Name = row.get::<_, String>(column(0))?.into();
-    let message = match kind {
-        TAGMSG => Event::TagMessage {
-            from,
-            to,
-            tags: tags.unwrap_or_default(),
-            id,
-        },
-        TOPIC => Event::TopicChanged {
-            room: to.name().clone(),
-            who: from,
-            text,
-            id,
-        },
-        _ => Event::Message {
-            from,
-            to,
-            text,
-            kind: KINDS
-                .get(kind as usize)
-                .copied()
-                .unwrap_or(MessageKind::Say),
-            tags,
-            id,
-            long: row.get(column(10))?,
-        },
-    };
-    Ok(Past {
-        at: jiff::Timestamp::from_millisecond(at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-        message,
-    })
+fn kind_number(kind: MessageKind) -> i64 {
+    KINDS.iter().position(|known| *known == kind).unwrap_or(0) as i64
 }
 
 fn now_ms() -> i64 {

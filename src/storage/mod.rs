@@ -10,12 +10,14 @@
 //! history reads and offline messages are jobs answered the same way.
 //!
 //! History takes a second, bigger queue of [`Record`]s (one per delivered
-//! message, not per recipient). The thread takes every record waiting
-//! and writes them in one transaction, so a burst costs one commit: a
-//! delivered message is on disk as soon as the batch before it and its
-//! own are committed, within [`COMMIT_WINDOW`] unless the disk is far
-//! slower than it should be. It writes what is waiting before each job,
-//! so a history read sees every message delivered before it was asked.
+//! message, not per recipient). Woken by a record, the thread lets more
+//! gather for [`GATHER`], then writes every record waiting in one
+//! transaction: a busy second costs a few dozen commits, not one per
+//! burst (each commit is an `fsync`, and a commit per burst cost more
+//! than the rows). A delivered message is on disk within
+//! [`COMMIT_WINDOW`] unless the disk is far slower than it should be.
+//! It writes what is waiting before each job, so a history read sees
+//! every message delivered before it was asked.
 //! A full record queue is never waited for: the router counts the
 //! message in `Stats::history_dropped` and it is delivered, unstored.
 
@@ -59,6 +61,11 @@ pub const BATCH_MAX: usize = 4096;
 /// soon as the one before it has, each commit one `fsync`, a few
 /// milliseconds on an ordinary disk.
 pub const COMMIT_WINDOW: Duration = Duration::from_millis(100);
+
+/// How long records gather before they are written, from the first:
+/// well inside [`COMMIT_WINDOW`], long enough that a busy room's
+/// messages share commits and chunks.
+pub const GATHER: Duration = Duration::from_millis(20);
 
 /// How often history older than `--history-days` is deleted.
 const EXPIRE_EVERY: Duration = Duration::from_secs(60);
@@ -200,6 +207,12 @@ pub enum Stored {
         reply: Replier,
         result: Result<Vec<Past>, StoreError>,
     },
+    /// Delivered messages written (or given up on), handed back for the
+    /// router to drop: it made them, and glibc's malloc frees memory of
+    /// another thread's arena under that arena's lock, which the router
+    /// then waits on for its own allocations (BENCHMARKS.md, "What
+    /// history costs").
+    Written(Vec<Record>),
 }
 
 impl Store {
@@ -475,19 +488,30 @@ impl Writer<'_> {
             crossbeam_channel::never()
         };
         let (no_jobs, no_records) = (crossbeam_channel::never(), crossbeam_channel::never());
+        // While records gather, the thread waits for this instead of them.
+        let mut gathering = crossbeam_channel::never();
         while jobs_open || records_open {
+            let waiting = if records_open && self.batch.is_empty() {
+                records
+            } else {
+                &no_records
+            };
             select! {
-                recv(if records_open { records } else { &no_records }) -> record => match record {
+                recv(waiting) -> record => match record {
                     Ok(record) => {
                         self.batch.push(record);
-                        self.write(records);
+                        gathering = crossbeam_channel::after(GATHER);
                     }
                     Err(_) => records_open = false,
                 },
+                recv(gathering) -> _ => {
+                    self.write(records, &mut answer);
+                    gathering = crossbeam_channel::never();
+                }
                 recv(if jobs_open { jobs } else { &no_jobs }) -> job => match job {
                     Ok(job) => {
                         // A read sees every message delivered before it.
-                        self.write(records);
+                        self.write(records, &mut answer);
                         let started = Instant::now();
                         let stored = self.store.apply(job);
                         self.timed(started);
@@ -519,8 +543,8 @@ impl Writer<'_> {
     }
 
     /// Writes what is in the batch and whatever else is waiting, up to
-    /// [`BATCH_MAX`] a transaction.
-    fn write(&mut self, records: &Receiver<Record>) {
+    /// [`BATCH_MAX`] a transaction, and hands each batch back.
+    fn write(&mut self, records: &Receiver<Record>, answer: &mut impl FnMut(Stored)) {
         loop {
             let room = BATCH_MAX - self.batch.len();
             self.batch.extend(records.try_iter().take(room));
@@ -544,7 +568,7 @@ impl Writer<'_> {
                 }
             }
             let full = self.batch.len() == BATCH_MAX;
-            self.batch.clear();
+            answer(Stored::Written(std::mem::take(&mut self.batch)));
             if !full {
                 return;
             }
@@ -565,6 +589,7 @@ fn log_failure(stored: &Stored) {
         Stored::History { result, .. } => result.as_ref().err(),
         Stored::Targets { result, .. } => result.as_ref().err(),
         Stored::ApiHistory { result, .. } => result.as_ref().err(),
+        Stored::Written(_) => None,
     };
     if let Some(error) = error {
         log::warn!("storage: {error}");

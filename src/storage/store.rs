@@ -17,7 +17,7 @@ use crate::router::fold;
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// How to get from each version to the next; append, never edit.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 0 -> 1: accounts. `key` is the folded name, which is what is unique;
     // the SCRAM keys sit beside the Argon2id hash because SCRAM cannot
     // use it.
@@ -90,6 +90,46 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX tokens_by_account ON tokens(account);",
+    // 4 -> 5: history in chunks (storage::history): one row per
+    // conversation per committed batch, its messages a JSON array oldest
+    // first, in place of a row per message; offline messages as one JSON
+    // message each. `at`s are Unix milliseconds.
+    "CREATE TABLE history (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        first_at INTEGER NOT NULL,
+        last_at INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        messages TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX history_by_first ON history (target, first_at);
+    CREATE INDEX history_by_last ON history (target, last_at);
+    CREATE INDEX history_by_time ON history (last_at);
+    INSERT INTO history (target, first_at, last_at, count, messages)
+        SELECT target, min(at), max(at), count(*), json_group_array(json(message) ORDER BY at, id)
+        FROM (SELECT target, at, id,
+                  (row_number() OVER (PARTITION BY target ORDER BY at, id) - 1) / 256 AS chunk,
+                  json_object('id', msgid, 'at', at, 'nick', nick, 'user', user, 'host', host,
+                      'account', account, 'kind', kind, 'to', recipient, 'text', text,
+                      'tags', tags, 'long', json(iif(long, 'true', 'false'))) AS message
+              FROM messages)
+        GROUP BY target, chunk;
+    DROP TABLE messages;
+    CREATE TABLE waiting (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        message TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO waiting (id, owner, sender, message)
+        SELECT id, owner, sender,
+            json_object('id', msgid, 'at', at, 'nick', nick, 'user', user, 'host', host,
+                'account', account, 'kind', kind, 'to', recipient, 'text', text,
+                'tags', tags, 'long', json(iif(long, 'true', 'false')))
+        FROM offline;
+    DROP TABLE offline;
+    ALTER TABLE waiting RENAME TO offline;
+    CREATE INDEX offline_by_owner ON offline (owner, id);",
 ];
 
 /// What went wrong with the database, in words for the log or the user.

@@ -200,14 +200,21 @@ fn ids(page: &[Past]) -> Vec<String> {
 
 /// A store holding `#r`'s messages at 10, 20 ... 100 ms.
 fn ten_messages() -> Store {
+    ten_messages_in(10)
+}
+
+/// The same, written `per_batch` messages at a time (a chunk each).
+fn ten_messages_in(per_batch: usize) -> Store {
     let mut store = Store::open(":memory:").unwrap();
-    let batch: Vec<Record> = (1..=10)
+    let all: Vec<Record> = (1..=10)
         .map(|n| Record {
             key: "#r".into(),
             message: said("ada", "#r", n * 10),
         })
         .collect();
-    assert_eq!(store.record(&batch, KEEP).unwrap(), 10);
+    for batch in all.chunks(per_batch) {
+        assert_eq!(store.record(batch, KEEP).unwrap(), batch.len());
+    }
     store
 }
 
@@ -227,7 +234,12 @@ fn a_page_comes_back_as_it_was_said() {
 
 #[test]
 fn every_selector_picks_its_part_oldest_first() {
-    let store = ten_messages();
+    for per_batch in [10, 3, 1] {
+        selectors_pick_their_part(&ten_messages_in(per_batch));
+    }
+}
+
+fn selectors_pick_their_part(store: &Store) {
     let msgid = |n: i64| Ref::MsgId(format!("m{n}"));
     let time = |n: i64| Ref::Time(jiff::Timestamp::from_millisecond(n).unwrap());
     let page =
@@ -408,13 +420,18 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
             label: None,
         })
         .unwrap();
-    let answer = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let Input::Stored(Stored::History {
-        result: Ok(page), ..
-    }) = answer
-    else {
-        panic!("{answer:?}");
+    // The records come back to be dropped, all written before the read.
+    let mut handed_back = 0;
+    let page = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
+            Input::Stored(Stored::Written(records)) => handed_back += records.len(),
+            Input::Stored(Stored::History {
+                result: Ok(page), ..
+            }) => break page,
+            answer => panic!("{answer:?}"),
+        }
     };
+    assert_eq!(handed_back, 3);
     assert_eq!(ids(&page), ["m1", "m2", "m3"]);
     storage.stop();
     assert_eq!(stats.snapshot().history_stored, 3);
@@ -456,4 +473,118 @@ fn topics_and_kept_tagmsgs_are_read_only_with_events() {
         .map(|past| past.message)
         .collect();
     assert_eq!(events, [topic, reaction]);
+}
+
+#[test]
+fn pages_and_trimming_cross_chunks_exactly() {
+    let mut store = Store::open(":memory:").unwrap();
+    let record = |from: i64, to: i64| -> Vec<Record> {
+        (from..to)
+            .map(|at| Record {
+                key: "#big".into(),
+                message: said("ada", "#big", at),
+            })
+            .collect()
+    };
+    // 600 in one batch (chunks of 256, 256 and 88), then 100 more.
+    store.record(&record(1, 601), KEEP).unwrap();
+    store.record(&record(601, 701), KEEP).unwrap();
+    let page = |store: &Store, selector: Selector, limit: usize| -> Vec<String> {
+        ids(&store.page("#big", &selector, limit, false).unwrap())
+    };
+    let expect =
+        |ms: std::ops::Range<i64>| -> Vec<String> { ms.map(|n| format!("m{n}")).collect() };
+    assert_eq!(page(&store, Selector::Latest(None), 300), expect(401..701));
+    let msgid = |n: i64| Ref::MsgId(format!("m{n}"));
+    assert_eq!(
+        page(&store, Selector::Before(msgid(260)), 10),
+        expect(250..260)
+    );
+    assert_eq!(
+        page(&store, Selector::After(msgid(250)), 10),
+        expect(251..261)
+    );
+    assert_eq!(
+        page(&store, Selector::Around(msgid(513)), 4),
+        expect(511..515)
+    );
+    // Trimmed to 500 once 10% past: exactly the newest 500 stay.
+    let trim = Retention {
+        days: 30,
+        per_target: 500,
+    };
+    store.record(&record(701, 702), trim).unwrap();
+    assert_eq!(page(&store, Selector::Latest(None), 1000), expect(202..702));
+    assert!(
+        store
+            .page("#big", &Selector::Before(msgid(100)), 5, false)
+            .is_err()
+    );
+}
+
+#[test]
+fn history_kept_a_row_a_message_moves_into_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    {
+        // A database at version 4, which kept a row per message.
+        let mut connection = rusqlite::Connection::open(&path).unwrap();
+        let transaction = connection.transaction().unwrap();
+        for migration in &store::MIGRATIONS[..4] {
+            transaction.execute_batch(migration).unwrap();
+        }
+        transaction.pragma_update(None, "user_version", 4).unwrap();
+        for (id, at) in [(1, 30), (2, 10), (3, 20)] {
+            transaction
+                .execute(
+                    "INSERT INTO messages (id, target, msgid, at, nick, user, host, account,
+                         kind, recipient, text, tags, long)
+                     VALUES (?1, '#r', ?2, ?3, 'ada', '~u', 'h', NULL, 1, '#R', 'say \"hi\"',
+                         '+x=y', 1)",
+                    rusqlite::params![id, format!("m{at}"), at],
+                )
+                .unwrap();
+        }
+        transaction
+            .execute(
+                "INSERT INTO offline (owner, sender, msgid, at, nick, user, host, account,
+                     kind, recipient, text, tags, long)
+                 VALUES ('bob', 'ada', 'o1', 5, 'ada', '~u', 'h', 'ada', 0, 'bob', 'later',
+                     NULL, 0)",
+                [],
+            )
+            .unwrap();
+        transaction.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.version().unwrap(), SCHEMA_VERSION);
+    let page = store
+        .page("#r", &Selector::Before(Ref::MsgId("m30".into())), 10, false)
+        .unwrap();
+    assert_eq!(ids(&page), ["m10", "m20"]);
+    let Event::Message {
+        from,
+        to,
+        text,
+        kind,
+        tags,
+        long,
+        ..
+    } = &page[0].message
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        (&*from.nick, from.account.as_deref(), to.name().as_ref()),
+        ("ada", None, "#R")
+    );
+    assert_eq!((&**text, *kind), ("say \"hi\"", MessageKind::Action));
+    assert_eq!((tags.as_deref(), *long), (Some("+x=y"), true));
+    assert_eq!(page[0].at.as_millisecond(), 10);
+    let (waiting, _) = store.offline("bob").unwrap();
+    assert_eq!(ids(&waiting), ["o1"]);
+    assert!(matches!(
+        &waiting[0].message,
+        Event::Message { long: false, .. }
+    ));
 }

@@ -241,6 +241,8 @@ impl Router {
                 reply.answer(super::api::history_answer(result));
                 return;
             }
+            // Dropped here, on the thread that allocated them.
+            Stored::Written(_) => return,
             Stored::AccountCreated {
                 client,
                 account,

@@ -325,7 +325,8 @@ impl Router {
             | Stored::Certificate { .. }
             | Stored::TokenSaved { .. }
             | Stored::TokenRevoked { .. }
-            | Stored::ApiHistory { .. } => {}
+            | Stored::ApiHistory { .. }
+            | Stored::Written(_) => {}
         }
         self.reap(now);
     }
