@@ -409,11 +409,14 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
         })
         .unwrap();
     let answer = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let Input::Stored(Stored::History {
-        result: Ok(page), ..
-    }) = answer
-    else {
+    let Input::Stored(stored) = answer else {
         panic!("{answer:?}");
+    };
+    let Stored::History {
+        result: Ok(page), ..
+    } = *stored
+    else {
+        panic!("{stored:?}");
     };
     assert_eq!(ids(&page), ["m1", "m2", "m3"]);
     storage.stop();
