@@ -117,7 +117,7 @@ impl Pool {
                         if stopped.try_recv() == Err(TryRecvError::Disconnected) {
                             break;
                         }
-                        let input = Input::Hashed(work(job, cost));
+                        let input = Input::Hashed(Box::new(work(job, cost)));
                         if !router.send_unless_stopped(input, &stopped) {
                             break;
                         }

@@ -40,10 +40,13 @@ pub enum Input {
     Draining { id: ClientId, waiting: usize },
     /// The connection ended; the router cleans up the first time it hears it.
     Disconnected(ClientId, String),
-    /// The storage thread did what it was asked (or could not).
-    Stored(Stored),
+    /// The storage thread did what it was asked (or could not). Boxed, as
+    /// is `Hashed`: at 200 bytes either would make every input that size,
+    /// and each send of one takes two on the sender's stack (BENCHMARKS.md,
+    /// "Threaded idle memory went up with TLS and the web").
+    Stored(Box<Stored>),
     /// A password-hashing worker checked or hashed a password.
-    Hashed(Hashed),
+    Hashed(Box<Hashed>),
     /// An HTTP API request, answered on its own channel.
     Api(ApiRequest),
 }

@@ -316,8 +316,8 @@ impl Router {
                 let reason: Name = reason.into();
                 self.remove(id, Some(reason.clone()), reason, now);
             }
-            Input::Stored(stored) => self.stored(stored, now),
-            Input::Hashed(hashed) => self.hashed(hashed, now),
+            Input::Stored(stored) => self.stored(*stored, now),
+            Input::Hashed(hashed) => self.hashed(*hashed, now),
             Input::Api(request) => self.api(request, now),
         }
         self.reap(now);

@@ -390,7 +390,7 @@ impl Storage {
                     batch: Vec::with_capacity(BATCH_MAX),
                 };
                 writer.run(&queue, &delivered, retention.is_some(), |stored| {
-                    router.send_unless_stopped(Input::Stored(stored), &stopped);
+                    router.send_unless_stopped(Input::Stored(Box::new(stored)), &stopped);
                 });
             })?;
         Ok(Storage {

@@ -423,12 +423,16 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
     // The records come back to be dropped, all written before the read.
     let mut handed_back = 0;
     let page = loop {
-        match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
-            Input::Stored(Stored::Written(records)) => handed_back += records.len(),
-            Input::Stored(Stored::History {
+        let answer = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let Input::Stored(stored) = answer else {
+            panic!("{answer:?}");
+        };
+        match *stored {
+            Stored::Written(records) => handed_back += records.len(),
+            Stored::History {
                 result: Ok(page), ..
-            }) => break page,
-            answer => panic!("{answer:?}"),
+            } => break page,
+            stored => panic!("{stored:?}"),
         }
     };
     assert_eq!(handed_back, 3);

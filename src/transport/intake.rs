@@ -139,8 +139,8 @@ impl Intake {
             };
             // Empty lines in a row, not yet handed on, get one answer: each
             // would cost a request's memory and say the same thing.
-            let empty = Request::Invalid(Error::EmptyLine);
-            if request == empty && self.pending.back().is_some_and(|(last, _)| *last == empty) {
+            let empty = |request: &Request| matches!(request, Request::Invalid(Error::EmptyLine));
+            if empty(&request) && self.pending.back().is_some_and(|(last, _)| empty(last)) {
                 continue;
             }
             self.wait(request, length);

@@ -235,36 +235,13 @@ impl Session {
 
     /// The security layer's part of [`Session::receive`].
     fn receive_secure(&self, bytes: &[u8], mut deliver: impl FnMut(&[u8])) -> io::Result<Received> {
-        let Security::Tls(tls) = &self.security else {
-            deliver(bytes);
-            return Ok(Received::Open);
-        };
-        let mut tls = tls.lock();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            // Takes what fits in rustls' buffer; the loop hands on the rest.
-            if tls.read_tls(&mut rest)? == 0 {
-                return Err(io::ErrorKind::InvalidData.into());
+        match &self.security {
+            Security::Plain => {
+                deliver(bytes);
+                Ok(Received::Open)
             }
-            let state = tls.process_new_packets().map_err(io::Error::other)?;
-            let mut plain = tls.reader();
-            loop {
-                match plain.fill_buf() {
-                    Ok([]) => return Ok(Received::Closed),
-                    Ok(chunk) => {
-                        let length = chunk.len();
-                        deliver(chunk);
-                        plain.consume(length);
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(error) => return Err(error),
-                }
-            }
-            if state.peer_has_closed() {
-                return Ok(Received::Closed);
-            }
+            Security::Tls(tls) => receive_tls(tls, bytes, &mut deliver),
         }
-        Ok(Received::Open)
     }
 
     /// Holds the session for [`Sealer::seal`], waiting if another thread is
@@ -346,6 +323,44 @@ impl Sealer<'_> {
         }
         drain(tls, buf)
     }
+}
+
+/// The TLS part of [`Session::receive`]. Never inlined: its frame would
+/// sit under every line a plain connection's threaded reader decodes, and
+/// a thread keeps each stack page it touches (BENCHMARKS.md, "Threaded
+/// idle memory went up with TLS and the web").
+#[inline(never)]
+fn receive_tls(
+    tls: &Mutex<ServerConnection>,
+    bytes: &[u8],
+    deliver: &mut dyn FnMut(&[u8]),
+) -> io::Result<Received> {
+    let mut tls = tls.lock();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // Takes what fits in rustls' buffer; the loop hands on the rest.
+        if tls.read_tls(&mut rest)? == 0 {
+            return Err(io::ErrorKind::InvalidData.into());
+        }
+        let state = tls.process_new_packets().map_err(io::Error::other)?;
+        let mut plain = tls.reader();
+        loop {
+            match plain.fill_buf() {
+                Ok([]) => return Ok(Received::Closed),
+                Ok(chunk) => {
+                    let length = chunk.len();
+                    deliver(chunk);
+                    plain.consume(length);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+        if state.peer_has_closed() {
+            return Ok(Received::Closed);
+        }
+    }
+    Ok(Received::Open)
 }
 
 /// Appends every TLS record rustls has for the peer to `buf`.

@@ -3,7 +3,7 @@
 use super::{MAX_BODY, message};
 use crate::accounts::sasl;
 use crate::protocol::account::NICKSERV;
-use crate::protocol::{Caps, Error, Reply, SaslReply};
+use crate::protocol::{Caps, Error, Lusers, Reply, SaslReply, ServerInfo};
 
 /// Appends the numerics (and the odd command) that answer one client.
 pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, out: &mut Vec<u8>) {
@@ -45,8 +45,8 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
                 params.push("are supported by this server");
                 numeric(out, "005", &params);
             }
-            encode_reply(&Reply::Lusers(welcome.lusers), server, me, caps, out);
-            encode_reply(&Reply::Motd(info.clone()), server, me, caps, out);
+            write_lusers(&welcome.lusers, &numeric, out);
+            write_motd(info, server, &numeric, out);
         }
         Reply::Cap { subcommand, caps } => {
             message::write_text(out, Some(server), "CAP", &[me, subcommand, caps]);
@@ -231,63 +231,8 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
             numeric(out, "351", &[&info.version, server, "threads and channels"])
         }
         Reply::Time(time) => numeric(out, "391", &[server, time]),
-        Reply::Lusers(lusers) => {
-            let users = lusers.users.to_string();
-            let max = lusers.max_users.to_string();
-            let (visible, invisible) = (lusers.users - lusers.invisible, lusers.invisible);
-            numeric(
-                out,
-                "251",
-                &[&format!(
-                    "There are {visible} users and {invisible} invisible on 1 servers"
-                )],
-            );
-            if lusers.operators > 0 {
-                let operators = lusers.operators.to_string();
-                numeric(out, "252", &[&operators, "operator(s) online"]);
-            }
-            if lusers.unregistered > 0 {
-                numeric(
-                    out,
-                    "253",
-                    &[&lusers.unregistered.to_string(), "unknown connection(s)"],
-                );
-            }
-            numeric(out, "254", &[&lusers.rooms.to_string(), "channels formed"]);
-            numeric(
-                out,
-                "255",
-                &[&format!("I have {users} clients and 0 servers")],
-            );
-            numeric(
-                out,
-                "265",
-                &[
-                    &users,
-                    &max,
-                    &format!("Current local users {users}, max {max}"),
-                ],
-            );
-            numeric(
-                out,
-                "266",
-                &[
-                    &users,
-                    &max,
-                    &format!("Current global users {users}, max {max}"),
-                ],
-            );
-        }
-        Reply::Motd(info) => match &info.motd {
-            Some(motd) => {
-                numeric(out, "375", &[&format!("- {server} Message of the day - ")]);
-                for line in motd {
-                    numeric(out, "372", &[&format!("- {line}")]);
-                }
-                numeric(out, "376", &["End of /MOTD command."]);
-            }
-            None => numeric(out, "422", &["MOTD File is missing"]),
-        },
+        Reply::Lusers(lusers) => write_lusers(lusers, &numeric, out),
+        Reply::Motd(info) => write_motd(info, server, &numeric, out),
         Reply::Info(info) => {
             for line in [
                 &*info.version,
@@ -374,6 +319,79 @@ pub(super) fn encode_reply(reply: &Reply, server: &str, me: &str, caps: Caps, ou
         }
         Reply::Switched(_) | Reply::Help | Reply::TimingMark => {}
         Reply::Error(error) => encode_error(error, server, me, out),
+    }
+}
+
+/// Writes a numeric from its code and the parameters after the client's
+/// nick: `numeric` in [`encode_reply`].
+type Numeric<'a> = dyn Fn(&mut Vec<u8>, &str, &[&str]) + 'a;
+
+/// RPL_LUSERCLIENT to RPL_GLOBALUSERS, for LUSERS and a welcome. A
+/// function of its own, as is [`write_motd`], so that a welcome does not
+/// call [`encode_reply`] again: two of its frames (700 bytes each) on
+/// top of each other took each threaded writer into a third page of
+/// stack, which it keeps for the connection's life (BENCHMARKS.md,
+/// "Threaded idle memory went up with TLS and the web").
+fn write_lusers(lusers: &Lusers, numeric: &Numeric<'_>, out: &mut Vec<u8>) {
+    let users = lusers.users.to_string();
+    let max = lusers.max_users.to_string();
+    let (visible, invisible) = (lusers.users - lusers.invisible, lusers.invisible);
+    numeric(
+        out,
+        "251",
+        &[&format!(
+            "There are {visible} users and {invisible} invisible on 1 servers"
+        )],
+    );
+    if lusers.operators > 0 {
+        let operators = lusers.operators.to_string();
+        numeric(out, "252", &[&operators, "operator(s) online"]);
+    }
+    if lusers.unregistered > 0 {
+        numeric(
+            out,
+            "253",
+            &[&lusers.unregistered.to_string(), "unknown connection(s)"],
+        );
+    }
+    numeric(out, "254", &[&lusers.rooms.to_string(), "channels formed"]);
+    numeric(
+        out,
+        "255",
+        &[&format!("I have {users} clients and 0 servers")],
+    );
+    numeric(
+        out,
+        "265",
+        &[
+            &users,
+            &max,
+            &format!("Current local users {users}, max {max}"),
+        ],
+    );
+    numeric(
+        out,
+        "266",
+        &[
+            &users,
+            &max,
+            &format!("Current global users {users}, max {max}"),
+        ],
+    );
+}
+
+/// The message of the day, or ERR_NOMOTD, for MOTD and a welcome; see
+/// [`write_lusers`].
+fn write_motd(info: &ServerInfo, server: &str, numeric: &Numeric<'_>, out: &mut Vec<u8>) {
+    match &info.motd {
+        Some(motd) => {
+            numeric(out, "375", &[&format!("- {server} Message of the day - ")]);
+            for line in motd {
+                numeric(out, "372", &[&format!("- {line}")]);
+            }
+            numeric(out, "376", &["End of /MOTD command."]);
+        }
+        None => numeric(out, "422", &["MOTD File is missing"]),
     }
 }
 

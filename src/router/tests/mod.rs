@@ -114,7 +114,8 @@ impl Harness {
         loop {
             if let Ok(job) = self.hash_jobs.try_recv() {
                 let hashed = hashing::work(job, PasswordCost::Minimal);
-                self.router.handle(Input::Hashed(hashed), self.now);
+                self.router
+                    .handle(Input::Hashed(Box::new(hashed)), self.now);
             } else if let Ok(job) = self.store_jobs.try_recv() {
                 // As the storage thread does: what was delivered is
                 // written before any job.
@@ -125,7 +126,8 @@ impl Harness {
                 };
                 self.store.record(&records, keep).expect("history written");
                 if let Some(stored) = self.store.apply(job) {
-                    self.router.handle(Input::Stored(stored), self.now);
+                    self.router
+                        .handle(Input::Stored(Box::new(stored)), self.now);
                 }
             } else {
                 return;

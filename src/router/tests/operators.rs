@@ -41,7 +41,8 @@ impl Harness {
     fn verdict(&mut self) {
         let job = self.hash_jobs.try_recv().expect("a password to check");
         let hashed = hashing::work(job, PasswordCost::Minimal);
-        self.router.handle(Input::Hashed(hashed), self.now);
+        self.router
+            .handle(Input::Hashed(Box::new(hashed)), self.now);
     }
 
     /// Makes `id` a server operator.

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Reading, is_transient};
+use super::{Reading, is_transient, tell};
 use crate::protocol::api::{Answer, Failure, FailureKind};
 use crate::router::{ApiRequest, Input, Replier};
 use crate::transport::{Intake, Received, describe};
@@ -54,9 +54,8 @@ impl Reading {
                     };
                     // Blocks while the router's inbox is full, as any
                     // reader does; fails only when it is gone.
-                    self.router
-                        .send(Input::Api(request))
-                        .map_err(|_| "shutting down".to_owned())?;
+                    tell(&self.router, Input::Api(request))
+                        .ok_or_else(|| "shutting down".to_owned())?;
                     let answer = answer.recv_timeout(ANSWER_TIMEOUT).unwrap_or_else(|_| {
                         Answer::Failed(Failure::new(FailureKind::Busy, "no answer in time"))
                     });

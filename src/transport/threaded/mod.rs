@@ -301,42 +301,68 @@ impl Reading {
         let ended = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
             let mut chunk = vec![0; READ_CHUNK];
-            if let Err(error) = self.set_up(stream, &mut intake, &mut chunk) {
-                // Dropping the outbox ends the writer; the router never knew.
-                log::info!("{}: {error}", self.peer);
-                return None;
-            }
-            // An HTTP connection is a client only once it upgrades, from
-            // the address it came from (behind a trusted proxy).
-            let mut peer = self.peer;
-            if self.session.is_http() {
-                match self.serve_http(stream, &mut intake, &mut chunk) {
-                    Ok(Some(client)) => peer.set_ip(client),
-                    Ok(None) => return None,
-                    Err(error) => {
-                        log::debug!("{}: {error}", self.peer);
-                        return None;
-                    }
-                }
-            }
-            drop(setting_up);
-            let connected = Input::Connected {
-                id: self.id,
-                outbox,
-                peer,
-                protocol: self.protocol,
-                link: self.session.link(),
-            };
-            // Fails only when the router is gone: shutting down.
-            self.router.send(connected).ok()?;
-            self.read_loop(stream, intake, chunk)
+            self.connect(stream, outbox, setting_up, &mut intake, &mut chunk)?;
+            self.read_loop(stream, &mut intake, &mut chunk)
         }))
         .unwrap_or_else(|_| Some("internal error".into()));
         if let Some(reason) = ended {
-            // Blocks only while the router's inbox is full; fails only when
-            // the router is gone, and then nobody needs to know.
-            let _ = self.router.send(Input::Disconnected(self.id, reason));
+            self.hang_up(reason);
         }
+    }
+
+    /// Sets the connection up and tells the router of the client; `None`
+    /// when the connection ended before the router knew it.
+    ///
+    /// Never inlined, nor are the read loop and `hang_up`, and the intake
+    /// is lent rather than moved: a thread keeps every stack page it ever
+    /// touched, and the reader decodes every line it reads on top of
+    /// `run`'s frame, which took 2 KiB with all of them inlined into it
+    /// (BENCHMARKS.md, "Threaded idle memory went up with TLS and the web").
+    #[inline(never)]
+    fn connect(
+        &self,
+        stream: &TcpStream,
+        outbox: Outbox,
+        setting_up: Arc<()>,
+        intake: &mut Intake,
+        chunk: &mut [u8],
+    ) -> Option<()> {
+        if let Err(error) = self.set_up(stream, intake, chunk) {
+            // Dropping the outbox ends the writer; the router never knew.
+            log::info!("{}: {error}", self.peer);
+            return None;
+        }
+        // An HTTP connection is a client only once it upgrades, from
+        // the address it came from (behind a trusted proxy).
+        let mut peer = self.peer;
+        if self.session.is_http() {
+            match self.serve_http(stream, intake, chunk) {
+                Ok(Some(client)) => peer.set_ip(client),
+                Ok(None) => return None,
+                Err(error) => {
+                    log::debug!("{}: {error}", self.peer);
+                    return None;
+                }
+            }
+        }
+        drop(setting_up);
+        let connected = Input::Connected {
+            id: self.id,
+            outbox,
+            peer,
+            protocol: self.protocol,
+            link: self.session.link(),
+        };
+        // Fails only when the router is gone: shutting down.
+        tell(&self.router, connected)
+    }
+
+    /// Tells the router that the client is gone, and why.
+    #[inline(never)]
+    fn hang_up(&self, reason: String) {
+        // Blocks only while the router's inbox is full; fails only when
+        // the router is gone, and then nobody needs to know.
+        let _ = tell(&self.router, Input::Disconnected(self.id, reason));
     }
 
     /// Runs the connection layer's setup (the TLS handshake) to its end,
@@ -392,11 +418,12 @@ impl Reading {
     /// Reads lines and sends them to the router until the connection ends;
     /// says why, or `None` when there is nobody to tell (the router or the
     /// writer is gone, and with it the client).
+    #[inline(never)]
     fn read_loop(
         &self,
         stream: &TcpStream,
-        mut intake: Intake,
-        mut chunk: Vec<u8>,
+        intake: &mut Intake,
+        chunk: &mut [u8],
     ) -> Option<String> {
         let mut stream = stream;
         let mut timeout = None;
@@ -410,7 +437,7 @@ impl Reading {
                     // Blocks while the router's inbox is full: backpressure
                     // on this client only.
                     Next::Ready(request) => {
-                        self.router.send(Input::Request(self.id, request)).ok()?;
+                        tell(&self.router, Input::Request(self.id, request))?;
                     }
                     Next::Wait(wait) => break Some(wait),
                     Next::Empty => break None,
@@ -431,7 +458,7 @@ impl Reading {
                         id: self.id,
                         waiting,
                     };
-                    self.router.send(draining).ok()?;
+                    tell(&self.router, draining)?;
                     told = true;
                 }
                 if self.writer_gone.recv_timeout(wait) != Err(RecvTimeoutError::Timeout) {
@@ -453,7 +480,7 @@ impl Reading {
                 }
                 timeout = wait;
             }
-            match stream.read(&mut chunk) {
+            match stream.read(chunk) {
                 Ok(0) => finished = true,
                 // Anything the layer must answer (a TLS key update) goes
                 // out with the writer's next write.
@@ -471,6 +498,17 @@ impl Reading {
             }
         }
     }
+}
+
+/// Sends `input` to the router, blocking while its inbox is full; `None`
+/// when the router is gone. Never inlined: a `send`, with crossbeam's
+/// channel flavours inlined into it, holds several copies of the input
+/// (and of the error that would hand it back) in its frame, 500 bytes,
+/// which in a caller's frame would lie under everything the reader and
+/// writer do.
+#[inline(never)]
+fn tell(router: &Sender<Input>, input: Input) -> Option<()> {
+    router.send(input).ok()
 }
 
 /// Whether a read error only means "nothing yet": a timeout or a signal.

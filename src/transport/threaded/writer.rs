@@ -17,6 +17,7 @@ use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 use socket2::SockRef;
 
+use super::tell;
 use crate::client::{Batch, ClientId, Inbox, Mailbox, Nudge};
 use crate::protocol::Codec;
 use crate::router::Input;
@@ -293,9 +294,7 @@ impl Writer {
         if let Err(error) = written {
             // Usually the reader notices too; the router acts on whichever
             // report arrives first.
-            let _ = self
-                .router
-                .send(Input::Disconnected(self.id, describe(&error)));
+            let _ = tell(&self.router, Input::Disconnected(self.id, describe(&error)));
         }
         // Ends the reader's `read` as well.
         let _ = stream.shutdown(Shutdown::Both);
