@@ -22,11 +22,27 @@ use crate::protocol::{
 };
 
 /// A delivered message for the history: the key of its conversation (see
-/// the schema in `store.rs`) and the message as it was delivered.
+/// the schema in `store.rs`), and the event and time delivered. The event
+/// alone, not the [`Outgoing`] with its encodings: held until written, a
+/// whole message kept a batch's worth of encodings alive and the router
+/// allocated each new message in cold memory (BENCHMARKS.md, "What
+/// history costs").
 #[derive(Clone, Debug)]
 pub struct Record {
     pub key: Name,
-    pub message: Arc<Outgoing>,
+    pub at: jiff::Timestamp,
+    pub event: Event,
+}
+
+impl Record {
+    /// The record of `message`, delivered in the conversation `key`.
+    pub fn of(key: Name, message: &Outgoing) -> Record {
+        Record {
+            key,
+            at: message.time(),
+            event: message.event().clone(),
+        }
+    }
 }
 
 /// How much history is kept: `--history-days` and `--history-per-target`.
@@ -61,7 +77,7 @@ impl Store {
         let mut conversations: Vec<(&Name, Vec<Entry<&str>>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for record in batch {
-            let Some(entry) = Entry::of(&record.message) else {
+            let Some(entry) = Entry::of(&record.event, record.at) else {
                 continue;
             };
             let at = *index.entry(&*record.key).or_insert_with(|| {
@@ -284,7 +300,7 @@ impl Store {
         sender: &str,
         message: &Outgoing,
     ) -> Result<(), StoreError> {
-        let entry = Entry::of(message)
+        let entry = Entry::of(message.event(), message.time())
             .ok_or_else(|| StoreError("only messages wait for their reader".into()))?;
         self.connection
             .prepare_cached("INSERT INTO offline (owner, sender, message) VALUES (?1, ?2, ?3)")?
@@ -577,8 +593,8 @@ struct Entry<S> {
 
 impl<'a> Entry<&'a str> {
     /// `None` for anything but a message, a TAGMSG or a topic change.
-    fn of(outgoing: &'a Outgoing) -> Option<Entry<&'a str>> {
-        let at = outgoing.time().as_millisecond();
+    fn of(event: &'a Event, at: jiff::Timestamp) -> Option<Entry<&'a str>> {
+        let at = at.as_millisecond();
         let entry = |id: &'a str, from: &'a Mask, kind, to: &'a str, text: &'a str| Entry {
             id,
             at,
@@ -592,7 +608,7 @@ impl<'a> Entry<&'a str> {
             tags: None,
             long: false,
         };
-        Some(match outgoing.event() {
+        Some(match event {
             Event::Message {
                 from,
                 to,

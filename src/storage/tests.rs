@@ -207,10 +207,7 @@ fn ten_messages() -> Store {
 fn ten_messages_in(per_batch: usize) -> Store {
     let mut store = Store::open(":memory:").unwrap();
     let all: Vec<Record> = (1..=10)
-        .map(|n| Record {
-            key: "#r".into(),
-            message: said("ada", "#r", n * 10),
-        })
+        .map(|n| Record::of("#r".into(), &said("ada", "#r", n * 10)))
         .collect();
     for batch in all.chunks(per_batch) {
         assert_eq!(store.record(batch, KEEP).unwrap(), batch.len());
@@ -291,10 +288,7 @@ fn selectors_pick_their_part(store: &Store) {
 fn each_conversation_keeps_at_most_its_share_and_old_history_expires() {
     let mut store = ten_messages();
     let now = jiff::Timestamp::now().as_millisecond();
-    let recent = [Record {
-        key: "#r".into(),
-        message: said("ada", "#r", now),
-    }];
+    let recent = [Record::of("#r".into(), &said("ada", "#r", now))];
     let small = Retention {
         days: 1,
         per_target: 4,
@@ -324,10 +318,7 @@ fn targets_list_rooms_of_the_reader_and_its_private_talks_by_latest() {
         ("bob eve", said("bob", "eve", 40)),
         ("#a", said("eve", "#a", 50)),
     ]
-    .map(|(key, message)| Record {
-        key: key.into(),
-        message,
-    });
+    .map(|(key, message)| Record::of(key.into(), &message));
     store.record(&batch, KEEP).unwrap();
     let at = |ms| jiff::Timestamp::from_millisecond(ms).unwrap();
     let names = |rooms: &[Name], party, from, to, limit| -> Vec<(String, i64)> {
@@ -399,10 +390,7 @@ fn the_thread_commits_delivered_messages_and_answers_reads() {
     )
     .unwrap();
     for n in 1..=3 {
-        let record = Record {
-            key: "#r".into(),
-            message: said("ada", "#r", n),
-        };
+        let record = Record::of("#r".into(), &said("ada", "#r", n));
         storage.record(record).unwrap();
     }
     let query = HistoryQuery {
@@ -463,10 +451,8 @@ fn topics_and_kept_tagmsgs_are_read_only_with_events() {
         tags: "+draft/react=x".into(),
         id: "r".into(),
     };
-    let batch = [topic.clone(), reaction.clone()].map(|event| Record {
-        key: "#r".into(),
-        message: Outgoing::at(event, at),
-    });
+    let batch = [topic.clone(), reaction.clone()]
+        .map(|event| Record::of("#r".into(), &Outgoing::at(event, at)));
     store.record(&batch, KEEP).unwrap();
     let latest = Selector::Latest(None);
     assert!(store.page("#r", &latest, 10, false).unwrap().is_empty());
@@ -484,10 +470,7 @@ fn pages_and_trimming_cross_chunks_exactly() {
     let mut store = Store::open(":memory:").unwrap();
     let record = |from: i64, to: i64| -> Vec<Record> {
         (from..to)
-            .map(|at| Record {
-                key: "#big".into(),
-                message: said("ada", "#big", at),
-            })
+            .map(|at| Record::of("#big".into(), &said("ada", "#big", at)))
             .collect()
     };
     // 600 in one batch (chunks of 256, 256 and 88), then 100 more.

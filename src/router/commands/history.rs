@@ -60,10 +60,7 @@ impl Router {
     /// Hands a message to the storage thread without waiting; a full queue
     /// means it is not stored, counted.
     fn record(&mut self, key: Name, message: &Arc<Outgoing>) {
-        let record = Record {
-            key,
-            message: Arc::clone(message),
-        };
+        let record = Record::of(key, message);
         if self.storage.record(record).is_err() {
             let dropped = self
                 .clients
