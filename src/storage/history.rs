@@ -70,7 +70,8 @@ type Position = (i64, i64);
 impl Store {
     /// Writes a batch of delivered messages in one transaction, a chunk
     /// per conversation. A conversation that grew a tenth past
-    /// `retention.per_target` is trimmed back to it: counting from the
+    /// `retention.per_target` is trimmed back to it, or to at most a tenth
+    /// past it where that keeps its oldest chunk whole: counting from the
     /// newest costs a walk over its chunks, so it is done once in so many
     /// messages, not per batch. Returns how many were written.
     pub fn record(&mut self, batch: &[Record], retention: Retention) -> Result<usize, StoreError> {
@@ -111,8 +112,8 @@ impl Store {
                     }
                 };
                 if size > retention.per_target + slack {
-                    chunks.trim(key, retention.per_target)?;
-                    sizes.insert(Name::clone(key), retention.per_target);
+                    let kept = chunks.trim(key, retention.per_target, slack)?;
+                    sizes.insert(Name::clone(key), kept);
                 }
             }
         }
@@ -386,18 +387,19 @@ impl Chunks<'_> {
     }
 
     /// Keeps `key`'s newest `keep` messages: the chunks past them go, and
-    /// the chunk they end in loses its older part.
-    fn trim(&self, key: &str, keep: usize) -> Result<(), StoreError> {
+    /// the chunk they end in loses its older part if that is more than
+    /// `slack` (rewriting a chunk costs more than the rest of a trim).
+    /// Returns how many are kept.
+    fn trim(&self, key: &str, keep: usize, slack: usize) -> Result<usize, StoreError> {
         // The chunk where the newest `keep` end, and how many of its
         // messages are among them.
-        let mut boundary = None;
+        let (mut boundary, mut kept) = (None, 0);
         {
             let mut statement = self.0.prepare_cached(
                 "SELECT id, last_at, count FROM history WHERE target = ?1
                  ORDER BY last_at DESC, id DESC",
             )?;
             let mut rows = statement.query([key])?;
-            let mut kept = 0;
             while let Some(row) = rows.next()? {
                 let count = row.get::<_, i64>(2)? as usize;
                 if kept + count >= keep {
@@ -409,14 +411,14 @@ impl Chunks<'_> {
             }
         }
         let Some((id, last_at, newest, count)) = boundary else {
-            return Ok(());
+            return Ok(kept);
         };
         self.0.execute(
             "DELETE FROM history WHERE target = ?1 AND (last_at, id) < (?2, ?3)",
             params![key, last_at, id],
         )?;
-        if newest == count {
-            return Ok(());
+        if count - newest <= slack {
+            return Ok(kept + count);
         }
         let messages: String =
             self.0
@@ -432,7 +434,7 @@ impl Chunks<'_> {
             )?,
             None => self.0.execute("DELETE FROM history WHERE id = ?1", [id])?,
         };
-        Ok(())
+        Ok(keep)
     }
 
     /// Up to `limit` messages strictly before `end`, newest first.

@@ -466,7 +466,7 @@ fn topics_and_kept_tagmsgs_are_read_only_with_events() {
 }
 
 #[test]
-fn pages_and_trimming_cross_chunks_exactly() {
+fn pages_and_trimming_cross_chunks() {
     let mut store = Store::open(":memory:").unwrap();
     let record = |from: i64, to: i64| -> Vec<Record> {
         (from..to)
@@ -507,6 +507,13 @@ fn pages_and_trimming_cross_chunks_exactly() {
             .page("#big", &Selector::Before(msgid(100)), 5, false)
             .is_err()
     );
+    // Where the cut falls a little way into a chunk, it is kept whole
+    // (16 more) rather than rewritten: chunks of 84, 60, 256 and 200.
+    let mut store = Store::open(":memory:").unwrap();
+    for (from, to) in [(1, 85), (85, 145), (145, 401), (401, 601)] {
+        store.record(&record(from, to), trim).unwrap();
+    }
+    assert_eq!(page(&store, Selector::Latest(None), 1000), expect(85..601));
 }
 
 #[test]
