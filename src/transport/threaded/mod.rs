@@ -50,11 +50,11 @@ pub use writer::{Sink, WriterNudge, Writing, write_loop};
 /// connection against 4 KiB (BENCHMARKS.md, "Idle connections").
 const READ_CHUNK: usize = 1024;
 
-/// What a reader's buffer starts at: a registration and most single chat
-/// lines fit, so a client that never sends more at once (most idle ones)
-/// never holds [`READ_CHUNK`] (BENCHMARKS.md, "Threaded idle memory went
-/// up with TLS and the web").
-const FIRST_READ: usize = 256;
+/// What a reader's buffer starts at: a registration fits (`CAP LS 302`,
+/// `NICK` and `USER` take 60-80 bytes), so a client that never sends more
+/// at once, as most idle ones, never holds [`READ_CHUNK`] (BENCHMARKS.md,
+/// "Threaded idle memory went up with TLS and the web").
+const FIRST_READ: usize = 128;
 
 /// A listening socket and the thread accepting on it.
 #[derive(Debug)]
