@@ -552,3 +552,31 @@ fn is_transient(error: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_buffer_starts_small_and_grows_once_a_read_fills_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut chunk = ReadBuffer::new();
+        client.write_all(b"NICK a\r\n").unwrap();
+        assert_eq!(chunk.read(&server).unwrap(), b"NICK a\r\n");
+        assert_eq!(chunk.0.len(), FIRST_READ);
+        let long: Vec<u8> = (0..FIRST_READ + 100).map(|n| n as u8).collect();
+        client.write_all(&long).unwrap();
+        let mut read = chunk.read(&server).unwrap().to_vec();
+        assert_eq!(read, long[..FIRST_READ]);
+        assert_eq!(chunk.0.len(), READ_CHUNK);
+        // Nothing is lost to the growth: the rest comes next.
+        while read.len() < long.len() {
+            read.extend_from_slice(chunk.read(&server).unwrap());
+        }
+        assert_eq!(read, long);
+        drop(client);
+        assert!(chunk.read(&server).unwrap().is_empty());
+    }
+}
