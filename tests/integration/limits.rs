@@ -92,6 +92,27 @@ fn a_flooder_that_hangs_up_is_gone_at_once(transport: Transport) {
     again.expect_next("- #room (1)");
 }
 
+fn a_client_that_quits_with_lines_waiting_frees_its_place_at_once(transport: Transport) {
+    // The quit goes through in the burst; the 300 lines behind it would
+    // take five minutes at 1 a second. The client only half-closes, as
+    // `nc -N` does, so its connection ends because the server let go.
+    let (server, mut watcher, mut flooder) = flood_room(transport);
+    let lines: String = (0..300).map(|n| format!("{n}\n")).collect();
+    flooder.send_raw(format!("/quit done\n{lines}").as_bytes());
+    flooder
+        .stream()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    assert_eq!(watcher.expect("* flooder quit"), "* flooder quit (done)");
+    assert_eq!(
+        flooder.read_to_end().last().map(String::as_str),
+        Some("! closing: you quit (done)")
+    );
+    wait_until("the flooder's place to be freed", || {
+        server.connections() == 1
+    });
+}
+
 fn a_flood_far_over_the_limit_is_cut_off(transport: Transport) {
     let (_server, mut watcher, mut flooder) = flood_room(transport);
     // 100 KiB of lines, more than the 64 KiB a client may have waiting.
@@ -152,6 +173,7 @@ crate::both_transports!(
     a_connection_without_a_nickname_is_closed_after_the_register_timeout,
     flood_control_delays_lines_without_dropping_them,
     a_flooder_that_hangs_up_is_gone_at_once,
+    a_client_that_quits_with_lines_waiting_frees_its_place_at_once,
     a_flood_far_over_the_limit_is_cut_off,
     a_writer_that_fell_behind_catches_up_in_few_writes,
 );

@@ -3,11 +3,11 @@
 //! has nothing to write), answering requests in turn until the
 //! connection closes or upgrades to a WebSocket.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Reading, is_transient, tell};
+use super::{ReadBuffer, Reading, is_transient, tell};
 use crate::protocol::api::{Answer, Failure, FailureKind};
 use crate::router::{ApiRequest, Input, Replier};
 use crate::transport::{Intake, Received, describe};
@@ -25,7 +25,7 @@ impl Reading {
         &self,
         mut stream: &TcpStream,
         intake: &mut Intake,
-        chunk: &mut [u8],
+        chunk: &mut ReadBuffer,
     ) -> Result<Option<IpAddr>, String> {
         let settings = &self.config.web;
         let mut out = Vec::new();
@@ -90,7 +90,7 @@ impl Reading {
         &self,
         mut stream: &TcpStream,
         intake: &mut Intake,
-        chunk: &mut [u8],
+        chunk: &mut ReadBuffer,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         let deadline = self.session.http_deadline().unwrap_or_else(Instant::now);
@@ -105,12 +105,9 @@ impl Reading {
         stream
             .set_read_timeout(Some(left))
             .map_err(|error| describe(&error))?;
-        match stream.read(chunk) {
-            Ok(0) => Err("closed".into()),
-            Ok(read) => match self
-                .session
-                .receive(&chunk[..read], |bytes| intake.push(bytes))
-            {
+        match chunk.read(stream) {
+            Ok([]) => Err("closed".into()),
+            Ok(bytes) => match self.session.receive(bytes, |bytes| intake.push(bytes)) {
                 Ok(Received::Open) => Ok(()),
                 Ok(Received::Closed) => Err("closed".into()),
                 Err(error) => Err(format!("connection error: {error}")),

@@ -32,7 +32,7 @@ use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 
 use super::{Admitted, Context, Intake, Next, Received, Session, Slot, describe};
 use crate::client::{ClientId, Nudge, Outbox};
@@ -43,11 +43,18 @@ use crate::stats::Stats;
 use writer::{Direct, Writer};
 pub use writer::{Sink, WriterNudge, Writing, write_loop};
 
-/// How many bytes a reader asks the kernel for at once. Each reader holds
-/// its buffer for the connection's life, idle or not: 1 KiB takes any
-/// chat line or burst of them in a read or two, and saved 2.4 KiB per idle
+/// How many bytes a reader asks the kernel for at once, once its client
+/// has sent more than [`FIRST_READ`] in one go. Each reader holds its
+/// buffer for the connection's life, idle or not: 1 KiB takes any chat
+/// line or burst of them in a read or two, and saved 2.4 KiB per idle
 /// connection against 4 KiB (BENCHMARKS.md, "Idle connections").
 const READ_CHUNK: usize = 1024;
+
+/// What a reader's buffer starts at: a registration fits (`CAP LS 302`,
+/// `NICK` and `USER` take 60-80 bytes), so a client that never sends more
+/// at once, as most idle ones, never holds [`READ_CHUNK`] (BENCHMARKS.md,
+/// "Threaded idle memory went up with TLS and the web").
+const FIRST_READ: usize = 128;
 
 /// A listening socket and the thread accepting on it.
 #[derive(Debug)]
@@ -212,15 +219,6 @@ fn start(
     let stream = Arc::new(stream);
     let slot = Arc::new(slot);
     let setting_up = Arc::new(());
-    // Disconnected when the writer ends, for a reader waiting on its own.
-    let (hangup, writer_gone) = crossbeam_channel::bounded(0);
-    let spawn = |role: &str, body: Box<dyn FnOnce() + Send>| {
-        thread::Builder::new()
-            .name(format!("sb-{role}-{}", id.0))
-            .stack_size(config.thread_stack_kib * 1024)
-            .spawn(body)
-            .inspect_err(|error| log::error!("cannot start a {role} thread for {peer}: {error}"))
-    };
     // The router writes to this socket itself while the writer is parked.
     nudge.write_directly(Direct {
         stream: Arc::clone(&stream),
@@ -238,21 +236,24 @@ fn start(
         router: router.clone(),
         stats: Arc::clone(&context.stats),
         timeout: config.write_timeout,
-        hangup,
-        slot: Arc::clone(&slot),
     };
     let writer = spawn(
         "write",
+        id,
+        peer,
+        config,
         Box::new({
             let stream = Arc::clone(&stream);
-            move || writer.run(&stream)
+            let slot = Arc::clone(&slot);
+            move || writer.run(&stream, slot)
         }),
-    )
-    .ok()?;
+    )?;
+    let mut threads = Vec::with_capacity(2);
+    threads.push(writer);
     let mut connection = Connection {
         stream: Arc::downgrade(&stream),
         setting_up: Arc::downgrade(&setting_up),
-        threads: vec![writer],
+        threads,
     };
     // The reader sets the connection up, then tells the router (before
     // its first request); until then the writer has nothing to write.
@@ -263,19 +264,37 @@ fn start(
         session,
         router: router.clone(),
         config: Arc::clone(config),
-        writer_gone,
         nudge: for_reader,
         stats: Arc::clone(&context.stats),
     };
     let reader = spawn(
         "read",
+        id,
+        peer,
+        config,
         Box::new(move || reading.run(&stream, outbox, setting_up, slot)),
     );
     // On failure the outbox is dropped with the closure, which ends the writer.
-    if let Ok(reader) = reader {
-        connection.threads.push(reader);
-    }
+    connection.threads.extend(reader);
     Some(connection)
+}
+
+/// Starts one of a connection's threads. `body` comes boxed: unboxed, it
+/// would be moved through the thread's first frames, which took a third
+/// stack page.
+fn spawn(
+    role: &str,
+    id: ClientId,
+    peer: SocketAddr,
+    config: &Config,
+    body: Box<dyn FnOnce() + Send>,
+) -> Option<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("sb-{role}-{}", id.0))
+        .stack_size(config.thread_stack_kib * 1024)
+        .spawn(body)
+        .inspect_err(|error| log::error!("cannot start a {role} thread for {peer}: {error}"))
+        .ok()
 }
 
 /// What a reader thread needs besides its socket.
@@ -286,10 +305,9 @@ struct Reading {
     session: Session,
     router: Sender<Input>,
     config: Arc<Config>,
-    /// Disconnects when the writer ends: the connection is over.
-    writer_gone: Receiver<()>,
     /// Woken when the session has bytes of its own to send (a WebSocket
-    /// pong), which the writer (or the router) seals and writes.
+    /// pong), which the writer (or the router) seals and writes; says when
+    /// the writer ends.
     nudge: Arc<WriterNudge>,
     /// For `/metrics`, served while the connection is HTTP.
     stats: Arc<Stats>,
@@ -300,7 +318,7 @@ impl Reading {
         // A bug must not leave a ghost user behind: a panic counts as a disconnect.
         let ended = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut intake = Intake::new(self.protocol, &self.config, Instant::now());
-            let mut chunk = vec![0; READ_CHUNK];
+            let mut chunk = ReadBuffer::new();
             self.connect(stream, outbox, setting_up, &mut intake, &mut chunk)?;
             self.read_loop(stream, &mut intake, &mut chunk)
         }))
@@ -325,7 +343,7 @@ impl Reading {
         outbox: Outbox,
         setting_up: Arc<()>,
         intake: &mut Intake,
-        chunk: &mut [u8],
+        chunk: &mut ReadBuffer,
     ) -> Option<()> {
         if let Err(error) = self.set_up(stream, intake, chunk) {
             // Dropping the outbox ends the writer; the router never knew.
@@ -373,7 +391,7 @@ impl Reading {
         &self,
         mut stream: &TcpStream,
         intake: &mut Intake,
-        chunk: &mut [u8],
+        chunk: &mut ReadBuffer,
     ) -> Result<(), String> {
         if !self.session.handshaking() {
             return Ok(());
@@ -388,11 +406,9 @@ impl Reading {
             stream
                 .set_read_timeout(Some(left))
                 .map_err(|error| describe(&error))?;
-            let received = match stream.read(chunk) {
-                Ok(0) => return Err("closed during the TLS handshake".into()),
-                Ok(read) => self
-                    .session
-                    .receive(&chunk[..read], |bytes| intake.push(bytes)),
+            let received = match chunk.read(stream) {
+                Ok([]) => return Err("closed during the TLS handshake".into()),
+                Ok(bytes) => self.session.receive(bytes, |bytes| intake.push(bytes)),
                 Err(error) if is_transient(&error) => continue,
                 Err(error) => return Err(describe(&error)),
             };
@@ -423,9 +439,8 @@ impl Reading {
         &self,
         stream: &TcpStream,
         intake: &mut Intake,
-        chunk: &mut [u8],
+        chunk: &mut ReadBuffer,
     ) -> Option<String> {
-        let mut stream = stream;
         let mut timeout = None;
         // The peer sent all it will (it may still read), and whether the
         // router was told how much still waits.
@@ -461,7 +476,7 @@ impl Reading {
                     tell(&self.router, draining)?;
                     told = true;
                 }
-                if self.writer_gone.recv_timeout(wait) != Err(RecvTimeoutError::Timeout) {
+                if self.nudge.wait_for_end(wait) {
                     return None;
                 }
                 // A peer that is gone for good answers what is written to
@@ -480,14 +495,11 @@ impl Reading {
                 }
                 timeout = wait;
             }
-            match stream.read(chunk) {
-                Ok(0) => finished = true,
+            match chunk.read(stream) {
+                Ok([]) => finished = true,
                 // Anything the layer must answer (a TLS key update) goes
                 // out with the writer's next write.
-                Ok(read) => match self
-                    .session
-                    .receive(&chunk[..read], |bytes| intake.push(bytes))
-                {
+                Ok(bytes) => match self.session.receive(bytes, |bytes| intake.push(bytes)) {
                     Ok(Received::Open) if self.session.wants_write() => self.nudge.wake(),
                     Ok(Received::Open) => {}
                     Ok(Received::Closed) => finished = true,
@@ -497,6 +509,28 @@ impl Reading {
                 Err(error) => return Some(describe(&error)),
             }
         }
+    }
+}
+
+/// A reader's buffer: [`FIRST_READ`] bytes until a read fills it, then
+/// [`READ_CHUNK`] for the rest of the connection.
+pub(super) struct ReadBuffer(Vec<u8>);
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer(vec![0; FIRST_READ])
+    }
+
+    /// Reads once from `stream`: the bytes read, none at the end of the
+    /// stream.
+    pub(super) fn read(&mut self, mut stream: &TcpStream) -> io::Result<&[u8]> {
+        let read = stream.read(&mut self.0)?;
+        if read == self.0.len() {
+            // Grown straight to its full size: a freed smaller buffer
+            // would stay in this thread's malloc cache.
+            self.0.resize(READ_CHUNK, 0);
+        }
+        Ok(&self.0[..read])
     }
 }
 
@@ -517,4 +551,32 @@ fn is_transient(error: &io::Error) -> bool {
         error.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_buffer_starts_small_and_grows_once_a_read_fills_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut chunk = ReadBuffer::new();
+        client.write_all(b"NICK a\r\n").unwrap();
+        assert_eq!(chunk.read(&server).unwrap(), b"NICK a\r\n");
+        assert_eq!(chunk.0.len(), FIRST_READ);
+        let long: Vec<u8> = (0..FIRST_READ + 100).map(|n| n as u8).collect();
+        client.write_all(&long).unwrap();
+        let mut read = chunk.read(&server).unwrap().to_vec();
+        assert_eq!(read, long[..FIRST_READ]);
+        assert_eq!(chunk.0.len(), READ_CHUNK);
+        // Nothing is lost to the growth: the rest comes next.
+        while read.len() < long.len() {
+            read.extend_from_slice(chunk.read(&server).unwrap());
+        }
+        assert_eq!(read, long);
+        drop(client);
+        assert!(chunk.read(&server).unwrap().is_empty());
+    }
 }

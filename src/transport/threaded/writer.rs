@@ -68,6 +68,10 @@ pub struct WriterNudge {
     /// Bytes the router could not write; the writer writes them before
     /// anything still queued, which was queued after them.
     handover: Mutex<Vec<u8>>,
+    /// The writer has ended (see [`WriterNudge::wait_for_end`]).
+    ended: AtomicBool,
+    /// The reader, once it waits for the writer to end.
+    reader: OnceLock<Thread>,
 }
 
 /// The socket and queue as the router sees them when it writes itself.
@@ -202,6 +206,33 @@ impl WriterNudge {
 }
 
 impl WriterNudge {
+    /// Waits at most `wait` for the writer to end (a reader handing on a
+    /// closed peer's last lines waits for it); true if it has. It may
+    /// return early without it.
+    ///
+    /// A flag and a park rather than a channel: a zero-capacity crossbeam
+    /// channel took 152 bytes of every connection (BENCHMARKS.md,
+    /// "Threaded idle memory went up with TLS and the web").
+    pub fn wait_for_end(&self, wait: Duration) -> bool {
+        self.reader.get_or_init(thread::current);
+        // Pairs with the fence in `end`: either the writer sees the
+        // reader, or the reader sees the writer ended.
+        atomic::fence(Ordering::SeqCst);
+        if !self.ended.load(Ordering::SeqCst) {
+            thread::park_timeout(wait);
+        }
+        self.ended.load(Ordering::SeqCst)
+    }
+
+    /// The writer has ended: wakes the reader if it waits for that.
+    fn end(&self) {
+        self.ended.store(true, Ordering::SeqCst);
+        atomic::fence(Ordering::SeqCst);
+        if let Some(reader) = self.reader.get() {
+            reader.unpark();
+        }
+    }
+
     /// Whether the connection's session has bytes of its own to send (a
     /// WebSocket pong its reader received a ping for).
     fn layer_wants_write(&self) -> bool {
@@ -265,17 +296,13 @@ pub struct Writer {
     pub router: Sender<Input>,
     pub stats: Arc<Stats>,
     pub timeout: Duration,
-    /// Dropped when the writer ends, which a reader handing on a closed
-    /// peer's last lines waits for.
-    pub hangup: Sender<()>,
-    /// Held for the thread's life: the connection counts until both its
-    /// threads are gone.
-    pub slot: Arc<Slot>,
 }
 
 impl Writer {
     /// Writes until the router lets go, then shuts the socket down.
-    pub fn run(self, stream: &TcpStream) {
+    /// `_slot` is held for the thread's life: the connection counts until
+    /// both its threads are gone.
+    pub fn run(self, stream: &TcpStream, _slot: Arc<Slot>) {
         let mut out = stream;
         let written = panic::catch_unwind(AssertUnwindSafe(|| {
             write_loop(
@@ -298,8 +325,14 @@ impl Writer {
         }
         // Ends the reader's `read` as well.
         let _ = stream.shutdown(Shutdown::Both);
-        drop(self.hangup);
-        drop(self.slot);
+    }
+}
+
+impl Drop for Writer {
+    /// Tells a reader waiting for the writer, however the writer ended
+    /// (a panic too).
+    fn drop(&mut self) {
+        self.nudge.end();
     }
 }
 
