@@ -364,15 +364,24 @@ fn a_delivered_message_survives_kill_9(transport: Transport) {
     // The promise: delivered, then on disk within the window.
     std::thread::sleep(COMMIT_WINDOW);
     binary.kill();
-    let store = Store::open(db).expect("the database after kill -9");
-    let page = store
-        .page("#r", &Selector::Latest(None), 10, false)
-        .unwrap();
-    assert_eq!(page.len(), 1);
-    assert!(matches!(
-        &page[0].message,
-        Event::Message { text, .. } if &**text == "this must survive"
-    ));
+    {
+        let store = Store::open(db).expect("the database after kill -9");
+        let page = store
+            .page("#r", &Selector::Latest(None), 10, false)
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        assert!(matches!(
+            &page[0].message,
+            Event::Message { text, .. } if &**text == "this must survive"
+        ));
+    }
+    // Started again on the file, the server replays it to whoever joins.
+    let binary = Binary::start(transport, &["--db", db]);
+    let mut carol = Client::register(binary.addr, "carol");
+    carol.join("#r");
+    carol.expect_next("- recent messages in #r:");
+    let line = carol.next_line().unwrap();
+    assert!(line.ends_with("] <alice> this must survive"), "{line}");
 }
 
 crate::both_transports!(
