@@ -76,6 +76,19 @@ impl Router {
         }
     }
 
+    /// Stores a private message the account `account` sent over the HTTP
+    /// API to `recipient`.
+    pub(super) fn keep_posted(
+        &mut self,
+        account: &Name,
+        recipient: ClientId,
+        message: &Arc<Outgoing>,
+    ) {
+        if let Some(other) = self.party(recipient) {
+            self.record(pair(&state::fold(account), &other), message);
+        }
+    }
+
     /// Leaves a private message for the account `owner` (spelled `nick`),
     /// which nobody is logged in to: saved by the storage thread, after
     /// which the sender is told it waits.

@@ -168,6 +168,23 @@ fn rooms_are_managed_over_the_api_with_people_in_them(transport: Transport) {
     );
     assert_eq!(private.status, 201);
     irc.expect(":eve!api@test.server PRIVMSG ivy :psst");
+    // Kept as a private talk between eve's account and ivy.
+    let mut eve_here = Client::register(line_addr(&server), "eve_");
+    eve_here.send("/login eve sesame");
+    eve_here.expect("- You are now logged in as eve");
+    wait_until("the posted private message in eve's history", || {
+        eve_here.send("/history ivy");
+        // "- no history of ivy" until it is stored.
+        if eve_here.next_line().unwrap_or_default() == "- no history of ivy" {
+            return false;
+        }
+        let line = eve_here.next_line().unwrap_or_default();
+        assert!(line.ends_with("] <eve> psst"), "{line}");
+        eve_here.expect_next("- end of history of ivy");
+        true
+    });
+    eve_here.send("/quit");
+    eve_here.read_to_end();
     let outside = http.request(
         "POST",
         "/api/v1/messages",

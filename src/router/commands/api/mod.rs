@@ -489,7 +489,9 @@ impl Router {
                 return failed(FailureKind::NotFound, format!("nobody is called {target}"));
             };
             let event = message(Destination::User(self.clients.map[&recipient].me()));
-            self.send(recipient, event, now);
+            let message = Outgoing::new(event);
+            self.clients.send(recipient, &message, now);
+            self.keep_posted(account, recipient, &message);
         }
         Answer::Posted { id }
     }
