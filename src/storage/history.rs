@@ -7,26 +7,25 @@
 //! message cost the thread about 6 µs a message (a B-tree insert per
 //! index, and the pages each one dirties in the WAL), which a busy room
 //! took out of the cores delivering it; a chunk spreads one row's cost
-//! over its messages (BENCHMARKS.md, "What history costs"). Reads decode
-//! the few chunks around the place asked for.
+//! over its messages (BENCHMARKS.md, "History: from a row per message to
+//! chunks"). Reads decode the few chunks around the place asked for
+//! (`chunks.rs`); a message is kept as `entry.rs` writes it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use rusqlite::params;
 
+use super::chunks::{CHUNK_MAX, Chunks, Scope};
+use super::entry::{Entry, decode, encode};
 use super::{Store, StoreError};
-use crate::protocol::{
-    Destination, Event, HistoryTarget, Mask, MessageKind, Name, Outgoing, Past, Ref, Selector,
-};
+use crate::protocol::{Event, HistoryTarget, Name, Outgoing, Past, Selector};
 
 /// A delivered message for the history: the key of its conversation (see
 /// the schema in `store.rs`), and the event and time delivered. The event
 /// alone, not the [`Outgoing`] with its encodings: held until written, a
 /// whole message kept a batch's worth of encodings alive and the router
-/// allocated each new message in cold memory (BENCHMARKS.md, "What
-/// history costs").
+/// allocated each new message in cold memory (BENCHMARKS.md, "History:
+/// from a row per message to chunks").
 #[derive(Clone, Debug)]
 pub struct Record {
     pub key: Name,
@@ -52,20 +51,9 @@ pub struct Retention {
     pub per_target: usize,
 }
 
-/// Most messages in one chunk: enough that a row's cost is spread thin,
-/// few enough that a page reads little more than it needs.
-const CHUNK_MAX: usize = 256;
-
-/// A message's place in its chunk counts below this in its [`Position`].
-const CHUNK_SPAN: i64 = 1 << 16;
-
 /// Conversations whose sizes the store remembers; past this it forgets
 /// them all and counts again (a count is one walk over a conversation).
 const SIZES_MAX: usize = 65_536;
-
-/// A place in a conversation: `(at, chunk id * CHUNK_SPAN + place in
-/// the chunk)`, compared as a pair.
-type Position = (i64, i64);
 
 impl Store {
     /// Writes a batch of delivered messages in one transaction, a chunk
@@ -352,367 +340,6 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-}
-
-/// The `history` table, inside a transaction or not.
-struct Chunks<'a>(&'a rusqlite::Connection);
-
-impl Chunks<'_> {
-    /// Adds one chunk of `key`'s messages, oldest first.
-    fn insert(&self, key: &str, entries: &[Entry<&str>]) -> Result<(), StoreError> {
-        let ats = entries.iter().map(|entry| entry.at);
-        let (first, last) = (ats.clone().min(), ats.max());
-        self.0
-            .prepare_cached(
-                "INSERT INTO history (target, first_at, last_at, count, messages)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                key,
-                first,
-                last,
-                entries.len() as i64,
-                encode(&entries)?
-            ])?;
-        Ok(())
-    }
-
-    /// How many messages `key` holds.
-    fn size(&self, key: &str) -> Result<usize, StoreError> {
-        let size: i64 = self
-            .0
-            .prepare_cached("SELECT coalesce(sum(count), 0) FROM history WHERE target = ?1")?
-            .query_row([key], |row| row.get(0))?;
-        Ok(size as usize)
-    }
-
-    /// Keeps `key`'s newest `keep` messages: the chunks past them go, and
-    /// the chunk they end in loses its older part if that is more than
-    /// `slack` (rewriting a chunk costs more than the rest of a trim).
-    /// Returns how many are kept.
-    fn trim(&self, key: &str, keep: usize, slack: usize) -> Result<usize, StoreError> {
-        // The chunk where the newest `keep` end, and how many of its
-        // messages are among them.
-        let (mut boundary, mut kept) = (None, 0);
-        {
-            let mut statement = self.0.prepare_cached(
-                "SELECT id, last_at, count FROM history WHERE target = ?1
-                 ORDER BY last_at DESC, id DESC",
-            )?;
-            let mut rows = statement.query([key])?;
-            while let Some(row) = rows.next()? {
-                let count = row.get::<_, i64>(2)? as usize;
-                if kept + count >= keep {
-                    let (id, last_at) = (row.get::<_, i64>(0)?, row.get::<_, i64>(1)?);
-                    boundary = Some((id, last_at, keep - kept, count));
-                    break;
-                }
-                kept += count;
-            }
-        }
-        let Some((id, last_at, newest, count)) = boundary else {
-            return Ok(kept);
-        };
-        self.0.execute(
-            "DELETE FROM history WHERE target = ?1 AND (last_at, id) < (?2, ?3)",
-            params![key, last_at, id],
-        )?;
-        if count - newest <= slack {
-            return Ok(kept + count);
-        }
-        let messages: String =
-            self.0
-                .query_row("SELECT messages FROM history WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })?;
-        let mut entries: Vec<Entry<Name>> = decode(&messages)?;
-        entries.drain(..entries.len().saturating_sub(newest));
-        match entries.iter().map(|entry| entry.at).min() {
-            Some(first) => self.0.execute(
-                "UPDATE history SET first_at = ?2, count = ?3, messages = ?4 WHERE id = ?1",
-                params![id, first, entries.len() as i64, encode(&entries)?],
-            )?,
-            None => self.0.execute("DELETE FROM history WHERE id = ?1", [id])?,
-        };
-        Ok(keep)
-    }
-
-    /// Up to `limit` messages strictly before `end`, newest first.
-    fn before(
-        &self,
-        scope: &Scope<'_>,
-        end: Position,
-        limit: usize,
-    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
-        let mut statement = self.0.prepare_cached(
-            "SELECT id, last_at, messages FROM history WHERE target = ?1 AND first_at <= ?2
-             ORDER BY last_at DESC, id DESC",
-        )?;
-        let rows = statement.query(params![scope.key, end.0])?;
-        scope.gather(rows, limit, Order::NewestFirst, |position| position < end)
-    }
-
-    /// Up to `limit` messages strictly after `start`, oldest first.
-    fn after(
-        &self,
-        scope: &Scope<'_>,
-        start: Position,
-        limit: usize,
-    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
-        let mut statement = self.0.prepare_cached(
-            "SELECT id, first_at, messages FROM history WHERE target = ?1 AND last_at >= ?2
-             ORDER BY first_at, id",
-        )?;
-        let rows = statement.query(params![scope.key, start.0])?;
-        scope.gather(rows, limit, Order::OldestFirst, |position| position > start)
-    }
-
-    /// Where a point is, for messages after it: a message's own place, or
-    /// the end of its millisecond. An unknown message id is an error.
-    fn after_bound(&self, key: &str, point: &Ref) -> Result<Position, StoreError> {
-        match point {
-            Ref::Time(at) => Ok((at.as_millisecond(), i64::MAX)),
-            Ref::MsgId(id) => self.position(key, id),
-        }
-    }
-
-    /// Where a point is, for messages before it: a message's own place, or
-    /// the start of its millisecond.
-    fn before_bound(&self, key: &str, point: &Ref) -> Result<Position, StoreError> {
-        match point {
-            Ref::Time(at) => Ok((at.as_millisecond(), i64::MIN)),
-            Ref::MsgId(id) => self.position(key, id),
-        }
-    }
-
-    /// Where the message `msgid` is: the newest chunk whose text holds
-    /// its id as JSON writes it, searched from the newest (where clients
-    /// mostly ask), and the message in it.
-    fn position(&self, key: &str, msgid: &str) -> Result<Position, StoreError> {
-        let needle = format!("\"id\":{}", encode(&msgid)?);
-        let found = self
-            .0
-            .prepare_cached(
-                "SELECT id, messages FROM history WHERE target = ?1 AND instr(messages, ?2) > 0
-                 ORDER BY last_at DESC, id DESC LIMIT 1",
-            )?
-            .query_row(params![key, needle], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })
-            .optional()?;
-        let unknown = || StoreError(format!("no message {msgid} here"));
-        let (id, messages) = found.ok_or_else(unknown)?;
-        let entries: Vec<Entry<Name>> = decode(&messages)?;
-        let place = entries
-            .iter()
-            .position(|entry| *entry.id == *msgid)
-            .ok_or_else(unknown)?;
-        Ok((entries[place].at, id * CHUNK_SPAN + place as i64))
-    }
-}
-
-/// Which messages a page reads: one conversation's, and whether its
-/// events other than messages too.
-struct Scope<'a> {
-    key: &'a str,
-    events: bool,
-}
-
-/// Which way a page is read.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Order {
-    /// Chunks by their last time, latest first.
-    NewestFirst,
-    /// Chunks by their first time, earliest first.
-    OldestFirst,
-}
-
-impl Scope<'_> {
-    /// The first `limit` messages in `order` that are `wanted`, each with
-    /// its position, from `rows`: chunks (id, the time of the end they
-    /// are ordered by, JSON) in that order.
-    fn gather(
-        &self,
-        mut rows: rusqlite::Rows<'_>,
-        limit: usize,
-        order: Order,
-        wanted: impl Fn(Position) -> bool,
-    ) -> Result<Vec<(Position, Entry<Name>)>, StoreError> {
-        let mut found: Vec<(Position, Entry<Name>)> = Vec::new();
-        if limit == 0 {
-            return Ok(found);
-        }
-        let newest_first = order == Order::NewestFirst;
-        while let Some(row) = rows.next()? {
-            let (id, end): (i64, i64) = (row.get(0)?, row.get(1)?);
-            // Once `limit` are found, a chunk whose nearer end is past the
-            // last of them holds nothing ahead of it, nor do those after.
-            if let Some(((last, _), _)) = found.get(limit - 1)
-                && (newest_first && end < *last || !newest_first && end > *last)
-            {
-                break;
-            }
-            let entries: Vec<Entry<Name>> = decode(&row.get::<_, String>(2)?)?;
-            found.extend(
-                entries
-                    .into_iter()
-                    .enumerate()
-                    .map(|(place, entry)| ((entry.at, id * CHUNK_SPAN + place as i64), entry))
-                    .filter(|(position, entry)| {
-                        wanted(*position) && (self.events || entry.kind < TAGMSG)
-                    }),
-            );
-            found.sort_by_key(|(position, _)| *position);
-            if newest_first {
-                found.reverse();
-            }
-            found.truncate(limit);
-        }
-        Ok(found)
-    }
-}
-
-/// A message as the store keeps it, in JSON: borrowed to write, owned
-/// when read.
-#[derive(Serialize, Deserialize)]
-struct Entry<S> {
-    id: S,
-    at: i64,
-    nick: S,
-    user: S,
-    host: S,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    account: Option<S>,
-    kind: i64,
-    /// The room or nickname it was sent to, as named.
-    to: S,
-    text: S,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tags: Option<S>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    long: bool,
-}
-
-impl<'a> Entry<&'a str> {
-    /// `None` for anything but a message, a TAGMSG or a topic change.
-    fn of(event: &'a Event, at: jiff::Timestamp) -> Option<Entry<&'a str>> {
-        let at = at.as_millisecond();
-        let entry = |id: &'a str, from: &'a Mask, kind, to: &'a str, text: &'a str| Entry {
-            id,
-            at,
-            nick: &from.nick,
-            user: &from.user,
-            host: &from.host,
-            account: from.account.as_deref(),
-            kind,
-            to,
-            text,
-            tags: None,
-            long: false,
-        };
-        Some(match event {
-            Event::Message {
-                from,
-                to,
-                text,
-                kind,
-                tags,
-                id,
-                long,
-            } => Entry {
-                tags: tags.as_deref(),
-                long: *long,
-                ..entry(id, from, kind_number(*kind), to.name(), text)
-            },
-            Event::TagMessage { from, to, tags, id } => Entry {
-                tags: Some(tags),
-                ..entry(id, from, TAGMSG, to.name(), "")
-            },
-            Event::TopicChanged {
-                room,
-                who,
-                text,
-                id,
-            } => entry(id, who, TOPIC, room, text),
-            _ => return None,
-        })
-    }
-}
-
-impl Entry<Name> {
-    fn past(self) -> Past {
-        let to = if self.to.starts_with('#') {
-            Destination::Room(self.to)
-        } else {
-            Destination::User(self.to)
-        };
-        let from = Arc::new(Mask {
-            nick: self.nick,
-            user: self.user,
-            host: self.host,
-            account: self.account,
-        });
-        let message = match self.kind {
-            TAGMSG => Event::TagMessage {
-                from,
-                to,
-                tags: self.tags.unwrap_or_default(),
-                id: self.id,
-            },
-            TOPIC => Event::TopicChanged {
-                room: to.name().clone(),
-                who: from,
-                text: self.text,
-                id: self.id,
-            },
-            kind => Event::Message {
-                from,
-                to,
-                text: self.text,
-                kind: KINDS
-                    .get(kind as usize)
-                    .copied()
-                    .unwrap_or(MessageKind::Say),
-                tags: self.tags,
-                id: self.id,
-                long: self.long,
-            },
-        };
-        Past {
-            at: jiff::Timestamp::from_millisecond(self.at).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-            message,
-        }
-    }
-}
-
-fn is_false(value: &bool) -> bool {
-    !value
-}
-
-fn encode(value: &impl Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|error| StoreError(error.to_string()))
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|error| StoreError(format!("history unreadable: {error}")))
-}
-
-/// The kinds at and past this number are events other than messages,
-/// which only clients with `draft/event-playback` read.
-const TAGMSG: i64 = 5;
-const TOPIC: i64 = 6;
-
-/// Message kinds by their number in the database; append only.
-const KINDS: [MessageKind; 5] = [
-    MessageKind::Say,
-    MessageKind::Action,
-    MessageKind::Notice,
-    MessageKind::Ctcp,
-    MessageKind::CtcpReply,
-];
-
-fn kind_number(kind: MessageKind) -> i64 {
-    KINDS.iter().position(|known| *known == kind).unwrap_or(0) as i64
 }
 
 fn now_ms() -> i64 {

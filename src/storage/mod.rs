@@ -21,6 +21,8 @@
 //! A full record queue is never waited for: the router counts the
 //! message in `Stats::history_dropped` and it is delivered, unstored.
 
+mod chunks;
+mod entry;
 mod history;
 mod store;
 #[cfg(test)]
@@ -210,8 +212,8 @@ pub enum Stored {
     /// Delivered messages written (or given up on), handed back for the
     /// router to drop: it made them, and glibc's malloc frees memory of
     /// another thread's arena under that arena's lock, which the router
-    /// then waits on for its own allocations (BENCHMARKS.md, "What
-    /// history costs").
+    /// then waits on for its own allocations (BENCHMARKS.md, "History:
+    /// from a row per message to chunks").
     Written(Vec<Record>),
 }
 
