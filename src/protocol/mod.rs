@@ -29,7 +29,9 @@ pub use event::{
 };
 pub use history::{HistoryQuery, HistoryTarget, Past, PastKind, Ref, Selector};
 pub use outgoing::{Codec, Outgoing};
-pub use request::{CapCommand, MessageKind, ModeChange, Request, Target, Whox, render_modes};
+pub use request::{
+    CapCommand, MessageKind, ModeChange, Request, Target, Whox, mode_letters, render_modes,
+};
 
 use std::fmt;
 use std::sync::Arc;

@@ -281,8 +281,17 @@ impl ModeChange {
 
 /// Writes mode changes as IRC does: `+ok-v bob key carol`.
 pub fn render_modes(changes: &[ModeChange]) -> String {
+    let mut rendered = mode_letters(changes);
+    for arg in changes.iter().filter_map(|change| change.arg.as_deref()) {
+        rendered.push(' ');
+        rendered.push_str(arg);
+    }
+    rendered
+}
+
+/// The letters of mode changes, as IRC writes them: `+ok-v`.
+pub fn mode_letters(changes: &[ModeChange]) -> String {
     let mut letters = String::new();
-    let mut args = String::new();
     let mut sign = None;
     for change in changes {
         if sign != Some(change.add) {
@@ -290,10 +299,6 @@ pub fn render_modes(changes: &[ModeChange]) -> String {
             sign = Some(change.add);
         }
         letters.push(change.mode);
-        if let Some(arg) = &change.arg {
-            args.push(' ');
-            args.push_str(arg);
-        }
     }
-    letters + &args
+    letters
 }

@@ -437,7 +437,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             changes,
         } => {
             // Letters, then each argument as a parameter of its own.
-            let letters = mode_letters(changes);
+            let letters = crate::protocol::mode_letters(changes);
             let mut params = vec![&**target, &letters];
             params.extend(changes.iter().filter_map(|change| change.arg.as_deref()));
             write(out, &by.to_string(), "MODE", &params);
@@ -497,20 +497,6 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
         // Written by `Outgoing::write_to`, which encodes what it holds.
         Event::Labeled { .. } => {}
     }
-}
-
-/// The letters of mode changes, as IRC writes them: `+ok-v`.
-fn mode_letters(changes: &[ModeChange]) -> String {
-    let mut letters = String::new();
-    let mut sign = None;
-    for change in changes {
-        if sign != Some(change.add) {
-            letters.push(if change.add { '+' } else { '-' });
-            sign = Some(change.add);
-        }
-        letters.push(change.mode);
-    }
-    letters
 }
 
 /// The command a message of `kind` travels in, and what goes around its text.
