@@ -48,7 +48,7 @@ fn read_messages(
 }
 
 /// Reads in a thread of its own, as a client that keeps up does.
-pub fn keep_reading(
+fn keep_reading(
     mut client: Client,
     room: &'static str,
     from: &'static str,
@@ -57,6 +57,30 @@ pub fn keep_reading(
 ) -> JoinHandle<Vec<String>> {
     let payload = payload.to_owned();
     thread::spawn(move || read_messages(&mut client, room, from, count, &payload))
+}
+
+/// Alice and bob, both in #busy, each send `each` lines of `payload` as
+/// fast as they can while reading the other's in a thread of their own;
+/// what each read after the other's last message.
+pub fn exchange(alice: Client, bob: Client, each: usize, payload: &str) -> [Vec<String>; 2] {
+    let talk = |client: &Client| {
+        let mut socket = client.sender();
+        let said = payload.to_owned();
+        thread::spawn(move || {
+            for n in 0..each {
+                writeln!(socket, "{n} {said}").expect("send");
+            }
+        })
+    };
+    let senders = [talk(&alice), talk(&bob)];
+    let readers = [
+        keep_reading(alice, "#busy", "bob", each, payload),
+        keep_reading(bob, "#busy", "alice", each, payload),
+    ];
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    readers.map(|reader| reader.join().unwrap())
 }
 
 /// What a client that fell behind reads at last: how many messages it was
@@ -85,26 +109,9 @@ fn a_client_that_never_reads_delays_nobody_and_is_cut_off(transport: Transport) 
     let bob = Client::in_room(addr, "bob", "#busy");
     alice.expect("* bob joined #busy");
     let payload = "p".repeat(600);
-    let talk = |client: &Client| {
-        let mut socket = client.sender();
-        let said = payload.clone();
-        thread::spawn(move || {
-            for n in 0..EACH {
-                writeln!(socket, "{n} {said}").expect("send");
-            }
-        })
-    };
-    let senders = [talk(&alice), talk(&bob)];
-    let readers = [
-        keep_reading(alice, "#busy", "bob", EACH, &payload),
-        keep_reading(bob, "#busy", "alice", EACH, &payload),
-    ];
-    for sender in senders {
-        sender.join().unwrap();
-    }
-    for reader in readers {
+    for rest in exchange(alice, bob, EACH, &payload) {
         assert_eq!(
-            reader.join().unwrap(),
+            rest,
             ["* sam quit (slow client: 1000 messages dropped)"],
             "got every message and saw sam cut off"
         );

@@ -7,7 +7,7 @@ use tungstenite::Message;
 use tungstenite::protocol::frame::coding::CloseCode;
 
 use super::{Http, WsClient, request, web_addr, web_server};
-use crate::slow::keep_reading;
+use crate::slow::exchange;
 use crate::tls::{certificate, tls_stream};
 use crate::util::{Client, heavy, irc_addr, line_addr};
 
@@ -194,26 +194,9 @@ fn a_websocket_client_that_never_reads_is_cut_off_as_slow(transport: Transport) 
     alice.expect("* webby joined #busy");
     bob.expect("* webby joined #busy");
     let payload = "p".repeat(600);
-    let talk = |client: &Client| {
-        let mut socket = client.sender();
-        let said = payload.clone();
-        std::thread::spawn(move || {
-            for n in 0..EACH {
-                writeln!(socket, "{n} {said}").expect("send");
-            }
-        })
-    };
-    let senders = [talk(&alice), talk(&bob)];
-    let readers = [
-        keep_reading(alice, "#busy", "bob", EACH, &payload),
-        keep_reading(bob, "#busy", "alice", EACH, &payload),
-    ];
-    for sender in senders {
-        sender.join().unwrap();
-    }
-    for reader in readers {
+    for rest in exchange(alice, bob, EACH, &payload) {
         assert_eq!(
-            reader.join().unwrap(),
+            rest,
             ["* webby quit (SendQ exceeded)"],
             "got every message and saw the WebSocket client cut off"
         );
