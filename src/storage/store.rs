@@ -16,6 +16,16 @@ use crate::router::fold;
 /// database from the version of its index to the next.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// A row of version 3's `messages` or `offline` as the JSON object
+/// `storage::entry` reads, for the 4 -> 5 migration.
+macro_rules! message_json {
+    () => {
+        "json_object('id', msgid, 'at', at, 'nick', nick, 'user', user, 'host', host,
+            'account', account, 'kind', kind, 'to', recipient, 'text', text,
+            'tags', tags, 'long', json(iif(long, 'true', 'false')))"
+    };
+}
+
 /// How to get from each version to the next; append, never edit.
 pub(super) const MIGRATIONS: &[&str] = &[
     // 0 -> 1: accounts. `key` is the folded name, which is what is unique;
@@ -94,7 +104,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // conversation per committed batch, its messages a JSON array oldest
     // first, in place of a row per message; offline messages as one JSON
     // message each. `at`s are Unix milliseconds.
-    "CREATE TABLE history (
+    concat!(
+        "CREATE TABLE history (
         id INTEGER PRIMARY KEY,
         target TEXT NOT NULL,
         first_at INTEGER NOT NULL,
@@ -109,9 +120,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT target, min(at), max(at), count(*), json_group_array(json(message) ORDER BY at, id)
         FROM (SELECT target, at, id,
                   (row_number() OVER (PARTITION BY target ORDER BY at, id) - 1) / 256 AS chunk,
-                  json_object('id', msgid, 'at', at, 'nick', nick, 'user', user, 'host', host,
-                      'account', account, 'kind', kind, 'to', recipient, 'text', text,
-                      'tags', tags, 'long', json(iif(long, 'true', 'false'))) AS message
+                  ",
+        message_json!(),
+        " AS message
               FROM messages)
         GROUP BY target, chunk;
     DROP TABLE messages;
@@ -123,13 +134,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     INSERT INTO waiting (id, owner, sender, message)
         SELECT id, owner, sender,
-            json_object('id', msgid, 'at', at, 'nick', nick, 'user', user, 'host', host,
-                'account', account, 'kind', kind, 'to', recipient, 'text', text,
-                'tags', tags, 'long', json(iif(long, 'true', 'false')))
+            ",
+        message_json!(),
+        "
         FROM offline;
     DROP TABLE offline;
     ALTER TABLE waiting RENAME TO offline;
-    CREATE INDEX offline_by_owner ON offline (owner, id);",
+    CREATE INDEX offline_by_owner ON offline (owner, id);"
+    ),
 ];
 
 /// What went wrong with the database, in words for the log or the user.
