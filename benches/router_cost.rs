@@ -38,7 +38,7 @@ impl Bench {
             now: Instant::now(),
         };
         for n in 1..=CLIENTS {
-            let (outbox, inbox) = client::outbox(100, 1 << 20, Arc::clone(&stats), None);
+            let (outbox, inbox) = client::outbox(100, 1 << 20, Arc::clone(&stats), None, None);
             bench.inboxes.push(inbox);
             let input = Input::Connected {
                 id: ClientId(n),

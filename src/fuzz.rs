@@ -218,7 +218,7 @@ pub fn router(data: &[u8]) {
         let client = ClientId(u64::from(op % 8) + 1);
         match op >> 5 {
             0 => {
-                let (outbox, inbox) = client::outbox(16, 1 << 16, Arc::clone(&stats), None);
+                let (outbox, inbox) = client::outbox(16, 1 << 16, Arc::clone(&stats), None, None);
                 inboxes.push(inbox);
                 let protocol = if op & 1 == 0 {
                     Protocol::Irc

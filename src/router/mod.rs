@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, select};
 
-use crate::client::{ClientId, IdMap, Wakes};
+use crate::client::{ClientId, IdMap, Outbox, Turn};
 use crate::config::{Config, Scheme};
 use crate::hashing::Pool;
 use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
@@ -162,7 +162,7 @@ impl Router {
         Router {
             clients: Clients {
                 map: IdMap::default(),
-                wakes: Wakes::default(),
+                turn: Turn::default(),
                 doomed: Vec::new(),
                 policy: SlowPolicy {
                     max_dropped: config.slow_drops,
@@ -225,7 +225,7 @@ impl Router {
                     // drains while the rest waits its turn in the inbox.
                     for input in inbox.try_iter().take(INBOX_CAPACITY) {
                         self.handle(input, now);
-                        if self.clients.wakes.filling() {
+                        if self.clients.turn.filling() {
                             break;
                         }
                     }
@@ -233,7 +233,7 @@ impl Router {
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
             }
-            let filling = self.clients.wakes.filling();
+            let filling = self.clients.turn.filling();
             self.wake_writers();
             if filling {
                 // On two cores the writer may be waiting for this one.
@@ -251,7 +251,8 @@ impl Router {
                 ..
             } = input
             {
-                outbox.close(farewell(protocol, peer, &SHUTTING_DOWN.into()));
+                let farewell = farewell(protocol, peer, &SHUTTING_DOWN.into());
+                outbox.close(farewell, &self.clients.turn);
             }
         }
     }
@@ -328,6 +329,7 @@ impl Router {
     pub fn tick(&mut self, now: Instant) {
         let mut pings = Vec::new();
         for (&id, client) in &mut self.clients.map {
+            client.outbox.trim();
             let quiet = now.duration_since(client.last_seen);
             if !client.registered
                 && now.duration_since(client.connected_at) >= self.register_timeout
@@ -372,7 +374,7 @@ impl Router {
         let reason: Name = SHUTTING_DOWN.into();
         for (_, client) in self.clients.map.drain() {
             let farewell = farewell(client.protocol, client.peer, &reason);
-            client.outbox.close(farewell);
+            client.outbox.close(farewell, &self.clients.turn);
         }
         self.rooms.clear();
         self.nicks.clear();
@@ -383,14 +385,38 @@ impl Router {
     /// the last call: once per writer however many messages it got. Call it
     /// after handling a batch of inputs or a tick.
     pub fn wake_writers(&mut self) {
-        self.clients.wakes.wake_all();
+        self.clients.turn.wake_all();
     }
 
     /// Forgets the wake-ups owed since the last call, for a caller that
     /// looks at every outbox that changed by itself (the event loop, which
     /// runs the router on its own thread).
     pub fn forget_wakes(&mut self) {
-        self.clients.wakes.clear();
+        self.clients.turn.clear();
+    }
+
+    /// Client `id`'s outbox and the router's turn, for a writer on the
+    /// router's own thread to take from
+    /// ([`crate::client::Outbox::take_bytes`]). None once the router let go
+    /// of the client: what is left is the writer's
+    /// (`Mailbox::take_leftover`).
+    pub fn outbox(&mut self, id: ClientId) -> Option<(&mut Outbox, &Turn)> {
+        let client = self.clients.map.get_mut(&id)?;
+        Some((&mut client.outbox, &self.clients.turn))
+    }
+
+    /// Ends the router's turn for a caller that writes on its own thread
+    /// (the event loop), once it wrote what it could: outboxes keep past
+    /// the turn what their sockets did not take yet.
+    pub fn end_turn(&mut self) {
+        let turn = &mut self.clients.turn;
+        let mut holding = turn.take_holding();
+        for id in &holding {
+            if let Some(client) = self.clients.map.get_mut(id) {
+                client.outbox.keep(turn);
+            }
+        }
+        turn.finish(std::mem::take(&mut holding));
     }
 
     /// How many clients are connected.
@@ -449,9 +475,10 @@ impl Router {
                 self.clients.send(peer, &quit, now);
             }
         }
-        client
-            .outbox
-            .close(self::farewell(client.protocol, client.peer, &farewell));
+        client.outbox.close(
+            self::farewell(client.protocol, client.peer, &farewell),
+            &self.clients.turn,
+        );
     }
 
     /// Remembers for `WHOWAS` that `who` stopped using its nickname.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::accounts::sasl::{Mechanism, Payload};
 use crate::accounts::scram::Exchange;
-use crate::client::{ClientId, Delivery, IdMap, Link, Outbox, Wakes};
+use crate::client::{ClientId, Delivery, IdMap, Link, Outbox, Turn};
 use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
@@ -359,8 +359,8 @@ pub struct Clients {
     /// 19,000; the box costs about 2% of the CPU per fan-out delivery).
     pub map: IdMap<Box<Client>>,
     /// Writers with something new to write, woken once the router has
-    /// handled everything that was ready.
-    pub wakes: Wakes,
+    /// handled everything that was ready, and the turn's messages.
+    pub turn: Turn,
     pub doomed: Vec<(ClientId, Name)>,
     pub policy: SlowPolicy,
     pub stats: Arc<Stats>,
@@ -399,7 +399,7 @@ impl Clients {
         // Whether a lagging client caught up is judged by what waited before
         // this message; only lagging clients pay for the look.
         let caught_up = client.lag.is_some() && client.caught_up();
-        match client.outbox.deliver(message, now, &mut self.wakes) {
+        match client.outbox.deliver(message, now, &mut self.turn) {
             Delivery::Queued => {
                 if caught_up {
                     client.lag = None;

@@ -66,9 +66,10 @@ impl Context {
 
     /// Takes on a connection accepted on a `scheme` listener as client
     /// `id`: a place under `--max-clients`, socket options, its session
-    /// and an outbox (which nudges `nudge` when given). A connection over
-    /// the limit is told why (unless it expects TLS) and `None` is
-    /// returned; the caller drops it.
+    /// and an outbox (which nudges `nudge` when given, and holds encoded
+    /// bytes when the writer runs on the router's thread, `same_thread`).
+    /// A connection over the limit is told why (unless it expects TLS) and
+    /// `None` is returned; the caller drops it.
     pub fn admit<S>(
         &self,
         stream: S,
@@ -76,6 +77,7 @@ impl Context {
         scheme: Scheme,
         peer: SocketAddr,
         nudge: Option<Arc<dyn Nudge>>,
+        same_thread: bool,
     ) -> Option<Admitted>
     where
         S: Write + AsFd,
@@ -122,6 +124,7 @@ impl Context {
             config.sendq_bytes,
             Arc::clone(&self.stats),
             nudge,
+            same_thread.then_some(id),
         );
         Some(Admitted {
             id,

@@ -143,8 +143,13 @@ impl Harness {
     fn connect_speaking(&mut self, protocol: Protocol, capacity: usize) -> ClientId {
         let id = ClientId(self.next_id);
         self.next_id += 1;
-        let (outbox, inbox) =
-            client::outbox(capacity, self.sendq_bytes, Arc::clone(&self.stats), None);
+        let (outbox, inbox) = client::outbox(
+            capacity,
+            self.sendq_bytes,
+            Arc::clone(&self.stats),
+            None,
+            None,
+        );
         self.inboxes.insert(id, inbox);
         let input = Input::Connected {
             id,

@@ -204,7 +204,7 @@ impl Loop {
             // An answer from the router may have come.
             connection.serve_http(&mut self.router, &self.context);
         }
-        match connection.write_out(&self.context.stats, &mut self.spare) {
+        match connection.write_out(&mut self.router, &self.context.stats, &mut self.spare) {
             // Close only once the farewell is out, not when the socket is full.
             Ok(()) if connection.closing && connection.written == connection.out.len() => {
                 self.close(token);
@@ -256,7 +256,12 @@ impl Connection {
     /// Writes until the socket is full or nothing is left; a write error
     /// means the peer is gone. With the socket full, the writable event
     /// brings us back.
-    fn write_out(&mut self, stats: &Stats, spare: &mut Vec<u8>) -> io::Result<()> {
+    fn write_out(
+        &mut self,
+        router: &mut Router,
+        stats: &Stats,
+        spare: &mut Vec<u8>,
+    ) -> io::Result<()> {
         loop {
             if self.written == self.out.len() {
                 self.out.clear();
@@ -264,7 +269,7 @@ impl Connection {
                 if self.out.capacity() == 0 {
                     self.out = std::mem::take(spare);
                 }
-                if !self.refill(stats)? {
+                if !self.refill(router, stats)? {
                     // Idle: hand the buffer on; most connections are idle
                     // most of the time, and keep none.
                     let idle = std::mem::take(&mut self.out);
@@ -301,24 +306,29 @@ impl Connection {
         }
     }
 
-    /// Encodes what the outbox holds (at most one queue's worth), the count
-    /// of dropped messages, and, once the router let go, the farewell, and
-    /// seals it. False when there is nothing to write.
-    fn refill(&mut self, stats: &Stats) -> io::Result<bool> {
-        let most = self.inbox.capacity;
-        let batch = self.inbox.take(most);
-        let mut weight = 0;
-        for queued in &batch.events {
-            queued
-                .message
-                .write_to(&self.codec, queued.caps, &mut self.out);
-            weight += queued.message.weight();
+    /// Takes what the outbox holds (encoded as it was delivered), the
+    /// count of dropped messages, and, once the router let go, what the
+    /// outbox still held and the farewell, and seals it. False when there
+    /// is nothing to write.
+    fn refill(&mut self, router: &mut Router, stats: &Stats) -> io::Result<bool> {
+        let mut events = match router.outbox(self.id) {
+            Some((outbox, turn)) => {
+                outbox.take_bytes(&self.codec, &mut self.out, self.inbox.capacity, turn)
+            }
+            None => 0,
+        };
+        let mailbox = &self.inbox.mailbox;
+        let farewell = mailbox.closed() && !self.closing;
+        if farewell {
+            let leftover = mailbox.take_leftover();
+            events += leftover.len();
+            for queued in leftover {
+                queued
+                    .message
+                    .write_to(&self.codec, queued.caps, &mut self.out);
+            }
         }
-        let events = batch.events.len();
-        let disconnected = batch.closed;
         stats.written.fetch_add(events as u64, Ordering::Relaxed);
-        self.inbox.mailbox.took(weight as u64);
-        let farewell = disconnected && !self.closing;
         self.closing |= farewell;
         append_notices(&self.inbox, &self.codec, farewell, &mut self.out);
         self.session.seal(&mut self.out, 0)?;

@@ -411,6 +411,8 @@ impl Loop {
                 self.flush(token);
             }
         }
+        // What full sockets did not take waits for them past the turn.
+        self.router.end_turn();
     }
 
     /// Dispatches the lines of clients whose flood-control wait is over.

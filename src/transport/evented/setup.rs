@@ -64,7 +64,7 @@ impl Loop {
         let for_outbox: Arc<dyn Nudge> = nudge.clone();
         let Some(admitted) = self
             .context
-            .admit(&stream, id, scheme, peer, Some(for_outbox))
+            .admit(&stream, id, scheme, peer, Some(for_outbox), true)
         else {
             return;
         };

@@ -203,7 +203,14 @@ fn start(
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
     let for_reader = Arc::clone(&nudge);
-    let admitted = context.admit(&stream, context.next_id(), scheme, peer, Some(for_outbox))?;
+    let admitted = context.admit(
+        &stream,
+        context.next_id(),
+        scheme,
+        peer,
+        Some(for_outbox),
+        false,
+    )?;
     if let Err(error) = stream.set_write_timeout(Some(config.write_timeout)) {
         log::debug!("dropping {peer}: {error}");
         return None;

@@ -75,19 +75,24 @@ fn written(capacity: usize, count: usize, farewell: Option<&str>) -> (Recorder, 
     let stats = Arc::new(Stats::default());
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
-    let (mut outbox, inbox) =
-        client::outbox(capacity, 1 << 20, Arc::clone(&stats), Some(for_outbox));
+    let (mut outbox, inbox) = client::outbox(
+        capacity,
+        1 << 20,
+        Arc::clone(&stats),
+        Some(for_outbox),
+        None,
+    );
     // Its socket has stalled, so the outbox holds at most `capacity`.
     inbox
         .mailbox
         .set_stalled(Some(Instant::now() - client::STALL));
-    let mut wakes = client::Wakes::default();
+    let mut turn = client::Turn::default();
     for n in 0..count {
-        outbox.deliver(&message(n), Instant::now(), &mut wakes);
+        outbox.deliver(&message(n), Instant::now(), &mut turn);
     }
-    wakes.wake_all();
+    turn.wake_all();
     match farewell {
-        Some(reason) => outbox.close(reason.into()),
+        Some(reason) => outbox.close(reason.into(), &turn),
         None => drop(outbox),
     }
     let mut out = Recorder::default();
@@ -132,7 +137,7 @@ fn dropping_the_outbox_ends_a_parked_writer() {
     let stats = Arc::new(Stats::default());
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
-    let (outbox, inbox) = client::outbox(10, 1 << 20, Arc::clone(&stats), Some(for_outbox));
+    let (outbox, inbox) = client::outbox(10, 1 << 20, Arc::clone(&stats), Some(for_outbox), None);
     let (ended_tx, ended) = crossbeam_channel::bounded(1);
     let writer = thread::spawn({
         let nudge = Arc::clone(&nudge);
@@ -175,7 +180,8 @@ fn the_router_writes_in_order_until_the_writer_takes_over() {
     let stats = Arc::new(Stats::default());
     let nudge = Arc::new(WriterNudge::default());
     let for_outbox: Arc<dyn Nudge> = nudge.clone();
-    let (mut outbox, inbox) = client::outbox(100, 1 << 30, Arc::clone(&stats), Some(for_outbox));
+    let (mut outbox, inbox) =
+        client::outbox(100, 1 << 30, Arc::clone(&stats), Some(for_outbox), None);
     nudge.write_directly(Direct {
         stream: Arc::clone(&stream),
         inbox: inbox.for_router(),
@@ -210,19 +216,19 @@ fn the_router_writes_in_order_until_the_writer_takes_over() {
         text
     });
     let count = 3000;
-    let mut wakes = client::Wakes::default();
+    let mut turn = client::Turn::default();
     for n in 0..count {
-        let queued = outbox.deliver(&padded(n, 1000), Instant::now(), &mut wakes);
+        let queued = outbox.deliver(&padded(n, 1000), Instant::now(), &mut turn);
         assert_eq!(queued, client::Delivery::Queued, "message {n}");
         if n % 10 == 9 {
-            wakes.wake_all();
+            turn.wake_all();
         }
         if n == count / 2 {
             start_reading.send(()).unwrap();
         }
     }
-    wakes.wake_all();
-    outbox.close("bye".into());
+    turn.wake_all();
+    outbox.close("bye".into(), &turn);
     writer.join().unwrap().unwrap();
     let text = reader.join().unwrap();
     let mut lines = text.lines();
