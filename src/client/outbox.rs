@@ -266,9 +266,6 @@ impl Outbox {
     /// loses messages. The writer is not woken yet: if it is owed a
     /// wake-up, its nudge goes in `turn`.
     pub fn deliver(&mut self, message: &Arc<Outgoing>, now: Instant, turn: &mut Turn) -> Delivery {
-        if self.mailbox.abandoned.load(Ordering::Relaxed) {
-            return Delivery::Closed;
-        }
         let weight = message.weight() as u64;
         let full = |waiting: usize, waiting_weight: u64| {
             // Only past the queue's length does the writer's word count.
@@ -277,6 +274,12 @@ impl Outbox {
         };
         let (waiting, local) = match &mut self.sink {
             Sink::Queue { queue, given } => {
+                // A writer thread that is gone takes nothing more. The event
+                // loop tells the router of every connection that ends, and
+                // the look would cost a cache miss per delivery.
+                if self.mailbox.abandoned.load(Ordering::Relaxed) {
+                    return Delivery::Closed;
+                }
                 let mut events = queue.lock();
                 let waiting = events.len();
                 // The writer counts an event after taking it, so `taken` trails.
