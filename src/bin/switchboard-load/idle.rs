@@ -35,6 +35,11 @@ pub struct Idle {
     #[argh(option, default = "1")]
     processes: usize,
 
+    /// registrations in flight per process: past this, a process waits for
+    /// its oldest one's welcome before it connects again (default 1024)
+    #[argh(option, default = "1024")]
+    window: usize,
+
     /// the server's pid, to read its resident memory
     #[argh(option)]
     pid: Option<u32>,
@@ -97,6 +102,7 @@ fn run_idle_processes(idle: &Idle) -> io::Result<()> {
         command
             .args(["idle", "--json", "--target", &idle.target.to_string()])
             .args(["--connections", &count.to_string()])
+            .args(["--window", &idle.window.to_string()])
             .args(["--first", &(idle.first + process * share).to_string()])
             // Held until every process reports, so memory is read with all open.
             .args(["--hold", &(idle.hold + 30).to_string()])
@@ -126,13 +132,21 @@ fn run_idle_processes(idle: &Idle) -> io::Result<()> {
     Ok(())
 }
 
-/// Connects and registers this process's share: every connection is opened
-/// and sent its registration first, then each welcome is awaited, so the
-/// server works on many at once.
+/// Connects and registers this process's share, `--window` registrations
+/// at a time, so the server works on many at once. Unbounded, the
+/// connections outran the server's accept queue (at most 4,096 on Linux):
+/// the kernel dropped a SYN now and then, and each drop held its process
+/// up for the second a SYN takes to be sent again, which the time then
+/// measured instead of the server.
 fn open_idle(idle: &Idle) -> io::Result<(Vec<TcpStream>, IdleResult)> {
     let start = Instant::now();
+    let welcome = if idle.line { "- hello " } else { " 001 " };
     let mut clients = Vec::with_capacity(idle.connections);
+    let mut connected = 0;
     for index in 0..idle.connections {
+        if let Some(oldest) = index.checked_sub(idle.window.max(1)) {
+            connected += usize::from(welcomed(&clients[oldest], welcome)?);
+        }
         let nick = format!("idle{}", idle.first + index);
         // A different source address every 10,000 connections keeps each
         // within its own ephemeral port range.
@@ -149,19 +163,9 @@ fn open_idle(idle: &Idle) -> io::Result<(Vec<TcpStream>, IdleResult)> {
             eprint!("\rconnected {} of {}", index + 1, idle.connections);
         }
     }
-    let welcome = if idle.line { "- hello " } else { " 001 " };
-    let mut connected = 0;
-    for stream in &clients {
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while reader.read_line(&mut line)? > 0 {
-            if line.contains(welcome) {
-                connected += 1;
-                break;
-            }
-            line.clear();
-        }
+    let awaited = idle.connections.saturating_sub(idle.window.max(1));
+    for stream in &clients[awaited..] {
+        connected += usize::from(welcomed(stream, welcome)?);
     }
     if !idle.json {
         eprintln!();
@@ -173,6 +177,20 @@ fn open_idle(idle: &Idle) -> io::Result<(Vec<TcpStream>, IdleResult)> {
             seconds: start.elapsed().as_secs_f64(),
         },
     ))
+}
+
+/// Reads `stream` until the `welcome` line (true) or its end (false).
+fn welcomed(stream: &TcpStream, welcome: &str) -> io::Result<bool> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        if line.contains(welcome) {
+            return Ok(true);
+        }
+        line.clear();
+    }
+    Ok(false)
 }
 
 fn report_idle(wanted: usize, result: &IdleResult, rss: Option<(u64, u64)>) {
