@@ -139,7 +139,10 @@ impl Inbox {
     pub fn take(&self, most: usize) -> Batch {
         let Some(queue) = &self.queue else {
             let closed = self.mailbox.closed();
-            return Batch::default().closing(closed);
+            return Batch {
+                events: VecDeque::new(),
+                closed,
+            };
         };
         let mut queue = queue.lock();
         let events = if queue.is_empty() {
@@ -184,13 +187,6 @@ impl Inbox {
 impl Drop for Inbox {
     fn drop(&mut self) {
         self.mailbox.abandoned.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Batch {
-    fn closing(mut self, closed: bool) -> Batch {
-        self.closed = closed;
-        self
     }
 }
 

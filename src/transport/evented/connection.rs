@@ -262,14 +262,22 @@ impl Connection {
         stats: &Stats,
         spare: &mut Vec<u8>,
     ) -> io::Result<()> {
+        // Nothing reaches the outbox while the loop writes: once a refill
+        // emptied it, another would find nothing.
+        let mut emptied = false;
         loop {
             if self.written == self.out.len() {
                 self.out.clear();
                 self.written = 0;
-                if self.out.capacity() == 0 {
-                    self.out = std::mem::take(spare);
-                }
-                if !self.refill(router, stats)? {
+                let refilled = !emptied && {
+                    if self.out.capacity() == 0 {
+                        self.out = std::mem::take(spare);
+                    }
+                    let refill = self.refill(router, stats)?;
+                    emptied = refill.emptied;
+                    refill.bytes
+                };
+                if !refilled {
                     // Idle: hand the buffer on; most connections are idle
                     // most of the time, and keep none.
                     let idle = std::mem::take(&mut self.out);
@@ -306,16 +314,17 @@ impl Connection {
         }
     }
 
-    /// Takes what the outbox holds (encoded as it was delivered), the
+    /// Encodes what the outbox holds (at most one queue's worth), the
     /// count of dropped messages, and, once the router let go, what the
-    /// outbox still held and the farewell, and seals it. False when there
-    /// is nothing to write.
-    fn refill(&mut self, router: &mut Router, stats: &Stats) -> io::Result<bool> {
-        let mut events = match router.outbox(self.id) {
+    /// outbox still held and the farewell, and seals it.
+    fn refill(&mut self, router: &mut Router, stats: &Stats) -> io::Result<Refill> {
+        let most = self.inbox.capacity;
+        let (mut events, emptied) = match router.outbox(self.id) {
             Some((outbox, turn)) => {
-                outbox.take_bytes(&self.codec, &mut self.out, self.inbox.capacity, turn)
+                let events = outbox.take_bytes(&self.codec, &mut self.out, most, turn);
+                (events, events < most)
             }
-            None => 0,
+            None => (0, true),
         };
         let mailbox = &self.inbox.mailbox;
         let farewell = mailbox.closed() && !self.closing;
@@ -328,13 +337,26 @@ impl Connection {
                     .write_to(&self.codec, queued.caps, &mut self.out);
             }
         }
-        stats.written.fetch_add(events as u64, Ordering::Relaxed);
+        if events > 0 {
+            stats.written.fetch_add(events as u64, Ordering::Relaxed);
+        }
         self.closing |= farewell;
         append_notices(&self.inbox, &self.codec, farewell, &mut self.out);
         self.session.seal(&mut self.out, 0)?;
         if farewell {
             self.session.close(&mut self.out)?;
         }
-        Ok(!self.out.is_empty())
+        Ok(Refill {
+            bytes: !self.out.is_empty(),
+            emptied,
+        })
     }
+}
+
+/// What [`Connection::refill`] did.
+struct Refill {
+    /// There are bytes to write.
+    bytes: bool,
+    /// The outbox holds nothing more (or is gone).
+    emptied: bool,
 }
