@@ -137,6 +137,19 @@ pub struct Mask {
     pub account: Option<Name>,
 }
 
+impl Mask {
+    /// `nick!user@host`, as [`fmt::Display`] writes it, built without the
+    /// formatting machinery: IRC puts it in front of every event it encodes.
+    pub fn source(&self) -> String {
+        let mut source =
+            String::with_capacity(self.nick.len() + self.user.len() + self.host.len() + 2);
+        for part in [&*self.nick, "!", &*self.user, "@", &*self.host] {
+            source.push_str(part);
+        }
+        source
+    }
+}
+
 impl fmt::Display for Mask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}!{}@{}", self.nick, self.user, self.host)

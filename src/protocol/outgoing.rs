@@ -20,9 +20,11 @@ pub struct Outgoing {
     weight: usize,
     /// When the router made it, for IRC's `server-time`.
     at: jiff::Timestamp,
-    line: OnceLock<Box<[u8]>>,
+    /// Each protocol's bytes, made in a buffer of the event's weight (its
+    /// size, near enough) and kept as made: no growing, no shrinking.
+    line: OnceLock<Vec<u8>>,
     /// The IRC body, and whether it is several lines (a long message).
-    irc: OnceLock<(Box<[u8]>, bool)>,
+    irc: OnceLock<(Vec<u8>, bool)>,
     /// The `server-time` tag value, formatted on first use.
     time: OnceLock<Box<str>>,
 }
@@ -78,9 +80,9 @@ impl Outgoing {
         }
         match codec.protocol {
             Protocol::Line => out.extend_from_slice(self.line.get_or_init(|| {
-                let mut bytes = Vec::new();
+                let mut bytes = Vec::with_capacity(self.weight);
                 line::encode(&self.event, &mut bytes);
-                bytes.into_boxed_slice()
+                bytes
             })),
             Protocol::Irc => {
                 let time = || &**self.time.get_or_init(|| format!("{:.3}", self.at).into());
@@ -92,10 +94,10 @@ impl Outgoing {
                     return;
                 }
                 let (body, several) = self.irc.get_or_init(|| {
-                    let mut bytes = Vec::new();
+                    let mut bytes = Vec::with_capacity(self.weight);
                     irc::encode(&self.event, &codec.server, Caps::default(), &mut bytes);
                     let lines = bytes.iter().filter(|&&byte| byte == b'\n').count();
-                    (bytes.into_boxed_slice(), lines > 1)
+                    (bytes, lines > 1)
                 });
                 if !several {
                     // Almost always: one line, written without looking

@@ -395,18 +395,18 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             room,
             who,
             extended: None,
-        } => write(out, &who.to_string(), "JOIN", &[room]),
+        } => write(out, &who.source(), "JOIN", &[room]),
         Event::Joined {
             room,
             who,
             extended: Some(realname),
         } => {
             let account = who.account.as_deref().unwrap_or("*");
-            text(out, &who.to_string(), "JOIN", &[room, account, realname]);
+            text(out, &who.source(), "JOIN", &[room, account, realname]);
         }
         Event::Left { room, who, reason } => match reason {
-            Some(reason) => text(out, &who.to_string(), "PART", &[room, reason]),
-            None => write(out, &who.to_string(), "PART", &[room]),
+            Some(reason) => text(out, &who.source(), "PART", &[room, reason]),
+            None => write(out, &who.source(), "PART", &[room]),
         },
         Event::Kicked {
             room,
@@ -416,20 +416,20 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
         } => {
             // Without a reason, the kicker's nickname, as RFC 2812 says.
             let reason = reason.as_deref().unwrap_or(&by.nick);
-            text(out, &by.to_string(), "KICK", &[room, nick, reason]);
+            text(out, &by.source(), "KICK", &[room, nick, reason]);
         }
         Event::Quit { who, reason } => {
             let reason = reason.as_deref().unwrap_or("Client quit");
-            text(out, &who.to_string(), "QUIT", &[reason]);
+            text(out, &who.source(), "QUIT", &[reason]);
         }
-        Event::NickChanged { who, new } => write(out, &who.to_string(), "NICK", &[new]),
+        Event::NickChanged { who, new } => write(out, &who.source(), "NICK", &[new]),
         Event::TopicChanged {
             room,
             who,
             text: topic,
             ..
         } => {
-            text(out, &who.to_string(), "TOPIC", &[room, topic]);
+            text(out, &who.source(), "TOPIC", &[room, topic]);
         }
         Event::ModeChanged {
             target,
@@ -440,7 +440,7 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             let letters = crate::protocol::mode_letters(changes);
             let mut params = vec![&**target, &letters];
             params.extend(changes.iter().filter_map(|change| change.arg.as_deref()));
-            write(out, &by.to_string(), "MODE", &params);
+            write(out, &by.source(), "MODE", &params);
         }
         Event::Message {
             from,
@@ -455,12 +455,19 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             };
             let (command, before, after) = framing(*kind);
             let budget = text_budget(from, target, *kind);
-            let source = from.to_string();
+            let source = from.source();
             if *long {
                 for piece in split_text(body, budget) {
                     let said = [before, piece, after].concat();
                     text(out, &source, command, &[target, &said]);
                 }
+            } else if before.is_empty() && after.is_empty() {
+                text(
+                    out,
+                    &source,
+                    command,
+                    &[target, super::truncate(body, budget)],
+                );
             } else {
                 let said = [before, super::truncate(body, budget), after].concat();
                 text(out, &source, command, &[target, &said]);
@@ -470,20 +477,20 @@ pub fn encode(event: &Event, server: &str, caps: Caps, out: &mut Vec<u8>) {
             let target = match to {
                 Destination::Room(room) | Destination::User(room) => room,
             };
-            write(out, &from.to_string(), "TAGMSG", &[target]);
+            write(out, &from.source(), "TAGMSG", &[target]);
         }
-        Event::Wallops { from, text: said } => text(out, &from.to_string(), "WALLOPS", &[said]),
+        Event::Wallops { from, text: said } => text(out, &from.source(), "WALLOPS", &[said]),
         Event::Away { who, message } => match message {
-            Some(message) => text(out, &who.to_string(), "AWAY", &[message]),
-            None => write(out, &who.to_string(), "AWAY", &[]),
+            Some(message) => text(out, &who.source(), "AWAY", &[message]),
+            None => write(out, &who.source(), "AWAY", &[]),
         },
-        Event::Invited { by, nick, room } => write(out, &by.to_string(), "INVITE", &[nick, room]),
+        Event::Invited { by, nick, room } => write(out, &by.source(), "INVITE", &[nick, room]),
         Event::RealnameChanged { who, realname } => {
-            text(out, &who.to_string(), "SETNAME", &[realname]);
+            text(out, &who.source(), "SETNAME", &[realname]);
         }
         Event::AccountChanged { who, account } => {
             let account = account.as_deref().unwrap_or("*");
-            write(out, &who.to_string(), "ACCOUNT", &[account]);
+            write(out, &who.source(), "ACCOUNT", &[account]);
         }
         Event::Ping(token) => message::write_text(out, None, "PING", &[token]),
         Event::Missed(count) => {
