@@ -445,25 +445,7 @@ fn falls_behind(mailbox: &Mailbox, max_weight: u64, waiting: u64, now: Instant) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Destination, Event, Mask, MessageKind, Protocol};
-
-    fn said(text: &str) -> Arc<Outgoing> {
-        let from = Arc::new(Mask {
-            nick: "alice".into(),
-            user: "~alice".into(),
-            host: "127.0.0.1".into(),
-            account: None,
-        });
-        Outgoing::new(Event::Message {
-            from,
-            to: Destination::Room("#r".into()),
-            text: text.into(),
-            kind: MessageKind::Say,
-            tags: None,
-            id: text.into(),
-            long: false,
-        })
-    }
+    use crate::protocol::{Protocol, said};
 
     fn codec() -> Codec {
         Codec {

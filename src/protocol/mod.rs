@@ -28,6 +28,8 @@ pub use event::{
     WhoRow, Whois, WhowasEntry,
 };
 pub use history::{HistoryQuery, HistoryTarget, Past, PastKind, Ref, Selector};
+#[cfg(test)]
+pub(crate) use outgoing::said;
 pub use outgoing::{Codec, Outgoing};
 pub use request::{
     CapCommand, MessageKind, ModeChange, Request, Target, Whox, mode_letters, render_modes,

@@ -248,3 +248,24 @@ fn weigh_reply(reply: &Reply) -> usize {
 fn mask(mask: &Mask) -> usize {
     mask.nick.len() + mask.user.len() + mask.host.len() + 2
 }
+
+/// `text` said in `#r` by `alice`, its id the text too: a message for tests.
+#[cfg(test)]
+pub(crate) fn said(text: &str) -> Arc<Outgoing> {
+    use super::{Destination, MessageKind};
+    let from = Arc::new(Mask {
+        nick: "alice".into(),
+        user: "~alice".into(),
+        host: "127.0.0.1".into(),
+        account: None,
+    });
+    Outgoing::new(Event::Message {
+        from,
+        to: Destination::Room("#r".into()),
+        text: text.into(),
+        kind: MessageKind::Say,
+        tags: None,
+        id: text.into(),
+        long: false,
+    })
+}

@@ -194,26 +194,7 @@ fn weight(past: &Past) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    use crate::protocol::{Destination, Mask, MessageKind};
-
-    fn said(text: &str) -> Arc<Outgoing> {
-        Outgoing::new(Event::Message {
-            from: Arc::new(Mask {
-                nick: "ada".into(),
-                user: "~ada".into(),
-                host: "127.0.0.1".into(),
-                account: None,
-            }),
-            to: Destination::Room("#r".into()),
-            text: text.into(),
-            kind: MessageKind::Say,
-            tags: None,
-            id: text.into(),
-            long: false,
-        })
-    }
+    use crate::protocol::said;
 
     fn texts(pasts: &[Past]) -> Vec<String> {
         pasts

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::client;
-use crate::protocol::{Destination, Event, Mask, MessageKind, Outgoing, Protocol};
+use crate::protocol::{Outgoing, Protocol, said};
 
 /// Records each `write` call.
 #[derive(Default)]
@@ -32,21 +32,7 @@ fn message(n: usize) -> std::sync::Arc<Outgoing> {
 
 /// Message `n`, its text padded with `pad` dots.
 fn padded(n: usize, pad: usize) -> std::sync::Arc<Outgoing> {
-    let from = Arc::new(Mask {
-        nick: "alice".into(),
-        user: "~alice".into(),
-        host: "127.0.0.1".into(),
-        account: None,
-    });
-    Outgoing::new(Event::Message {
-        from,
-        to: Destination::Room("#r".into()),
-        text: format!("{n}{}", ".".repeat(pad)).into(),
-        kind: MessageKind::Say,
-        tags: None,
-        id: n.to_string().into(),
-        long: false,
-    })
+    said(&format!("{n}{}", ".".repeat(pad)))
 }
 
 fn line_codec() -> Codec {
