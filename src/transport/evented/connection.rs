@@ -269,15 +269,18 @@ impl Connection {
             if self.written == self.out.len() {
                 self.out.clear();
                 self.written = 0;
-                let refilled = !emptied && {
+                if !emptied {
                     if self.out.capacity() == 0 {
                         self.out = std::mem::take(spare);
                     }
-                    let refill = self.refill(router, stats)?;
-                    emptied = refill.emptied;
-                    refill.bytes
-                };
-                if !refilled {
+                    emptied = self.refill(router, stats)?;
+                }
+                if self.out.is_empty() && !emptied {
+                    // Events that came to no bytes for this client, and
+                    // more wait: no nudge would bring the loop back.
+                    continue;
+                }
+                if self.out.is_empty() {
                     // Idle: hand the buffer on; most connections are idle
                     // most of the time, and keep none.
                     let idle = std::mem::take(&mut self.out);
@@ -316,8 +319,9 @@ impl Connection {
 
     /// Encodes what the outbox holds (at most one queue's worth), the
     /// count of dropped messages, and, once the router let go, what the
-    /// outbox still held and the farewell, and seals it.
-    fn refill(&mut self, router: &mut Router, stats: &Stats) -> io::Result<Refill> {
+    /// outbox still held and the farewell, and seals it. True when the
+    /// outbox holds nothing more (or is gone).
+    fn refill(&mut self, router: &mut Router, stats: &Stats) -> io::Result<bool> {
         let most = self.inbox.capacity;
         let (mut events, emptied) = match router.outbox(self.id) {
             Some((outbox, turn)) => {
@@ -346,17 +350,6 @@ impl Connection {
         if farewell {
             self.session.close(&mut self.out)?;
         }
-        Ok(Refill {
-            bytes: !self.out.is_empty(),
-            emptied,
-        })
+        Ok(emptied)
     }
-}
-
-/// What [`Connection::refill`] did.
-struct Refill {
-    /// There are bytes to write.
-    bytes: bool,
-    /// The outbox holds nothing more (or is gone).
-    emptied: bool,
 }
