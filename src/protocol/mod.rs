@@ -140,21 +140,25 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// `nick!user@host`, as [`fmt::Display`] writes it, built without the
-    /// formatting machinery: IRC puts it in front of every event it encodes.
+    /// `nick!user@host`, built without the formatting machinery: IRC puts
+    /// it in front of every event it encodes.
     pub fn source(&self) -> String {
-        let mut source =
-            String::with_capacity(self.nick.len() + self.user.len() + self.host.len() + 2);
-        for part in [&*self.nick, "!", &*self.user, "@", &*self.host] {
+        let mut source = String::with_capacity(self.parts().iter().map(|part| part.len()).sum());
+        for part in self.parts() {
             source.push_str(part);
         }
         source
+    }
+
+    /// The pieces of `nick!user@host`, in order.
+    fn parts(&self) -> [&str; 5] {
+        [&self.nick, "!", &self.user, "@", &self.host]
     }
 }
 
 impl fmt::Display for Mask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}!{}@{}", self.nick, self.user, self.host)
+        self.parts().iter().try_for_each(|part| f.write_str(part))
     }
 }
 

@@ -496,21 +496,7 @@ impl Router {
     /// A fresh IRCv3 message id.
     fn message_id(&mut self) -> Name {
         self.next_msgid += 1;
-        // The hex digits by hand: `format!` was 2 % of the event loop's
-        // time in private-message round trips.
-        let mut digits = [0; 16];
-        let mut rest = self.next_msgid;
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b"0123456789abcdef"[(rest & 0xf) as usize];
-            rest >>= 4;
-            if rest == 0 {
-                break;
-            }
-        }
-        let hex = std::str::from_utf8(&digits[start..]).expect("hex digits");
-        [self.msgid_prefix.as_str(), "-", hex].concat().into()
+        format!("{}-{:x}", self.msgid_prefix, self.next_msgid).into()
     }
 
     /// Queues an event for one client.
