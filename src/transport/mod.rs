@@ -66,8 +66,9 @@ impl Context {
 
     /// Takes on a connection accepted on a `scheme` listener as client
     /// `id`: a place under `--max-clients`, socket options, its session
-    /// and an outbox (which nudges `nudge` when given, and holds encoded
-    /// bytes when the writer runs on the router's thread, `same_thread`).
+    /// and an outbox (which nudges `nudge` when given, and is taken from
+    /// through the router when the writer runs on the router's thread,
+    /// `same_thread`).
     /// A connection over the limit is told why (unless it expects TLS) and
     /// `None` is returned; the caller drops it.
     pub fn admit<S>(
