@@ -83,7 +83,7 @@ pub fn codecs(data: &[u8]) {
             Request::Message { to, text, tags, .. } => Event::Message {
                 from,
                 to: Destination::Room(to.first().map_or("#r", |to| to.name()).into()),
-                text: text.into(),
+                text,
                 kind: MessageKind::Say,
                 tags: tags.map(Into::into),
                 id: "1".into(),

@@ -55,7 +55,7 @@ pub fn truncate(text: &str, max: usize) -> &str {
 /// a CR ends the line early on clients that split at it, and what follows
 /// reads as a line of its own: a forged message.
 pub fn has_forbidden(line: &[u8]) -> bool {
-    line.iter().any(|&byte| byte == b'\0' || byte == b'\r')
+    memchr::memchr2(b'\0', b'\r', line).is_some()
 }
 
 /// `text` without control characters, except IRC's formatting codes (bold,
@@ -79,7 +79,11 @@ pub fn strip_controls(text: &str, ctcp: bool) -> std::borrow::Cow<'_, str> {
             )
             || (ctcp && c == '\u{1}')
     };
-    if text.chars().all(kept) {
+    // Control characters are bytes below 0x20, 0x7F, or C1 (U+0080 to
+    // U+009F, which UTF-8 starts with 0xC2): text without those bytes, as
+    // nearly all is, needs no decoding.
+    let plain = |b: u8| b >= 0x20 && b != 0x7f && b != 0xc2;
+    if text.bytes().all(plain) || text.chars().all(kept) {
         std::borrow::Cow::Borrowed(text)
     } else {
         std::borrow::Cow::Owned(text.chars().filter(|&c| kept(c)).collect())
@@ -185,6 +189,12 @@ mod tests {
         assert_eq!(strip_controls("\x01VERSION\x01", true), "\x01VERSION\x01");
         assert!(matches!(
             strip_controls("plain text", false),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // C1 controls among plain bytes, and 0xC2-led letters that are not.
+        assert_eq!(strip_controls("a\u{85}b\u{9f}", false), "ab");
+        assert!(matches!(
+            strip_controls("¡olé! ¿sí?", false),
             std::borrow::Cow::Borrowed(_)
         ));
     }

@@ -1,7 +1,7 @@
 //! What a client asks for: the [`Request`] a codec decodes and the types
 //! its commands carry (targets, message kinds, mode changes).
 
-use super::{AccountCommand, Error, HistoryQuery};
+use super::{AccountCommand, Error, HistoryQuery, Name};
 use crate::limits::TARGETS_MAX;
 
 /// Something a client asks the server to do.
@@ -52,7 +52,8 @@ pub enum Request {
     /// Say something to rooms or users (the current room when `to` is empty).
     Message {
         to: Vec<Target>,
-        text: String,
+        /// Shared as it is with every event made from it.
+        text: Name,
         kind: MessageKind,
         /// Client-only message tags (`+key=value`), escaped as received.
         tags: Option<String>,

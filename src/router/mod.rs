@@ -35,6 +35,7 @@ pub use tokens::Asker;
 pub use whowas::{WHOWAS_MAX, WHOWAS_PER_NICK};
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,8 +143,9 @@ pub struct Router {
     nick_grace: Duration,
     /// Guest nicknames are `Guest` and this count.
     next_guest: u64,
-    /// Message ids are this prefix (the start time) and a count.
-    msgid_prefix: String,
+    /// Message ids are the start time, a dash and a count; this holds the
+    /// last one made, so the next is written over its count.
+    msgid: String,
     next_msgid: u64,
     info: Arc<ServerInfo>,
     password: Option<String>,
@@ -188,7 +190,7 @@ impl Router {
             hashing: services.hashing,
             nick_grace: config.nick_grace,
             next_guest: 0,
-            msgid_prefix: format!("{:x}", jiff::Timestamp::now().as_second()),
+            msgid: format!("{:x}-", jiff::Timestamp::now().as_second()),
             next_msgid: 0,
             info: Arc::new(ServerInfo {
                 name: config.server_name.as_str().into(),
@@ -496,7 +498,10 @@ impl Router {
     /// A fresh IRCv3 message id.
     fn message_id(&mut self) -> Name {
         self.next_msgid += 1;
-        format!("{}-{:x}", self.msgid_prefix, self.next_msgid).into()
+        let prefix = self.msgid.find('-').expect("made with a dash") + 1;
+        self.msgid.truncate(prefix);
+        write!(self.msgid, "{:x}", self.next_msgid).expect("a String takes any write");
+        Name::from(self.msgid.as_str())
     }
 
     /// Queues an event for one client.

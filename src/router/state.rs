@@ -1,6 +1,7 @@
 //! The chat state the router owns: clients, rooms and the rules for names.
 //! Plain data, no I/O, no locks.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +23,17 @@ pub use crate::limits::{
 /// The key under which a nickname or room name is unique: ASCII
 /// case-insensitive, like IRC's `CASEMAPPING=ascii`.
 pub fn fold(name: &str) -> Name {
-    name.to_ascii_lowercase().into()
+    Name::from(&*folded(name))
+}
+
+/// [`fold`] for a lookup: borrowed when `name` is already folded, as most
+/// names are, so looking one up allocates nothing.
+pub fn folded(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// Letters, digits and `-[]\`^_{|}`, not starting with a digit or `-`.
@@ -515,5 +526,7 @@ mod tests {
     fn folding_is_ascii_case_insensitive() {
         assert_eq!(fold("AlIcE"), fold("alice"));
         assert_eq!(fold("#Rust"), fold("#rust"));
+        assert!(matches!(folded("alice"), Cow::Borrowed("alice")));
+        assert_eq!(folded("#Rust"), "#rust");
     }
 }

@@ -279,7 +279,7 @@ fn push_word(out: &mut Vec<u8>, word: &str, room: usize) {
 /// `text` without NUL, CR and LF: the characters that would end a line or
 /// cut it short on a client's screen.
 fn without_breaks(text: &str) -> Cow<'_, str> {
-    if text.contains(['\0', '\r', '\n']) {
+    if memchr::memchr3(b'\0', b'\r', b'\n', text.as_bytes()).is_some() {
         Cow::Owned(text.replace(['\0', '\r', '\n'], ""))
     } else {
         Cow::Borrowed(text)

@@ -74,7 +74,12 @@ pub fn decode(line: &[u8]) -> Option<Result<Request, Error>> {
 
 /// The request a parsed message makes.
 fn request(message: &Message<'_>) -> Result<Request, Error> {
-    let command = message.command.to_ascii_uppercase();
+    // Clients send commands in capitals; only others are copied.
+    let command: Cow<'_, str> = if message.command.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(message.command.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(message.command)
+    };
     let param = |index: usize| message.param(index).filter(|param| !param.is_empty());
     // The parameter at `index`, or "not enough parameters" for `command`.
     let need = |index: usize, command: &'static str| {
@@ -89,7 +94,7 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
             .map(str::to_owned)
             .collect()
     };
-    let request = match command.as_str() {
+    let request = match &*command {
         "CAP" => Request::Cap(match need(0, "CAP")?.to_ascii_uppercase().as_str() {
             "LS" => CapCommand::Ls(param(1).and_then(|v| v.parse().ok()).unwrap_or(0)),
             "LIST" => CapCommand::List,
@@ -137,7 +142,7 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
                 .strip_prefix('\u{1}')
                 .map(|ctcp| ctcp.strip_suffix('\u{1}').unwrap_or(ctcp))
                 .filter(|ctcp| !ctcp.is_empty());
-            let (kind, text) = match (command.as_str(), ctcp) {
+            let (kind, text) = match (&*command, ctcp) {
                 ("NOTICE", Some(ctcp)) => (MessageKind::CtcpReply, ctcp),
                 ("NOTICE", None) => (MessageKind::Notice, text),
                 (_, Some(ctcp)) => match ctcp.split_once(' ') {
@@ -148,7 +153,7 @@ fn request(message: &Message<'_>) -> Result<Request, Error> {
             };
             Request::Message {
                 to: Target::distinct(to),
-                text: text.to_owned(),
+                text: text.into(),
                 kind,
                 tags: client_tags(message),
             }

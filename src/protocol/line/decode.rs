@@ -51,7 +51,7 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
         }
         "me" => Request::Message {
             to: Vec::new(),
-            text: required(rest, "me", "/me ACTION")?.to_owned(),
+            text: required(rest, "me", "/me ACTION")?.into(),
             kind: MessageKind::Action,
             tags: None,
         },
@@ -69,7 +69,7 @@ pub fn decode(line: &[u8]) -> Result<Request, Error> {
             };
             Request::Message {
                 to: vec![Target::parse(required(target, "msg", usage)?)],
-                text: text.to_owned(),
+                text: text.into(),
                 kind,
                 tags: None,
             }
@@ -196,7 +196,7 @@ fn room_first(text: &str) -> (Option<String>, &str) {
 fn say(text: &str) -> Request {
     Request::Message {
         to: Vec::new(),
-        text: text.to_owned(),
+        text: text.into(),
         kind: MessageKind::Say,
         tags: None,
     }

@@ -17,7 +17,7 @@ impl Router {
         &mut self,
         id: ClientId,
         to: Vec<Target>,
-        text: String,
+        text: Name,
         kind: MessageKind,
         tags: Option<String>,
         now: Instant,
@@ -33,7 +33,6 @@ impl Router {
         // clients then get it in several lines (their own lines fit, but
         // for the longer source in front, which the codec cuts).
         let long = client.protocol == Protocol::Line;
-        let text: Name = text.into();
         for target in self.targets(id, to)? {
             let delivered = target.and_then(|target| {
                 let to = match &target {
@@ -222,14 +221,10 @@ impl Router {
         let mut resolved: Vec<Result<Resolved, Error>> = Vec::with_capacity(to.len());
         for target in to {
             let target = match target {
-                Target::Room(room) => {
-                    let key = state::fold(&room);
-                    if self.rooms.contains_key(&key) {
-                        Ok(Resolved::Room(key))
-                    } else {
-                        Err(Error::NoSuchRoom(room))
-                    }
-                }
+                Target::Room(room) => match self.rooms.get_key_value(&*state::folded(&room)) {
+                    Some((key, _)) => Ok(Resolved::Room(Arc::clone(key))),
+                    None => Err(Error::NoSuchRoom(room)),
+                },
                 Target::User(nick) => self.resolve_user(nick),
             };
             if !resolved.contains(&target) {

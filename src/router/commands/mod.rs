@@ -327,7 +327,7 @@ impl Router {
 
     /// The id of the registered client called `nick`.
     pub(super) fn registered_id(&self, nick: &str) -> Option<ClientId> {
-        let &id = self.nicks.get(&state::fold(nick))?;
+        let &id = self.nicks.get(&*state::folded(nick))?;
         self.clients.map[&id].registered.then_some(id)
     }
 

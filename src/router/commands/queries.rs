@@ -24,7 +24,7 @@ impl Router {
         };
         let mut rows = Vec::new();
         if mask.starts_with('#') {
-            if let Some(room) = self.rooms.get(&state::fold(mask))
+            if let Some(room) = self.rooms.get(&*state::folded(mask))
                 && self.visible(room, id)
             {
                 for (member, membership) in &room.members {

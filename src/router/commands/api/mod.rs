@@ -148,7 +148,7 @@ impl Router {
             Call::DeleteRoom { room } => self.delete_room(account, &room, now),
             Call::SetTopic { room, topic } => self.set_topic(account, &room, topic, now),
             Call::Members { room } => {
-                let Some(found) = self.rooms.get(&state::fold(&room)) else {
+                let Some(found) = self.rooms.get(&*state::folded(&room)) else {
                     return no_room(&room);
                 };
                 if found.modes.secret
