@@ -269,6 +269,32 @@ fn print_targets(rows: &[Row]) {
             );
         }
     }
+    // Issue 14's goal: keeping history costs the fan-out at most 10 %.
+    for on in rows.iter().filter(|row| row.workload.history) {
+        let Some(off) = rows
+            .iter()
+            .find(|row| !row.workload.history && row.workload.args == on.workload.args)
+        else {
+            continue;
+        };
+        for kind in [Kind::Threaded, Kind::Evented] {
+            let ratio = on
+                .get(kind, RATE.of)
+                .zip(off.get(kind, RATE.of))
+                .map(|(on, off)| on / off);
+            let verdict = match ratio {
+                Some(ratio) if ratio >= 0.9 => "met",
+                Some(_) => "MISSED",
+                None => "-",
+            };
+            println!(
+                "  {:<27} {:<27}{} >= 0.9  {verdict}",
+                on.workload.name,
+                format!("{} on / off", kind.name()),
+                cell(ratio, 6, 2),
+            );
+        }
+    }
 }
 
 fn peer_name(best: Option<(Kind, f64)>) -> String {
