@@ -2,7 +2,7 @@
 //! Plain data, no I/O, no locks.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -204,10 +204,7 @@ pub struct Lag {
 pub struct Room {
     /// The name as its creator spelled it.
     pub name: Name,
-    /// In the order they connected, which is the order the kernel made
-    /// their sockets in: a message goes out in that order, to sockets near
-    /// each other in the kernel's memory (ARCHITECTURE.md).
-    pub members: BTreeMap<ClientId, Membership>,
+    pub members: IdMap<Membership>,
     pub topic: Option<Topic>,
     /// Unix time it was created, for IRC's `RPL_CREATIONTIME`.
     pub created: i64,
@@ -228,7 +225,7 @@ impl Room {
     pub fn new(name: Name, creator: ClientId, now: i64) -> Room {
         Room {
             name,
-            members: BTreeMap::from_iter([(
+            members: IdMap::from_iter([(
                 creator,
                 Membership {
                     operator: true,
