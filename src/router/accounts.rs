@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::RouterSender;
 use super::recent::{REPLAY_AGE, Recent};
-use super::state::fold;
+use super::state::{fold, folded};
 use crate::accounts::Account;
 use crate::accounts::limits::{
     FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS, LOGIN_BACKOFF, LOGIN_BACKOFF_MAX,
@@ -205,7 +205,7 @@ impl Accounts {
     /// The certificates that log in to `account`, oldest first.
     pub fn certificates_of(&self, account: &str) -> &[Box<str>] {
         self.certificates_of
-            .get(&fold(account))
+            .get(&*folded(account))
             .map_or(&[], Vec::as_slice)
     }
 
@@ -242,7 +242,7 @@ impl Accounts {
     pub fn forget_certificates(&mut self, account: &str) {
         for fingerprint in self
             .certificates_of
-            .remove(&fold(account))
+            .remove(&*folded(account))
             .unwrap_or_default()
         {
             self.certificates.remove(&fingerprint);
@@ -251,7 +251,7 @@ impl Accounts {
 
     /// The account called `name`, whatever the case.
     pub fn get(&self, name: &str) -> Option<&Account> {
-        self.map.get(&fold(name))
+        self.map.get(&*folded(name))
     }
 
     /// Whether the name is taken, or being registered.
@@ -263,7 +263,7 @@ impl Accounts {
     /// How long a login to `account` from `address` must wait, in whole
     /// seconds, if it must.
     pub fn login_wait(&self, account: &str, address: IpAddr, now: Instant) -> Option<u64> {
-        let by_account = self.by_account.get(&fold(account));
+        let by_account = self.by_account.get(&*folded(account));
         let by_address = self.by_address.get(&address);
         [by_account, by_address]
             .into_iter()
@@ -297,7 +297,7 @@ impl Accounts {
 
     /// A good login clears the account's failures and the address's.
     pub fn login_succeeded(&mut self, account: &str, address: IpAddr) {
-        self.by_account.remove(&fold(account));
+        self.by_account.remove(&*folded(account));
         self.by_address.remove(&address);
     }
 

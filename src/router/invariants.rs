@@ -4,7 +4,7 @@
 use crate::limits::{INVITES_PER_CLIENT, INVITES_PER_ROOM};
 
 use super::Router;
-use super::state::fold;
+use super::state::{fold, folded};
 
 impl Router {
     /// Checks that the state agrees with itself: every member is a connected
@@ -69,7 +69,7 @@ impl Router {
                 }
             }
             if let Some(nick) = &client.nick
-                && self.nicks.get(&fold(nick)) != Some(id)
+                && self.nicks.get(&*folded(nick)) != Some(id)
             {
                 return Err(format!("{id}'s nickname {nick} is not in the map"));
             }

@@ -23,8 +23,9 @@ impl Opers {
     /// Whether an operator is called `name` (any case): such an account is
     /// an operator account to the HTTP API.
     pub fn is_named(&self, name: &str) -> bool {
-        let folded = super::fold(name);
-        self.0.iter().any(|(oper, _)| super::fold(oper) == folded)
+        self.0
+            .iter()
+            .any(|(oper, _)| oper.eq_ignore_ascii_case(name))
     }
 
     /// The operator called `name` (`None` if there is none such) and the

@@ -55,10 +55,9 @@ impl Tokens {
 
     /// How many live tokens `account` (folded) holds.
     pub fn held_by(&self, account: &Name, now: i64) -> usize {
-        let folded = super::fold(account);
         self.map
             .values()
-            .filter(|(owner, expires_at)| super::fold(owner) == folded && *expires_at > now)
+            .filter(|(owner, expires_at)| owner.eq_ignore_ascii_case(account) && *expires_at > now)
             .count()
     }
 

@@ -249,7 +249,7 @@ impl Router {
                 && client
                     .account
                     .as_ref()
-                    .is_some_and(|name| state::fold(name) == owner)
+                    .is_some_and(|name| name.eq_ignore_ascii_case(&owner))
         });
         Ok(match logged_in {
             Some((&id, _)) => Resolved::User(id),

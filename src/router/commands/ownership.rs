@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::client::ClientId;
 use crate::protocol::{AccountError, AccountNotice, Reply};
 use crate::router::Router;
-use crate::router::state::{self, fold};
+use crate::router::state::{self, folded};
 
 impl Router {
     /// Whether the nickname `nick` may be worn by a client logged in to
@@ -19,7 +19,7 @@ impl Router {
     fn may_wear(&self, nick: &str, account: Option<&str>) -> bool {
         match self.accounts.get(nick) {
             None => true,
-            Some(owner) => account.is_some_and(|account| fold(account) == fold(&owner.name)),
+            Some(owner) => account.is_some_and(|account| account.eq_ignore_ascii_case(&owner.name)),
         }
     }
 
@@ -72,7 +72,7 @@ impl Router {
         let guest = loop {
             self.next_guest += 1;
             let guest = format!("Guest{}", self.next_guest);
-            if !self.nicks.contains_key(&fold(&guest)) && self.accounts.get(&guest).is_none() {
+            if !self.nicks.contains_key(&*folded(&guest)) && self.accounts.get(&guest).is_none() {
                 break guest;
             }
         };
@@ -104,7 +104,7 @@ impl Router {
         {
             return Err(cannot());
         }
-        match self.nicks.get(&fold(nick)).copied() {
+        match self.nicks.get(&*folded(nick)).copied() {
             Some(holder) if holder == id => return Err(cannot()),
             Some(holder) => self.rename_to_guest(holder, now),
             None => {}

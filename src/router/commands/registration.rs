@@ -88,7 +88,7 @@ impl Router {
         }
         let key = state::fold(&nick);
         // Nobody may pass for the server's own pseudo-user.
-        if key == state::fold(NICKSERV) {
+        if key.eq_ignore_ascii_case(NICKSERV) {
             return Err(Error::NickInUse(nick));
         }
         let client = &self.clients.map[&id];

@@ -256,7 +256,7 @@ impl Router {
             || room
                 .owner
                 .as_ref()
-                .is_some_and(|owner| state::fold(owner) == state::fold(account))
+                .is_some_and(|owner| owner.eq_ignore_ascii_case(account))
             || room.members.iter().any(|(id, membership)| {
                 membership.operator && self.clients.map[id].account.as_ref() == Some(account)
             })

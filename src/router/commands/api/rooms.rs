@@ -56,7 +56,7 @@ impl Router {
         let owner = room
             .owner
             .as_ref()
-            .is_some_and(|owner| state::fold(owner) == state::fold(account));
+            .is_some_and(|owner| owner.eq_ignore_ascii_case(account));
         if !owner && !self.is_oper_account(account) {
             return failed(
                 FailureKind::Forbidden,
