@@ -138,9 +138,11 @@ impl Mailbox {
 /// How whoever writes a client's socket hears that its outbox changed.
 ///
 /// Telling is split in two so that a burst costs one wake-up per writer, not
-/// one per message: [`Outbox::deliver`] calls `nudge` on every delivery and
-/// notes the writers that need a `wake` in [`Turn`]; the router wakes them
-/// all once it has handled everything that was ready.
+/// one per message: [`Outbox::deliver`] calls `nudge` on every delivery to
+/// a writer on another thread and notes the writers that need a `wake` in
+/// [`Turn`]; the router wakes them all once it has handled everything that
+/// was ready. A writer on the router's own thread is not nudged for
+/// deliveries: it walks [`Turn::holding`].
 pub trait Nudge: Send + Sync + fmt::Debug {
     /// Something was queued. True when this is the first change since the
     /// writer last looked, so a [`Nudge::wake`] is owed.
@@ -201,6 +203,13 @@ impl Turn {
     /// Whether a queue reached `--sendq` since the last wake-up.
     pub fn filling(&self) -> bool {
         self.filling
+    }
+
+    /// The `index`th client whose outbox was given places in this turn's
+    /// messages, in the order they were given; one whose outbox was
+    /// emptied and given more is listed again.
+    pub fn holding(&self, index: usize) -> Option<ClientId> {
+        self.holding.get(index).copied()
     }
 
     /// Takes the clients whose outbox holds places in this turn's

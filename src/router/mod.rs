@@ -390,11 +390,12 @@ impl Router {
         self.clients.turn.wake_all();
     }
 
-    /// Forgets the wake-ups owed since the last call, for a caller that
-    /// looks at every outbox that changed by itself (the event loop, which
-    /// runs the router on its own thread).
-    pub fn forget_wakes(&mut self) {
-        self.clients.turn.clear();
+    /// The `index`th client given something this turn, for a writer on the
+    /// router's own thread (the event loop), which writes to each in turn
+    /// until there are no more: writing may add some (a write error ends a
+    /// client, whose peers hear of it).
+    pub fn changed(&self, index: usize) -> Option<ClientId> {
+        self.clients.turn.holding(index)
     }
 
     /// Client `id`'s outbox and the router's turn, for a writer on the
@@ -419,6 +420,7 @@ impl Router {
             }
         }
         turn.finish(holding);
+        turn.clear();
     }
 
     /// How many clients are connected.

@@ -10,11 +10,12 @@
 //! decoded: the router does no I/O and never blocks, so calling it in place
 //! costs what the work costs, where a router thread would add two thread
 //! wake-ups to every message. The router still meets the sockets only
-//! through the outboxes: it queues without waiting and nudges the loop
-//! (`LoopNudge`), which marks the client ready; at the end of the turn the
-//! loop writes to every ready client. A nudge from another thread wakes the
-//! loop through its `mio::Waker`, but only when the loop is not already
-//! awake.
+//! through the outboxes: it queues without waiting and lists the outbox in
+//! its turn; at the end of the turn the loop writes to every client listed
+//! (`Router::changed`). Other changes (an outbox closed, an HTTP answer
+//! come) nudge the loop (`LoopNudge`), which marks the client ready; a
+//! nudge from another thread wakes the loop through its `mio::Waker`, but
+//! only when the loop is not already awake.
 //!
 //! The router's other inputs (the storage thread's and the hashing pool's
 //! answers) come on the router's one channel, which the loop owns and
@@ -93,7 +94,8 @@ struct Shared {
     /// Whether a wake-up is already on its way, or the loop is running and
     /// will look at `ready` before it sleeps again.
     awake: AtomicBool,
-    /// Clients whose outbox changed since the loop last looked.
+    /// Clients nudged since the loop last looked (see the module's
+    /// documentation).
     ready: Sender<Token>,
     /// Clients whose outbox reached `--sendq` during the turn: they are
     /// written right after the read that filled them, so a long turn of
@@ -114,8 +116,8 @@ impl Wake for Shared {
 #[derive(Debug)]
 struct LoopNudge {
     token: Token,
-    /// Set while the token is in `ready` and not yet taken, so a burst of
-    /// deliveries queues it once.
+    /// Set while the token is in `ready` and not yet taken, so that it is
+    /// there once.
     scheduled: AtomicBool,
     shared: Arc<Shared>,
 }
@@ -131,10 +133,7 @@ impl Wake for LoopNudge {
 
 impl Nudge for LoopNudge {
     fn nudge(&self) -> bool {
-        // A plain load first: in a burst the flag is nearly always set
-        // already, and a swap is a locked instruction per delivery.
-        let first =
-            !self.scheduled.load(Ordering::Acquire) && !self.scheduled.swap(true, Ordering::AcqRel);
+        let first = !self.scheduled.swap(true, Ordering::AcqRel);
         if first {
             let _ = self.shared.ready.send(self.token);
         }
@@ -313,7 +312,8 @@ impl Loop {
             // that came while this turn worked: its messages then go out in
             // the same writes. In a busy room that halves the writes per
             // message, for the price of one `epoll_wait`.
-            if !gathering && !events.is_empty() && !self.ready.is_empty() {
+            let output = !self.ready.is_empty() || self.router.changed(0).is_some();
+            if !gathering && !events.is_empty() && output {
                 gathering = true;
                 continue;
             }
@@ -402,13 +402,31 @@ impl Loop {
             // More than a turn's worth: the rest next turn, without sleeping.
             self.shared.wake();
         }
-        // The router's deliveries were made on this thread, which looks at
-        // every ready outbox now: the wake-ups they owe are not needed.
-        self.router.forget_wakes();
-        while let Ok(token) = self.ready.try_recv() {
-            if let Some(connection) = self.connections.get(&token) {
-                connection.nudge.scheduled.store(false, Ordering::Release);
-                self.flush(token);
+        // Every outbox the router gave something this turn, and those
+        // nudged otherwise (closed ones, HTTP answers); writing to one may
+        // change others.
+        let mut next = 0;
+        loop {
+            while let Ok(token) = self.ready.try_recv() {
+                if let Some(connection) = self.connections.get(&token) {
+                    connection.nudge.scheduled.store(false, Ordering::Release);
+                    self.flush(token);
+                }
+            }
+            while let Some(id) = self.router.changed(next) {
+                next += 1;
+                let token = setup::token_of(id);
+                // A full socket says when it takes more (a writable event).
+                if self
+                    .connections
+                    .get(&token)
+                    .is_some_and(|connection| connection.stalled_since.is_none())
+                {
+                    self.flush(token);
+                }
+            }
+            if self.ready.is_empty() {
+                break;
             }
         }
         // What full sockets did not take waits for them past the turn.

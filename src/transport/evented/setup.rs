@@ -154,6 +154,6 @@ impl Loop {
 }
 
 /// The loop's token for a client.
-fn token_of(id: ClientId) -> Token {
+pub(super) fn token_of(id: ClientId) -> Token {
     Token(FIRST_CONNECTION + id.0 as usize)
 }
