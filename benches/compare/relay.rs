@@ -24,6 +24,13 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 /// How much one `read` may take: big chunks, so a burst costs few calls.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// At most this many looks for more input before writing, as switchboard's
+/// event loop takes them.
+const GATHERS: u32 = 4;
+
+/// Recipients a turn's messages must average for a look past the first.
+const ROOMLIKE: usize = 4;
+
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
 
@@ -92,6 +99,8 @@ struct Lobby {
     nicks: HashMap<String, usize>,
     /// One message, encoded once and appended to every recipient.
     scratch: Vec<u8>,
+    /// Messages relayed this turn.
+    relayed: usize,
 }
 
 /// The connections, and what is to be done with them at the end of a turn.
@@ -121,16 +130,19 @@ impl Lobby {
             rooms: HashMap::new(),
             nicks: HashMap::new(),
             scratch: Vec::new(),
+            relayed: 0,
         }
     }
 
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut chunk = vec![0; READ_CHUNK];
-        // Whether output is waiting for one more look at the sockets.
-        let mut gathering = false;
+        // How many more looks at the sockets output has waited for, and
+        // the turn's messages before the last of them.
+        let mut gathered = 0;
+        let mut before = 0;
         loop {
-            let timeout = gathering.then_some(Duration::ZERO);
+            let timeout = (gathered > 0).then_some(Duration::ZERO);
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -152,12 +164,18 @@ impl Lobby {
             }
             // As switchboard's event loop does: before writing, look once
             // more, without waiting, for input that came meanwhile, so its
-            // messages go out in the same writes.
-            if !gathering && !events.is_empty() && !self.clients.to_flush.is_empty() {
-                gathering = true;
+            // messages go out in the same writes; and again while the
+            // turn's messages go to rooms and the last look found more.
+            let (messages, outboxes) = (self.relayed, self.clients.to_flush.len());
+            let coalescing =
+                gathered == 0 || (messages > before && outboxes >= ROOMLIKE * messages);
+            if gathered < GATHERS && !events.is_empty() && outboxes > 0 && coalescing {
+                before = messages;
+                gathered += 1;
                 continue;
             }
-            gathering = false;
+            gathered = 0;
+            self.relayed = 0;
             for id in std::mem::take(&mut self.clients.to_flush) {
                 self.clients.flush(id);
             }
@@ -280,6 +298,7 @@ impl Lobby {
                 self.scratch.extend_from_slice(&client.prefix);
                 self.scratch.extend_from_slice(line.as_bytes());
                 self.scratch.extend_from_slice(b"\r\n");
+                self.relayed += 1;
                 if target.starts_with('#') {
                     for &member in self.rooms.get(target).into_iter().flatten() {
                         if member != id {

@@ -212,6 +212,12 @@ impl Turn {
         self.holding.get(index).copied()
     }
 
+    /// How many messages this turn gave outboxes on the router's own
+    /// thread, and how many such outboxes it gave them to.
+    pub fn size(&self) -> (usize, usize) {
+        (self.messages.len(), self.holding.len())
+    }
+
     /// Takes the clients whose outbox holds places in this turn's
     /// messages: each is to [`Outbox::keep`] them before [`Turn::finish`].
     pub fn take_holding(&mut self) -> Vec<ClientId> {

@@ -561,4 +561,26 @@ mod tests {
         assert_eq!(turn.holding(1), Some(ClientId(1)));
         assert_eq!(count.0.load(Ordering::Relaxed), 0);
     }
+
+    #[test]
+    fn a_turn_counts_a_message_once_however_many_outboxes_it_reaches() {
+        let stats = Arc::new(Stats::default());
+        let mut outboxes: Vec<Outbox> = (1..=3)
+            .map(|id| outbox(100, 1 << 20, stats.clone(), None, Some(ClientId(id))).0)
+            .collect();
+        let mut turn = Turn::default();
+        let now = Instant::now();
+        let room = said("to the room");
+        for outbox in &mut outboxes {
+            outbox.deliver(&room, now, &mut turn);
+        }
+        assert_eq!(turn.size(), (1, 3));
+        // A private message each: as many messages as outboxes.
+        let mut private = Turn::default();
+        for outbox in &mut outboxes[..2] {
+            outbox.keep(&turn);
+            outbox.deliver(&said("just you"), now, &mut private);
+        }
+        assert_eq!(private.size(), (2, 2));
+    }
 }

@@ -398,6 +398,12 @@ impl Router {
         self.clients.turn.holding(index)
     }
 
+    /// How many messages this turn gave outboxes on the router's own
+    /// thread, and how many outboxes they went to (see [`Turn::size`]).
+    pub fn turn_size(&self) -> (usize, usize) {
+        self.clients.turn.size()
+    }
+
     /// Client `id`'s outbox and the router's turn, for a writer on the
     /// router's own thread to take from
     /// ([`crate::client::Outbox::take_bytes`]). None once the router let go

@@ -66,6 +66,13 @@ const READS_PER_TURN: usize = 8;
 /// The largest write buffer kept for the next connection (see `Loop::spare`).
 const SPARE_MAX: usize = 256 * 1024;
 
+/// At most this many looks for more input before writing (see `Loop::run`).
+const GATHERS: u32 = 4;
+
+/// A turn whose messages went to at least this many outboxes each, on
+/// average, is worth another look before writing.
+const ROOMLIKE: usize = 4;
+
 /// How often the loop looks for stalled writes.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
 
@@ -267,10 +274,12 @@ struct Loop {
 impl Loop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        // Whether output is waiting for one more look at the sockets.
-        let mut gathering = false;
+        // How many more looks at the sockets output has waited for, and
+        // the turn's messages before the last of them.
+        let mut gathered = 0;
+        let mut before = 0;
         loop {
-            let timeout = if gathering {
+            let timeout = if gathered > 0 {
                 Duration::ZERO
             } else {
                 self.timeout()
@@ -311,13 +320,20 @@ impl Loop {
             // Before writing, look once more, without waiting, for input
             // that came while this turn worked: its messages then go out in
             // the same writes. In a busy room that halves the writes per
-            // message, for the price of one `epoll_wait`.
-            let output = !self.ready.is_empty() || self.router.changed(0).is_some();
-            if !gathering && !events.is_empty() && output {
-                gathering = true;
+            // message, for the price of one `epoll_wait`. While the turn's
+            // messages go to rooms (several outboxes each) and the last look
+            // found more, look again: each write saved is one per member.
+            // Private messages gain little from that and would only wait.
+            let (messages, outboxes) = self.router.turn_size();
+            let output = !self.ready.is_empty() || outboxes > 0;
+            let coalescing =
+                gathered == 0 || (messages > before && outboxes >= ROOMLIKE * messages);
+            if gathered < GATHERS && !events.is_empty() && output && coalescing {
+                before = messages;
+                gathered += 1;
                 continue;
             }
-            gathering = false;
+            gathered = 0;
             self.take_ready();
         }
         // Exit: whatever is left is closed as it stands.
