@@ -99,8 +99,9 @@ struct Lobby {
     nicks: HashMap<String, usize>,
     /// One message, encoded once and appended to every recipient.
     scratch: Vec<u8>,
-    /// Messages relayed this turn.
+    /// Messages relayed this turn, and copies of them appended.
     relayed: usize,
+    delivered: usize,
 }
 
 /// The connections, and what is to be done with them at the end of a turn.
@@ -131,6 +132,7 @@ impl Lobby {
             nicks: HashMap::new(),
             scratch: Vec::new(),
             relayed: 0,
+            delivered: 0,
         }
     }
 
@@ -166,16 +168,18 @@ impl Lobby {
             // more, without waiting, for input that came meanwhile, so its
             // messages go out in the same writes; and again while the
             // turn's messages go to rooms and the last look found more.
-            let (messages, outboxes) = (self.relayed, self.clients.to_flush.len());
+            let messages = self.relayed;
             let coalescing =
-                gathered == 0 || (messages > before && outboxes >= ROOMLIKE * messages);
-            if gathered < GATHERS && !events.is_empty() && outboxes > 0 && coalescing {
+                gathered == 0 || (messages > before && self.delivered >= ROOMLIKE * messages);
+            let output = !self.clients.to_flush.is_empty();
+            if gathered < GATHERS && !events.is_empty() && output && coalescing {
                 before = messages;
                 gathered += 1;
                 continue;
             }
             gathered = 0;
             self.relayed = 0;
+            self.delivered = 0;
             for id in std::mem::take(&mut self.clients.to_flush) {
                 self.clients.flush(id);
             }
@@ -303,10 +307,12 @@ impl Lobby {
                     for &member in self.rooms.get(target).into_iter().flatten() {
                         if member != id {
                             self.clients.send(member, &self.scratch);
+                            self.delivered += 1;
                         }
                     }
                 } else if let Some(&to) = self.nicks.get(target) {
                     self.clients.send(to, &self.scratch);
+                    self.delivered += 1;
                 }
             }
             "PING" => {

@@ -183,6 +183,8 @@ pub struct Turn {
     messages: Vec<Arc<Outgoing>>,
     /// The clients whose outbox holds places in `messages`.
     holding: Vec<ClientId>,
+    /// How many places this turn gave out, one per delivery.
+    deliveries: usize,
 }
 
 impl Turn {
@@ -213,9 +215,9 @@ impl Turn {
     }
 
     /// How many messages this turn gave outboxes on the router's own
-    /// thread, and how many such outboxes it gave them to.
+    /// thread, and how many deliveries of them it made.
     pub fn size(&self) -> (usize, usize) {
-        (self.messages.len(), self.holding.len())
+        (self.messages.len(), self.deliveries)
     }
 
     /// Takes the clients whose outbox holds places in this turn's
@@ -229,11 +231,13 @@ impl Turn {
         holding.clear();
         self.holding = holding;
         self.messages.clear();
+        self.deliveries = 0;
     }
 
     /// The place of `message` in this turn's messages, added unless it is
     /// the last one added: a room's members get the same message in a row.
     fn place(&mut self, message: &Arc<Outgoing>) -> u32 {
+        self.deliveries += 1;
         if !self
             .messages
             .last()

@@ -399,7 +399,8 @@ impl Router {
     }
 
     /// How many messages this turn gave outboxes on the router's own
-    /// thread, and how many outboxes they went to (see [`Turn::size`]).
+    /// thread, and how many deliveries of them it made (see
+    /// [`Turn::size`]).
     pub fn turn_size(&self) -> (usize, usize) {
         self.clients.turn.size()
     }

@@ -69,7 +69,7 @@ const SPARE_MAX: usize = 256 * 1024;
 /// At most this many looks for more input before writing (see `Loop::run`).
 const GATHERS: u32 = 4;
 
-/// A turn whose messages went to at least this many outboxes each, on
+/// A turn whose messages went to at least this many recipients each, on
 /// average, is worth another look before writing.
 const ROOMLIKE: usize = 4;
 
@@ -321,13 +321,13 @@ impl Loop {
             // that came while this turn worked: its messages then go out in
             // the same writes. In a busy room that halves the writes per
             // message, for the price of one `epoll_wait`. While the turn's
-            // messages go to rooms (several outboxes each) and the last look
-            // found more, look again: each write saved is one per member.
-            // Private messages gain little from that and would only wait.
-            let (messages, outboxes) = self.router.turn_size();
-            let output = !self.ready.is_empty() || outboxes > 0;
+            // messages go to rooms (several recipients each) and the last
+            // look found more, look again: each write saved is one per
+            // member. Private messages gain little and would only wait.
+            let (messages, deliveries) = self.router.turn_size();
+            let output = !self.ready.is_empty() || self.router.changed(0).is_some();
             let coalescing =
-                gathered == 0 || (messages > before && outboxes >= ROOMLIKE * messages);
+                gathered == 0 || (messages > before && deliveries >= ROOMLIKE * messages);
             if gathered < GATHERS && !events.is_empty() && output && coalescing {
                 before = messages;
                 gathered += 1;
