@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use switchboard::transport::evented::Gathering;
 
 /// A client whose unsent output grows past this is disconnected, so a reader
 /// that stalls cannot make the relay hold its backlog without bound.
@@ -23,13 +24,6 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 
 /// How much one `read` may take: big chunks, so a burst costs few calls.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// At most this many looks for more input before writing, as switchboard's
-/// event loop takes them.
-const GATHERS: u32 = 4;
-
-/// Recipients a turn's messages must average for a look past the first.
-const ROOMLIKE: usize = 4;
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX);
@@ -139,12 +133,9 @@ impl Lobby {
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut chunk = vec![0; READ_CHUNK];
-        // How many more looks at the sockets output has waited for, and
-        // the turn's messages before the last of them.
-        let mut gathered = 0;
-        let mut before = 0;
+        let mut gathering = Gathering::default();
         loop {
-            let timeout = (gathered > 0).then_some(Duration::ZERO);
+            let timeout = gathering.looking().then_some(Duration::ZERO);
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -164,20 +155,13 @@ impl Lobby {
                     }
                 }
             }
-            // As switchboard's event loop does: before writing, look once
-            // more, without waiting, for input that came meanwhile, so its
-            // messages go out in the same writes; and again while the
-            // turn's messages go to rooms and the last look found more.
-            let messages = self.relayed;
-            let coalescing =
-                gathered == 0 || (messages > before && self.delivered >= ROOMLIKE * messages);
+            // As switchboard's event loop does, and by its rule: before
+            // writing, look again, without waiting, for input that came
+            // meanwhile, so its messages go out in the same writes.
             let output = !self.clients.to_flush.is_empty();
-            if gathered < GATHERS && !events.is_empty() && output && coalescing {
-                before = messages;
-                gathered += 1;
+            if gathering.again(!events.is_empty(), output, self.relayed, self.delivered) {
                 continue;
             }
-            gathered = 0;
             self.relayed = 0;
             self.delivered = 0;
             for id in std::mem::take(&mut self.clients.to_flush) {

@@ -27,8 +27,11 @@
 //! checked on the hashing pool) nudge the connection like a delivery.
 
 mod connection;
+mod gather;
 mod http;
 mod setup;
+
+pub use gather::Gathering;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -65,13 +68,6 @@ const READS_PER_TURN: usize = 8;
 
 /// The largest write buffer kept for the next connection (see `Loop::spare`).
 const SPARE_MAX: usize = 256 * 1024;
-
-/// At most this many looks for more input before writing (see `Loop::run`).
-const GATHERS: u32 = 4;
-
-/// A turn whose messages went to at least this many recipients each, on
-/// average, is worth another look before writing.
-const ROOMLIKE: usize = 4;
 
 /// How often the loop looks for stalled writes.
 const HOUSEKEEPING: Duration = Duration::from_millis(500);
@@ -274,12 +270,9 @@ struct Loop {
 impl Loop {
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
-        // How many more looks at the sockets output has waited for, and
-        // the turn's messages before the last of them.
-        let mut gathered = 0;
-        let mut before = 0;
+        let mut gathering = Gathering::default();
         loop {
-            let timeout = if gathered > 0 {
+            let timeout = if gathering.looking() {
                 Duration::ZERO
             } else {
                 self.timeout()
@@ -317,23 +310,14 @@ impl Loop {
             self.write_filling();
             self.tick();
             self.check_stalled();
-            // Before writing, look once more, without waiting, for input
-            // that came while this turn worked: its messages then go out in
-            // the same writes. In a busy room that halves the writes per
-            // message, for the price of one `epoll_wait`. While the turn's
-            // messages go to rooms (several recipients each) and the last
-            // look found more, look again: each write saved is one per
-            // member. Private messages gain little and would only wait.
+            // Before writing, look again for input that came while this
+            // turn worked (`Gathering`): in a busy room that halves the
+            // writes per message, for the price of an `epoll_wait`.
             let (messages, deliveries) = self.router.turn_size();
             let output = !self.ready.is_empty() || self.router.changed(0).is_some();
-            let coalescing =
-                gathered == 0 || (messages > before && deliveries >= ROOMLIKE * messages);
-            if gathered < GATHERS && !events.is_empty() && output && coalescing {
-                before = messages;
-                gathered += 1;
+            if gathering.again(!events.is_empty(), output, messages, deliveries) {
                 continue;
             }
-            gathered = 0;
             self.take_ready();
         }
         // Exit: whatever is left is closed as it stands.
