@@ -63,6 +63,7 @@ impl Bench {
         if let Some(request) = Protocol::Irc.decode(line.as_bytes()) {
             self.router
                 .handle(Input::Request(ClientId(n), request), self.now);
+            self.router.end_run(self.now);
         }
     }
 

@@ -234,17 +234,16 @@ impl Turn {
         self.deliveries = 0;
     }
 
-    /// The place of `message` in this turn's messages, added unless it is
-    /// the last one added: a room's members get the same message in a row.
-    fn place(&mut self, message: &Arc<Outgoing>) -> u32 {
-        self.deliveries += 1;
-        if !self
-            .messages
-            .last()
-            .is_some_and(|last| Arc::ptr_eq(last, message))
-        {
-            self.messages.push(Arc::clone(message));
-        }
+    /// The place of `message` in this turn's messages if it is the last
+    /// one added: a room's members get the same message in a row.
+    pub fn last_place(&self, message: &Arc<Outgoing>) -> Option<u32> {
+        let last = self.messages.last()?;
+        Arc::ptr_eq(last, message).then(|| (self.messages.len() - 1) as u32)
+    }
+
+    /// Adds `message` to this turn's messages, and says where.
+    fn add(&mut self, message: &Arc<Outgoing>) -> u32 {
+        self.messages.push(Arc::clone(message));
         (self.messages.len() - 1) as u32
     }
 }

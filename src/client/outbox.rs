@@ -262,6 +262,20 @@ impl Outbox {
     /// loses messages. The writer is not woken yet: if it is owed a
     /// wake-up, its nudge goes in `turn`.
     pub fn deliver(&mut self, message: &Arc<Outgoing>, now: Instant, turn: &mut Turn) -> Delivery {
+        let mut place = turn.last_place(message);
+        self.deliver_placed(message, &mut place, now, turn)
+    }
+
+    /// [`Outbox::deliver`], for a message delivered to many outboxes in
+    /// turn: `place` is its place in the turn's messages, given on the
+    /// first delivery that needs one and shared by the rest.
+    pub fn deliver_placed(
+        &mut self,
+        message: &Arc<Outgoing>,
+        place: &mut Option<u32>,
+        now: Instant,
+        turn: &mut Turn,
+    ) -> Delivery {
         let weight = message.weight() as u64;
         let full = |waiting: usize, waiting_weight: u64| {
             // Only past the queue's length does the writer's word count.
@@ -299,7 +313,8 @@ impl Outbox {
                 if !matches!(local.entries.last(), Some(Entry::Place(..))) {
                     turn.holding.push(local.id);
                 }
-                let place = turn.place(message);
+                let place = *place.get_or_insert_with(|| turn.add(message));
+                turn.deliveries += 1;
                 local.entries.push(Entry::Place(place, self.caps));
                 local.weight += weight;
                 (waiting, true)

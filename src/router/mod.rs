@@ -21,6 +21,7 @@ mod invariants;
 mod invites;
 mod opers;
 mod recent;
+mod run;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -43,9 +44,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use crate::client::{ClientId, IdMap, Outbox, Turn};
-use crate::config::{Config, Scheme};
+use crate::config::{Config, Scheme, Transport};
 use crate::hashing::Pool;
-use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
+use crate::protocol::{
+    Event, Mask, Name, Outgoing, Protocol, Reply, Request, ServerInfo, WhowasEntry,
+};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use accounts::Accounts;
@@ -172,6 +175,7 @@ impl Router {
                 },
                 stats,
                 labeling: None,
+                run: (config.transport == Transport::Evented).then(state::Run::default),
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),
@@ -235,6 +239,7 @@ impl Router {
                 recv(stop) -> _ => break,
                 recv(ticker) -> _ => self.tick(Instant::now()),
             }
+            self.end_run(Instant::now());
             let filling = self.clients.turn.filling();
             self.wake_writers();
             if filling {
@@ -261,6 +266,11 @@ impl Router {
 
     /// Applies one input.
     pub fn handle(&mut self, input: Input, now: Instant) {
+        // A message may add to what was said in a room (`run`); anything
+        // else may change who is in it.
+        if !matches!(input, Input::Request(_, Request::Message { .. })) {
+            self.clients.end_run(now);
+        }
         match input {
             Input::Connected {
                 id,
@@ -329,6 +339,7 @@ impl Router {
     /// Closes connections that stayed unregistered, silent or slow for too
     /// long, and pings quiet IRC clients.
     pub fn tick(&mut self, now: Instant) {
+        self.clients.end_run(now);
         let mut pings = Vec::new();
         for (&id, client) in &mut self.clients.map {
             client.outbox.trim();
@@ -373,6 +384,7 @@ impl Router {
         // router asked it to save is lost.
         self.hashing.stop();
         self.storage.stop();
+        self.clients.end_run(Instant::now());
         let reason: Name = SHUTTING_DOWN.into();
         for (_, client) in self.clients.map.drain() {
             let farewell = farewell(client.protocol, client.peer, &reason);
@@ -381,6 +393,14 @@ impl Router {
         self.rooms.clear();
         self.nicks.clear();
         self.registered = 0;
+    }
+
+    /// Delivers what was said in a room and not yet delivered (see
+    /// `router::run`), and lets go of those it found too slow. Call it at
+    /// the end of a turn, before writing.
+    pub fn end_run(&mut self, now: Instant) {
+        self.clients.end_run(now);
+        self.reap(now);
     }
 
     /// Wakes the writers of every client something was queued for since
@@ -451,6 +471,8 @@ impl Router {
     /// and hangs up. Does nothing if the client is already gone, so a
     /// disconnect noticed twice is cleaned up once.
     fn remove(&mut self, id: ClientId, public: Option<Name>, farewell: Name, now: Instant) {
+        // What was said before the client left reaches it, and only that.
+        self.clients.end_run(now);
         let Some(client) = self.clients.map.remove(&id) else {
             return;
         };

@@ -15,6 +15,8 @@ use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
 
+pub use super::run::Run;
+
 pub use crate::limits::{
     BANS_PER_ROOM, HELD_MAX, KEY_MAX, NICK_MAX, REALNAME_MAX, ROOM_MAX, ROOMS_PER_CLIENT,
     TOPIC_MAX, USER_MAX,
@@ -141,6 +143,45 @@ impl Client {
     /// Whether its outbox has drained to half, which ends a lag.
     fn caught_up(&self) -> bool {
         self.outbox.queued() <= self.outbox.capacity() / 2
+    }
+
+    /// Queues `message` ([`Outbox::deliver_placed`]) and keeps count of
+    /// what it drops: the error is why a client that is not keeping up is
+    /// to be cut off.
+    pub(super) fn queue(
+        &mut self,
+        message: &Arc<Outgoing>,
+        place: &mut Option<u32>,
+        now: Instant,
+        turn: &mut Turn,
+        policy: SlowPolicy,
+    ) -> Result<(), String> {
+        // Whether a lagging client caught up is judged by what waited before
+        // this message; only lagging clients pay for the look.
+        let caught_up = self.lag.is_some() && self.caught_up();
+        match self.outbox.deliver_placed(message, place, now, turn) {
+            Delivery::Queued => {
+                if caught_up {
+                    self.lag = None;
+                }
+            }
+            Delivery::Dropped => {
+                let lag = self.lag.get_or_insert(Lag {
+                    since: now,
+                    dropped: 0,
+                });
+                lag.dropped += 1;
+                if lag.dropped == policy.max_dropped {
+                    return Err(match self.protocol {
+                        Protocol::Line => format!("slow client: {} messages dropped", lag.dropped),
+                        Protocol::Irc => "SendQ exceeded".to_owned(),
+                    });
+                }
+            }
+            // The connection is closing; its reader reports why.
+            Delivery::Closed => {}
+        }
+        Ok(())
     }
 
     /// Its nickname in replies: `*` until it is registered.
@@ -378,6 +419,10 @@ pub struct Clients {
     /// While a labeled request is handled: what it makes for its sender,
     /// gathered to go out as one labeled answer.
     pub labeling: Option<Labeling>,
+    /// What was said in one room since the last delivery of anything
+    /// else, not yet delivered; only where outboxes are written on the
+    /// router's own thread (see `router::run`).
+    pub run: Option<Run>,
 }
 
 /// The answer to a labeled request (IRC `labeled-response`), gathering.
@@ -404,34 +449,14 @@ impl Clients {
 
     /// Queues `message` for client `id`, outside any labeled answer.
     pub fn deliver(&mut self, id: ClientId, message: &Arc<Outgoing>, now: Instant) {
+        // What was said in a room before this goes first.
+        self.end_run(now);
         let Some(client) = self.map.get_mut(&id) else {
             return;
         };
-        // Whether a lagging client caught up is judged by what waited before
-        // this message; only lagging clients pay for the look.
-        let caught_up = client.lag.is_some() && client.caught_up();
-        match client.outbox.deliver(message, now, &mut self.turn) {
-            Delivery::Queued => {
-                if caught_up {
-                    client.lag = None;
-                }
-            }
-            Delivery::Dropped => {
-                let lag = client.lag.get_or_insert(Lag {
-                    since: now,
-                    dropped: 0,
-                });
-                lag.dropped += 1;
-                if lag.dropped == self.policy.max_dropped {
-                    let reason = match client.protocol {
-                        Protocol::Line => format!("slow client: {} messages dropped", lag.dropped),
-                        Protocol::Irc => "SendQ exceeded".to_owned(),
-                    };
-                    self.cut_off(id, reason);
-                }
-            }
-            // The connection is closing; its reader reports why.
-            Delivery::Closed => {}
+        let mut place = self.turn.last_place(message);
+        if let Err(reason) = client.queue(message, &mut place, now, &mut self.turn, self.policy) {
+            self.cut_off(id, reason);
         }
     }
 
@@ -460,7 +485,7 @@ impl Clients {
     }
 
     /// Condemns a slow client.
-    fn cut_off(&mut self, id: ClientId, reason: String) {
+    pub(super) fn cut_off(&mut self, id: ClientId, reason: String) {
         self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
         self.doomed.push((id, reason.into()));
     }

@@ -276,14 +276,9 @@ impl Router {
         }
         let echo = self.clients.caps(id).contains(Caps::ECHO_MESSAGE);
         let message = Outgoing::new(event);
-        for &member in room.members.keys() {
-            if member != id {
-                self.clients.send(member, &message, now);
-            }
-        }
-        if echo {
-            self.clients.send(id, &message, now);
-        }
+        let members = &room.members;
+        self.clients
+            .say(key, members, Arc::clone(&message), id, echo, now);
         self.keep_in_room(key, &message);
         Ok(())
     }

@@ -30,6 +30,7 @@ mod conformance;
 mod hardening;
 mod history;
 mod operators;
+mod runs;
 
 /// Takes at most `most` events from `inbox`, as a writer does.
 fn take(inbox: &Inbox, most: usize) -> Vec<Event> {
@@ -221,6 +222,7 @@ impl Harness {
     /// agree with itself afterwards.
     fn send(&mut self, id: ClientId, request: Request) {
         self.router.handle(Input::Request(id, request), self.now);
+        self.router.end_run(self.now);
         self.router.check_invariants().unwrap();
     }
 

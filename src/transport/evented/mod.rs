@@ -313,6 +313,7 @@ impl Loop {
             // Before writing, look again for input that came while this
             // turn worked (`Gathering`): in a busy room that halves the
             // writes per message, for the price of an `epoll_wait`.
+            self.router.end_run(Instant::now());
             let (messages, deliveries) = self.router.turn_size();
             let output = !self.ready.is_empty() || self.router.changed(0).is_some();
             if gathering.again(!events.is_empty(), output, messages, deliveries) {
@@ -402,6 +403,7 @@ impl Loop {
             // More than a turn's worth: the rest next turn, without sleeping.
             self.shared.wake();
         }
+        self.router.end_run(now);
         // Every outbox the router gave something this turn, and those
         // nudged otherwise (closed ones, HTTP answers); writing to one may
         // change others.
