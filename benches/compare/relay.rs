@@ -91,11 +91,24 @@ struct Lobby {
     free: Vec<usize>,
     rooms: HashMap<String, Vec<usize>>,
     nicks: HashMap<String, usize>,
-    /// One message, encoded once and appended to every recipient.
+    /// A private message, encoded once for its recipient.
     scratch: Vec<u8>,
     /// Messages relayed this turn, and copies of them appended.
     relayed: usize,
     delivered: usize,
+    /// What was said in one room in a row, appended to its members all at
+    /// once, as switchboard's event loop delivers (`router::run`).
+    run: Run,
+}
+
+/// Messages said in one room and not appended to its members yet.
+#[derive(Default)]
+struct Run {
+    room: Option<String>,
+    /// The messages' bytes, one after the other.
+    bytes: Vec<u8>,
+    /// Each message's sender and where its bytes end.
+    said: Vec<(usize, usize)>,
 }
 
 /// The connections, and what is to be done with them at the end of a turn.
@@ -127,6 +140,7 @@ impl Lobby {
             scratch: Vec::new(),
             relayed: 0,
             delivered: 0,
+            run: Run::default(),
         }
     }
 
@@ -155,6 +169,7 @@ impl Lobby {
                     }
                 }
             }
+            self.end_run();
             // As switchboard's event loop does, and by its rule: before
             // writing, look again, without waiting, for input that came
             // meanwhile, so its messages go out in the same writes.
@@ -252,10 +267,26 @@ impl Lobby {
 
     /// Carries out one line from client `id`.
     fn handle(&mut self, id: usize, line: &str) {
+        let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let target = rest.split(' ').next().unwrap_or("");
+        let to_room = command == "PRIVMSG" && target.starts_with('#');
+        // Anything else goes after what was said, and may change a room.
+        if !to_room || self.run.room.as_deref().is_some_and(|room| room != target) {
+            self.end_run();
+        }
         let Some(client) = self.clients.get(id) else {
             return;
         };
-        let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if to_room {
+            let run = &mut self.run;
+            run.room.get_or_insert_with(|| target.to_owned());
+            run.bytes.extend_from_slice(&client.prefix);
+            run.bytes.extend_from_slice(line.as_bytes());
+            run.bytes.extend_from_slice(b"\r\n");
+            run.said.push((id, run.bytes.len()));
+            self.relayed += 1;
+            return;
+        }
         match command {
             "NICK" => {
                 let nick = rest.trim_start_matches(':').to_owned();
@@ -280,21 +311,13 @@ impl Lobby {
                 self.clients.send(id, reply.as_bytes());
             }
             "PRIVMSG" => {
-                let target = rest.split(' ').next().unwrap_or("");
-                // Encoded once; every recipient gets a copy of these bytes.
+                // Encoded once, for the one recipient.
                 self.scratch.clear();
                 self.scratch.extend_from_slice(&client.prefix);
                 self.scratch.extend_from_slice(line.as_bytes());
                 self.scratch.extend_from_slice(b"\r\n");
                 self.relayed += 1;
-                if target.starts_with('#') {
-                    for &member in self.rooms.get(target).into_iter().flatten() {
-                        if member != id {
-                            self.clients.send(member, &self.scratch);
-                            self.delivered += 1;
-                        }
-                    }
-                } else if let Some(&to) = self.nicks.get(target) {
+                if let Some(&to) = self.nicks.get(target) {
                     self.clients.send(to, &self.scratch);
                     self.delivered += 1;
                 }
@@ -307,8 +330,38 @@ impl Lobby {
         }
     }
 
+    /// Appends what the run gathered to each member of its room, all of
+    /// it in one go but a member's own messages, and ends the run.
+    fn end_run(&mut self) {
+        let Some(room) = self.run.room.take() else {
+            return;
+        };
+        let run = &self.run;
+        for &member in self.rooms.get(&room).into_iter().flatten() {
+            let mut start = 0;
+            let mut from = 0;
+            for &(sender, end) in &run.said {
+                if sender == member {
+                    if from < start {
+                        self.clients.send(member, &run.bytes[from..start]);
+                    }
+                    from = end;
+                } else {
+                    self.delivered += 1;
+                }
+                start = end;
+            }
+            if from < run.bytes.len() {
+                self.clients.send(member, &run.bytes[from..]);
+            }
+        }
+        self.run.bytes.clear();
+        self.run.said.clear();
+    }
+
     /// Forgets a client: its rooms, its nick, its socket.
     fn close(&mut self, id: usize) {
+        self.end_run();
         let Some(mut client) = self.clients.slots[id].take() else {
             return;
         };
