@@ -347,26 +347,41 @@ impl Outbox {
     /// Encodes at most `most` events of an outbox on the router's thread
     /// with `codec`, oldest first, at the end of `out`, and says how many.
     /// `turn` is the router's, whose messages this turn's events are places
-    /// in.
+    /// in; a streak of them, as a room's members hold, is encoded once for
+    /// them all ([`Turn::streak`]).
     pub fn take_bytes(
         &mut self,
         codec: &Codec,
         out: &mut Vec<u8>,
         most: usize,
-        turn: &Turn,
+        turn: &mut Turn,
     ) -> usize {
         let Sink::Local(local) = &mut self.sink else {
             return 0;
         };
         let taken = local.entries.len().min(most);
-        for entry in local.entries.drain(..taken) {
-            let (message, caps) = match &entry {
-                Entry::Place(place, caps) => (&turn.messages[*place as usize], *caps),
-                Entry::Kept(queued) => (&queued.message, queued.caps),
+        let mut index = 0;
+        while index < taken {
+            let (first, caps) = match &local.entries[index] {
+                Entry::Kept(queued) => {
+                    queued.message.write_to(codec, queued.caps, out);
+                    local.weight -= queued.message.weight() as u64;
+                    index += 1;
+                    continue;
+                }
+                &Entry::Place(first, caps) => (first, caps),
             };
-            message.write_to(codec, caps, out);
-            local.weight -= message.weight() as u64;
+            let count = local.entries[index..taken]
+                .iter()
+                .zip(first..)
+                .take_while(|&(entry, place)| matches!(*entry, Entry::Place(p, c) if p == place && c == caps))
+                .count();
+            let (bytes, weight) = turn.streak(codec, caps, first, count);
+            out.extend_from_slice(bytes);
+            local.weight -= weight;
+            index += count;
         }
+        local.entries.drain(..taken);
         taken
     }
 
@@ -505,7 +520,7 @@ mod tests {
         assert_eq!(turn.messages.len(), 3);
         assert_eq!(turn.holding, [ClientId(7), ClientId(8)]);
         let mut out = Vec::new();
-        assert_eq!(outbox.take_bytes(&codec(), &mut out, 1, &turn), 1);
+        assert_eq!(outbox.take_bytes(&codec(), &mut out, 1, &mut turn), 1);
         assert_eq!(texts(&out), ["one"]);
         // The turn ends with two not taken: they outlive its messages.
         let holding = turn.take_holding();
@@ -515,9 +530,45 @@ mod tests {
         assert_eq!(outbox.queued(), 2);
         outbox.deliver(&said("four"), now, &mut turn);
         out.clear();
-        assert_eq!(outbox.take_bytes(&codec(), &mut out, 100, &turn), 3);
+        assert_eq!(outbox.take_bytes(&codec(), &mut out, 100, &mut turn), 3);
         assert_eq!(texts(&out), ["two", "three", "four"]);
         assert_eq!(outbox.queued(), 0);
+    }
+
+    #[test]
+    fn a_streak_is_encoded_for_each_kind_of_client_and_forgotten_with_its_turn() {
+        let irc = Codec {
+            protocol: Protocol::Irc,
+            server: "test".into(),
+        };
+        let (mut plain, _plain_inbox) = local(1);
+        let (mut stamped, _stamped_inbox) = local(2);
+        stamped.set_caps(Caps::SERVER_TIME);
+        let mut turn = Turn::default();
+        let now = Instant::now();
+        for text in ["one", "two"] {
+            let message = said(text);
+            plain.deliver(&message, now, &mut turn);
+            stamped.deliver(&message, now, &mut turn);
+        }
+        let take = |outbox: &mut Outbox, turn: &mut Turn| {
+            let mut out = Vec::new();
+            outbox.take_bytes(&irc, &mut out, 100, turn);
+            String::from_utf8(out).unwrap()
+        };
+        let lines = take(&mut stamped, &mut turn);
+        assert_eq!(lines.matches("@time=").count(), 2);
+        let lines = take(&mut plain, &mut turn);
+        assert_eq!(lines.lines().count(), 2);
+        assert!(lines.ends_with(":two\r\n") && !lines.contains("time="));
+        // The next turn gives the same places to other messages.
+        let holding = turn.take_holding();
+        turn.finish(holding);
+        for text in ["three", "four"] {
+            plain.deliver(&said(text), now, &mut turn);
+        }
+        let lines = take(&mut plain, &mut turn);
+        assert!(lines.contains(":three\r\n") && lines.ends_with(":four\r\n"));
     }
 
     #[test]
@@ -571,7 +622,7 @@ mod tests {
         assert_eq!(turn.holding(0), Some(ClientId(1)));
         assert_eq!(turn.holding(1), None);
         // Emptied by its writer, then given more: listed again.
-        outbox.take_bytes(&codec(), &mut Vec::new(), 100, &turn);
+        outbox.take_bytes(&codec(), &mut Vec::new(), 100, &mut turn);
         outbox.deliver(&said("d"), now, &mut turn);
         assert_eq!(turn.holding(1), Some(ClientId(1)));
         assert_eq!(count.0.load(Ordering::Relaxed), 0);

@@ -430,9 +430,9 @@ impl Router {
     /// ([`crate::client::Outbox::take_bytes`]). None once the router let go
     /// of the client: what is left is the writer's
     /// (`Mailbox::take_leftover`).
-    pub fn outbox(&mut self, id: ClientId) -> Option<(&mut Outbox, &Turn)> {
+    pub fn outbox(&mut self, id: ClientId) -> Option<(&mut Outbox, &mut Turn)> {
         let client = self.clients.map.get_mut(&id)?;
-        Some((&mut client.outbox, &self.clients.turn))
+        Some((&mut client.outbox, &mut self.clients.turn))
     }
 
     /// Ends the router's turn for a caller that writes on its own thread
