@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::{self, ClientId, Inbox};
-use crate::config::Config;
+use crate::config::{Config, Transport};
 use crate::protocol::framing::{Frame, LineFramer};
 use crate::protocol::irc::message::{self, MAX_MESSAGE, Message, mask_matches};
 use crate::protocol::{
@@ -206,7 +206,17 @@ pub fn router(data: &[u8]) {
         "NICK", "USER", "JOIN", "PART", "PRIVMSG", "NOTICE", "TOPIC", "KICK", "INVITE", "MODE",
         "WHO", "WHOIS", "NAMES", "AWAY", "QUIT", "TAGMSG", "LIST", "SETNAME",
     ];
-    let config = Config::default();
+    // Odd lengths get the event loop's router, which gathers what is said
+    // in a room into runs.
+    let transport = if data.len() % 2 == 1 {
+        Transport::Evented
+    } else {
+        Transport::Threaded
+    };
+    let config = Config {
+        transport,
+        ..Config::default()
+    };
     let stats = Arc::new(Stats::default());
     let mut router = Router::new(&config, Arc::clone(&stats), Services::none());
     let mut inboxes: Vec<Inbox> = Vec::new();

@@ -175,7 +175,7 @@ impl Router {
                 },
                 stats,
                 labeling: None,
-                run: (config.transport == Transport::Evented).then(state::Run::default),
+                run: (config.transport == Transport::Evented).then(run::Run::default),
             },
             rooms: HashMap::new(),
             nicks: HashMap::new(),

@@ -15,7 +15,7 @@ use crate::protocol::irc::message::mask_matches;
 use crate::protocol::{Ban, Caps, Mask, Name, Outgoing, Protocol, Request, Topic};
 use crate::stats::Stats;
 
-pub use super::run::Run;
+use super::run::Run;
 
 pub use crate::limits::{
     BANS_PER_ROOM, HELD_MAX, KEY_MAX, NICK_MAX, REALNAME_MAX, ROOM_MAX, ROOMS_PER_CLIENT,
