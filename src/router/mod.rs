@@ -46,9 +46,7 @@ use crossbeam_channel::{Receiver, select};
 use crate::client::{ClientId, IdMap, Outbox, Turn};
 use crate::config::{Config, Scheme, Transport};
 use crate::hashing::Pool;
-use crate::protocol::{
-    Event, Mask, Name, Outgoing, Protocol, Reply, Request, ServerInfo, WhowasEntry,
-};
+use crate::protocol::{Event, Mask, Name, Outgoing, Protocol, Reply, ServerInfo, WhowasEntry};
 use crate::stats::Stats;
 use crate::storage::Storage;
 use accounts::Accounts;
@@ -266,9 +264,9 @@ impl Router {
 
     /// Applies one input.
     pub fn handle(&mut self, input: Input, now: Instant) {
-        // A message may add to what was said in a room (`run`); anything
-        // else may change who is in it.
-        if !matches!(input, Input::Request(_, Request::Message { .. })) {
+        // A request may add to what was said in a room (`run`), and is
+        // looked at in `request`; anything else may change who is in it.
+        if !matches!(input, Input::Request(..)) {
             self.clients.end_run(now);
         }
         match input {

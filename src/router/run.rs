@@ -12,8 +12,12 @@
 //! A run ends before anything else is delivered, so every client still
 //! gets its events in the order they were made; before the router handles
 //! any input but a message, or lets a client go, as those could change who
-//! is in the room; after [`RUN_MAX`] messages; and at the end of the
-//! router's turn, before anything is written.
+//! is in the room or what a client asked for; after [`RUN_MAX`] messages;
+//! and at the end of the router's turn, before the loop writes what the
+//! turn delivered.
+//!
+//! A member that falls too far behind is found so as the run ends, so it
+//! is cut off up to a run later than one message at a time would.
 //!
 //! The threaded transport does without: its writers take from their
 //! queues while the router fills them, and took smaller batches from

@@ -91,6 +91,12 @@ impl Router {
 
     /// Dispatches one request from a connected client.
     pub(super) fn request(&mut self, id: ClientId, request: Request, now: Instant) {
+        // Only a message may add to what was said in a room (`run`):
+        // anything else may change who is in it or a client's
+        // capabilities, also when a held request is answered late.
+        if !matches!(request, Request::Message { .. }) {
+            self.clients.end_run(now);
+        }
         let Some(client) = self.clients.map.get_mut(&id) else {
             // Sent before the disconnect was handled; nobody is listening.
             return;
