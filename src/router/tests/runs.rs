@@ -43,10 +43,7 @@ fn texts(events: &[Event]) -> Vec<&str> {
 
 #[test]
 fn a_turn_of_room_messages_reaches_each_member_in_order_with_everything_else() {
-    let mut h = Harness::gathering();
-    let alice = h.irc("alice", "echo-message");
-    h.join_all(alice, &["#r"]);
-    let bob = h.member("bob", &["#r"]);
+    let (mut h, [alice, bob]) = irc_pair("echo-message");
     let carol = h.register("carol");
     h.send_in_turn(alice, msg("#r", "1"));
     h.send_in_turn(alice, msg("#r", "2"));
@@ -77,6 +74,16 @@ fn a_turn_of_room_messages_reaches_each_member_in_order_with_everything_else() {
 fn pair() -> (Harness, [ClientId; 2]) {
     let mut h = Harness::gathering();
     let alice = h.member("alice", &["#r"]);
+    let bob = h.member("bob", &["#r"]);
+    (h, [alice, bob])
+}
+
+/// A gathering harness where `alice`, on IRC with `caps`, and `bob` are
+/// in `#r`.
+fn irc_pair(caps: &str) -> (Harness, [ClientId; 2]) {
+    let mut h = Harness::gathering();
+    let alice = h.irc("alice", caps);
+    h.join_all(alice, &["#r"]);
     let bob = h.member("bob", &["#r"]);
     (h, [alice, bob])
 }
@@ -123,10 +130,7 @@ fn a_message_from_outside_the_room_reaches_the_members_and_its_echo_the_sender()
 
 #[test]
 fn a_labeled_message_is_answered_with_its_echo_in_its_place() {
-    let mut h = Harness::gathering();
-    let alice = h.irc("alice", "echo-message labeled-response");
-    h.join_all(alice, &["#r"]);
-    let bob = h.member("bob", &["#r"]);
+    let (mut h, [alice, bob]) = irc_pair("echo-message labeled-response");
     h.send_in_turn(bob, say("1"));
     let labeled = Request::Labeled {
         label: "L".into(),
