@@ -1,17 +1,19 @@
 //! A client as the router sees it from outside: an id and a bounded outbox.
 
 mod outbox;
+mod turn;
 
 pub use outbox::{Batch, Delivery, Inbox, Outbox, Queued, outbox};
+pub use turn::Turn;
 
 use std::fmt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::protocol::{Caps, Codec, Name, Outgoing, Protocol};
+use crate::protocol::Name;
 
 /// A map keyed by connection. Ids are the server's own counter, so nobody
 /// can pick keys that collide, and Fx hashing is one multiplication where
@@ -115,7 +117,8 @@ impl Mailbox {
             .map(|since| now.saturating_duration_since(since))
     }
 
-    /// The writer took events of this total [`Outgoing::weight`] from the queue.
+    /// The writer took events of this total
+    /// [`crate::protocol::Outgoing::weight`] from the queue.
     pub fn took(&self, weight: u64) {
         self.taken.fetch_add(weight, Ordering::Relaxed);
     }
@@ -165,126 +168,5 @@ pub trait Nudge: Send + Sync + fmt::Debug {
     fn closed(&self) {
         self.nudge();
         self.wake();
-    }
-}
-
-/// What the router's deliveries leave for the end of its turn: the
-/// writers owed a wake-up, and, for outboxes on the router's own thread,
-/// the turn's messages, which those outboxes hold by their place in this
-/// list rather than by a reference count each (see [`Outbox::deliver`]).
-#[derive(Debug, Default)]
-pub struct Turn {
-    owed: Vec<Arc<dyn Nudge>>,
-    /// A queue reached `--sendq` since the last wake-up: its writer is
-    /// behind, and the router had better let it run.
-    filling: bool,
-    /// Each message delivered to such an outbox this turn, once per run of
-    /// deliveries of it.
-    messages: Vec<Arc<Outgoing>>,
-    /// The clients whose outbox holds places in `messages`.
-    holding: Vec<ClientId>,
-    /// How many places this turn gave out, one per delivery.
-    deliveries: usize,
-    /// The bytes of the streak of messages last encoded.
-    streak: Streak,
-}
-
-/// A streak of a turn's messages, in a row, encoded for one kind of
-/// client: the members of a room hold the same streak, and copying its
-/// bytes whole in place of encoding each message for each member made the
-/// event loop's fan-out faster (BENCHMARKS.md).
-#[derive(Debug, Default)]
-struct Streak {
-    /// The protocol and capabilities encoded for, the first place and how
-    /// many.
-    key: Option<(Protocol, Caps, u32, usize)>,
-    bytes: Vec<u8>,
-    /// The messages' total [`Outgoing::weight`].
-    weight: u64,
-}
-
-/// How much of a streak's buffer outlives a turn.
-const STREAK_KEEP: usize = 64 * 1024;
-
-impl Turn {
-    /// Forgets every owed wake-up.
-    pub fn clear(&mut self) {
-        self.owed.clear();
-        self.filling = false;
-    }
-
-    /// Wakes every writer owed it.
-    pub fn wake_all(&mut self) {
-        for nudge in self.owed.drain(..) {
-            nudge.wake();
-        }
-        self.filling = false;
-    }
-
-    /// Whether a queue reached `--sendq` since the last wake-up.
-    pub fn filling(&self) -> bool {
-        self.filling
-    }
-
-    /// The `index`th client whose outbox was given places in this turn's
-    /// messages, in the order they were given; one whose outbox was
-    /// emptied and given more is listed again.
-    pub fn holding(&self, index: usize) -> Option<ClientId> {
-        self.holding.get(index).copied()
-    }
-
-    /// How many messages this turn gave outboxes on the router's own
-    /// thread, and how many deliveries of them it made.
-    pub fn size(&self) -> (usize, usize) {
-        (self.messages.len(), self.deliveries)
-    }
-
-    /// Takes the clients whose outbox holds places in this turn's
-    /// messages: each is to [`Outbox::keep`] them before [`Turn::finish`].
-    pub fn take_holding(&mut self) -> Vec<ClientId> {
-        std::mem::take(&mut self.holding)
-    }
-
-    /// Forgets this turn's messages, once no outbox holds a place in them.
-    pub fn finish(&mut self, mut holding: Vec<ClientId>) {
-        holding.clear();
-        self.holding = holding;
-        self.messages.clear();
-        self.deliveries = 0;
-        // Its places are about to be given out again.
-        self.streak.key = None;
-        self.streak.bytes.clear();
-        self.streak.bytes.shrink_to(STREAK_KEEP);
-    }
-
-    /// The bytes and weight of the `count` messages from place `first`,
-    /// encoded with `codec` for `caps`: encoded now unless they are the
-    /// streak encoded last.
-    fn streak(&mut self, codec: &Codec, caps: Caps, first: u32, count: usize) -> (&[u8], u64) {
-        let key = Some((codec.protocol, caps, first, count));
-        let streak = &mut self.streak;
-        if streak.key != key {
-            streak.key = key;
-            streak.bytes.clear();
-            streak.weight = 0;
-            for message in &self.messages[first as usize..][..count] {
-                message.write_to(codec, caps, &mut streak.bytes);
-                streak.weight += message.weight() as u64;
-            }
-        }
-        (&streak.bytes, streak.weight)
-    }
-
-    /// The place of `message` in this turn's messages if it is the last
-    /// one added: a room's members get the same message in a row.
-    pub fn last_place(&self, message: &Arc<Outgoing>) -> Option<u32> {
-        let last = self.messages.last()?;
-        Arc::ptr_eq(last, message).then(|| (self.messages.len() - 1) as u32)
-    }
-
-    /// Adds `message` to this turn's messages, and says where.
-    fn add(&mut self, message: &Arc<Outgoing>) -> u32 {
-        self.messages.push(Arc::clone(message));
-        (self.messages.len() - 1) as u32
     }
 }

@@ -50,7 +50,7 @@ enum Sink {
     /// Events for a writer on the router's own thread (the event loop),
     /// which encodes them with [`Outbox::take_bytes`]. No lock, and no
     /// reference count raised and dropped per delivery: this turn's events
-    /// are places in the turn's messages ([`Turn`]). Those two locked
+    /// are spans of places in the turn's messages ([`Turn`]). Those two locked
     /// instructions each way were a quarter of the loop's time in a room of
     /// 500. Encoding at delivery instead, as a relay does, made the loop
     /// write megabytes it read back cold when writing, and start writing
@@ -66,17 +66,44 @@ struct Local {
     /// Oldest first: events kept from earlier turns (the socket was
     /// full), then this turn's.
     entries: Vec<Entry>,
-    /// The total weight of `entries`.
+    /// How many events `entries` hold.
+    len: usize,
+    /// Their total weight.
     weight: u64,
 }
 
-/// One event in an outbox on the router's own thread.
+/// Events in an outbox on the router's own thread.
 #[derive(Debug)]
 enum Entry {
-    /// A message of this turn, by its place in the turn's messages.
-    Place(u32, Caps),
+    /// `count` messages of this turn in a row, from place `first` in the
+    /// turn's messages: a room's run of messages is one entry for each
+    /// member.
+    Places { first: u32, count: u32, caps: Caps },
     /// A message kept past its turn.
     Kept(Queued),
+}
+
+impl Local {
+    /// Adds the `count` places from `first`, weighing `weight`, to the
+    /// end; the turn lists the outbox as it is first given places.
+    fn place(&mut self, first: u32, count: u32, caps: Caps, weight: u64, turn: &mut Turn) {
+        match self.entries.last_mut() {
+            Some(Entry::Places {
+                first: last,
+                count: before,
+                caps: same,
+            }) if *last + *before == first && *same == caps => *before += count,
+            last => {
+                if !matches!(last, Some(Entry::Places { .. })) {
+                    turn.holding.push(self.id);
+                }
+                self.entries.push(Entry::Places { first, count, caps });
+            }
+        }
+        self.len += count as usize;
+        self.weight += weight;
+        turn.deliveries += count as usize;
+    }
 }
 
 /// When the outbox goes, closed or simply dropped (by a router that
@@ -219,6 +246,7 @@ pub fn outbox(
             let local = Local {
                 id,
                 entries: Vec::new(),
+                len: 0,
                 weight: 0,
             };
             (Sink::Local(local), None)
@@ -305,18 +333,12 @@ impl Outbox {
                 (waiting, false)
             }
             Sink::Local(local) => {
-                let waiting = local.entries.len();
+                let waiting = local.len;
                 if full(waiting, local.weight) {
                     return self.dropped();
                 }
-                // Places come last: after one, the turn lists this outbox.
-                if !matches!(local.entries.last(), Some(Entry::Place(..))) {
-                    turn.holding.push(local.id);
-                }
                 let place = *place.get_or_insert_with(|| turn.add(message));
-                turn.deliveries += 1;
-                local.entries.push(Entry::Place(place, self.caps));
-                local.weight += weight;
+                local.place(place, 1, self.caps, weight, turn);
                 (waiting, true)
             }
         };
@@ -329,12 +351,55 @@ impl Outbox {
             if !local && nudge.nudge() {
                 turn.owed.push(Arc::clone(nudge));
             }
-            if waiting + 1 == self.capacity {
-                nudge.filling();
-                turn.filling = true;
-            }
         }
+        self.filled(waiting, waiting + 1, turn);
         Delivery::Queued
+    }
+
+    /// Tells the writer, if the queue just reached `--sendq` in going from
+    /// `before` events to `after`, to start on it.
+    fn filled(&self, before: usize, after: usize, turn: &mut Turn) {
+        if let Some(nudge) = &self.nudge
+            && before < self.capacity
+            && after >= self.capacity
+        {
+            nudge.filling();
+            turn.filling = true;
+        }
+    }
+
+    /// Places a room's run of `messages` in the router's turn for an
+    /// outbox on the router's own thread, unless an earlier member's
+    /// outbox did (`first`), and says where the first is; None for an
+    /// outbox on another thread, which holds messages themselves.
+    pub fn place_run(
+        &self,
+        messages: &[Arc<Outgoing>],
+        first: &mut Option<u32>,
+        turn: &mut Turn,
+    ) -> Option<u32> {
+        match self.sink {
+            Sink::Local(_) => Some(*first.get_or_insert_with(|| turn.add_all(messages))),
+            Sink::Queue { .. } => None,
+        }
+    }
+
+    /// Delivers the `count` messages from place `first` in the router's
+    /// turn ([`Outbox::place_run`]) at once, if they all fit in the
+    /// outbox's capacity; if not, it delivers none and says so, and they
+    /// are to go one by one ([`Outbox::deliver_placed`]).
+    pub fn deliver_places(&mut self, first: u32, count: u32, turn: &mut Turn) -> bool {
+        let Sink::Local(local) = &mut self.sink else {
+            return false;
+        };
+        let waiting = local.len;
+        if waiting + count as usize > self.capacity {
+            return false;
+        }
+        let weight = turn.weight(first, count);
+        local.place(first, count, self.caps, weight, turn);
+        self.filled(waiting, waiting + count as usize, turn);
+        true
     }
 
     /// Counts a message dropped for a client that is not keeping up.
@@ -347,8 +412,8 @@ impl Outbox {
     /// Encodes at most `most` events of an outbox on the router's thread
     /// with `codec`, oldest first, at the end of `out`, and says how many.
     /// `turn` is the router's, whose messages this turn's events are places
-    /// in; a streak of them, as a room's members hold, is encoded once for
-    /// them all ([`Turn::streak`]).
+    /// in; each is encoded once for every outbox of a kind
+    /// ([`Turn::bytes`]).
     pub fn take_bytes(
         &mut self,
         codec: &Codec,
@@ -359,29 +424,36 @@ impl Outbox {
         let Sink::Local(local) = &mut self.sink else {
             return 0;
         };
-        let taken = local.entries.len().min(most);
-        let mut index = 0;
-        while index < taken {
-            let (first, caps) = match &local.entries[index] {
+        let mut left = most;
+        let mut done = 0;
+        for entry in &mut local.entries {
+            if left == 0 {
+                break;
+            }
+            match entry {
                 Entry::Kept(queued) => {
                     queued.message.write_to(codec, queued.caps, out);
                     local.weight -= queued.message.weight() as u64;
-                    index += 1;
-                    continue;
+                    left -= 1;
+                    done += 1;
                 }
-                &Entry::Place(first, caps) => (first, caps),
-            };
-            let count = local.entries[index..taken]
-                .iter()
-                .zip(first..)
-                .take_while(|&(entry, place)| matches!(*entry, Entry::Place(p, c) if p == place && c == caps))
-                .count();
-            let (bytes, weight) = turn.streak(codec, caps, first, count);
-            out.extend_from_slice(bytes);
-            local.weight -= weight;
-            index += count;
+                Entry::Places { first, count, caps } => {
+                    let taken = (*count).min(left as u32);
+                    out.extend_from_slice(turn.bytes(codec, *caps, *first, taken));
+                    local.weight -= turn.weight(*first, taken);
+                    left -= taken as usize;
+                    if taken == *count {
+                        done += 1;
+                    } else {
+                        *first += taken;
+                        *count -= taken;
+                    }
+                }
+            }
         }
-        local.entries.drain(..taken);
+        local.entries.drain(..done);
+        let taken = most - left;
+        local.len -= taken;
         taken
     }
 
@@ -392,13 +464,22 @@ impl Outbox {
         let Sink::Local(local) = &mut self.sink else {
             return;
         };
-        for entry in local.entries.iter_mut().rev() {
-            let Entry::Place(place, caps) = *entry else {
-                // Only kept ones before it.
-                break;
-            };
-            let message = Arc::clone(&turn.messages[place as usize]);
-            *entry = Entry::Kept(Queued { message, caps });
+        // This turn's places come after the events kept from earlier ones.
+        let places = local
+            .entries
+            .iter()
+            .position(|entry| matches!(entry, Entry::Places { .. }))
+            .unwrap_or(local.entries.len());
+        for entry in local.entries.split_off(places) {
+            match entry {
+                Entry::Places { first, count, caps } => {
+                    local.entries.extend((first..first + count).map(|place| {
+                        let message = Arc::clone(turn.message(place));
+                        Entry::Kept(Queued { message, caps })
+                    }));
+                }
+                kept => local.entries.push(kept),
+            }
         }
     }
 
@@ -427,7 +508,7 @@ impl Outbox {
     pub fn queued(&self) -> usize {
         match &self.sink {
             Sink::Queue { queue, .. } => queue.lock().len(),
-            Sink::Local(local) => local.entries.len(),
+            Sink::Local(local) => local.len,
         }
     }
 
@@ -448,7 +529,7 @@ impl Outbox {
                 .drain(..)
                 .filter_map(|entry| match entry {
                     Entry::Kept(queued) => Some(queued),
-                    Entry::Place(..) => None,
+                    Entry::Places { .. } => None,
                 })
                 .collect(),
             Sink::Queue { .. } => Vec::new(),
@@ -517,7 +598,7 @@ mod tests {
             other.deliver(&message, now, &mut turn);
         }
         // Recipients in a row share one place per message.
-        assert_eq!(turn.messages.len(), 3);
+        assert_eq!(turn.size(), (3, 6));
         assert_eq!(turn.holding, [ClientId(7), ClientId(8)]);
         let mut out = Vec::new();
         assert_eq!(outbox.take_bytes(&codec(), &mut out, 1, &mut turn), 1);
@@ -526,7 +607,7 @@ mod tests {
         let holding = turn.take_holding();
         outbox.keep(&turn);
         turn.finish(holding);
-        assert!(turn.messages.is_empty());
+        assert!(turn.size() == (0, 0));
         assert_eq!(outbox.queued(), 2);
         outbox.deliver(&said("four"), now, &mut turn);
         out.clear();

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -182,6 +183,40 @@ impl Client {
             Delivery::Closed => {}
         }
         Ok(())
+    }
+
+    /// Queues `messages[range]`, a span of a room's run whose place in the
+    /// router's turn is `first` once an outbox needed one
+    /// ([`Outbox::place_run`]): at once where they all fit
+    /// ([`Outbox::deliver_places`]), else one by one ([`Client::queue`]).
+    pub(super) fn queue_run(
+        &mut self,
+        messages: &[Arc<Outgoing>],
+        range: Range<usize>,
+        first: &mut Option<u32>,
+        now: Instant,
+        turn: &mut Turn,
+        policy: SlowPolicy,
+    ) -> Result<(), String> {
+        let first = self.outbox.place_run(messages, first, turn);
+        let count = range.len() as u32;
+        // A lagging client is judged message by message.
+        if let Some(first) = first
+            && self.lag.is_none()
+            && self
+                .outbox
+                .deliver_places(first + range.start as u32, count, turn)
+        {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        for index in range {
+            let mut place = first.map(|first| first + index as u32);
+            if let Err(reason) = self.queue(&messages[index], &mut place, now, turn, policy) {
+                result = Err(reason);
+            }
+        }
+        result
     }
 
     /// Its nickname in replies: `*` until it is registered.
