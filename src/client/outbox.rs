@@ -607,7 +607,7 @@ mod tests {
         let holding = turn.take_holding();
         outbox.keep(&turn);
         turn.finish(holding);
-        assert!(turn.size() == (0, 0));
+        assert_eq!(turn.size(), (0, 0));
         assert_eq!(outbox.queued(), 2);
         outbox.deliver(&said("four"), now, &mut turn);
         out.clear();
@@ -617,7 +617,40 @@ mod tests {
     }
 
     #[test]
-    fn a_streak_is_encoded_for_each_kind_of_client_and_forgotten_with_its_turn() {
+    fn a_run_is_held_in_spans_that_fit_whole_and_taken_in_batches() {
+        let stats = Arc::new(Stats::default());
+        let (mut outbox, _inbox) = outbox(4, 1 << 20, stats.clone(), None, Some(ClientId(1)));
+        let (threaded, _threaded_inbox) = super::outbox(4, 1 << 20, stats, None, None);
+        let mut turn = Turn::default();
+        let run = ["a", "b", "c", "d", "e"].map(said);
+        let mut first = None;
+        assert_eq!(threaded.place_run(&run, &mut first, &mut turn), None);
+        assert_eq!(outbox.place_run(&run, &mut first, &mut turn), Some(0));
+        // Placed once for every member.
+        assert_eq!(outbox.place_run(&run, &mut first, &mut turn), Some(0));
+        assert_eq!(turn.size(), (5, 0));
+        // Five do not fit in a queue of four: none is queued.
+        assert!(!outbox.deliver_places(0, 5, &mut turn));
+        assert_eq!(outbox.queued(), 0);
+        // The run but what the member said itself ("c").
+        assert!(outbox.deliver_places(0, 2, &mut turn));
+        assert!(outbox.deliver_places(3, 2, &mut turn));
+        assert_eq!(turn.holding, [ClientId(1)]);
+        assert_eq!((outbox.queued(), turn.size()), (4, (5, 4)));
+        let mut out = Vec::new();
+        assert_eq!(outbox.take_bytes(&codec(), &mut out, 3, &mut turn), 3);
+        assert_eq!(texts(&out), ["a", "b", "d"]);
+        // The rest of a span outlives its turn.
+        let holding = turn.take_holding();
+        outbox.keep(&turn);
+        turn.finish(holding);
+        out.clear();
+        assert_eq!(outbox.take_bytes(&codec(), &mut out, 100, &mut turn), 1);
+        assert_eq!(texts(&out), ["e"]);
+    }
+
+    #[test]
+    fn a_turn_encodes_for_each_kind_of_client_and_forgets_it_with_its_messages() {
         let irc = Codec {
             protocol: Protocol::Irc,
             server: "test".into(),

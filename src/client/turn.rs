@@ -208,3 +208,34 @@ impl Turn {
         &encoding.bytes[start..end]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::said;
+
+    #[test]
+    fn spans_come_from_one_encoding_grown_or_begun_again_as_outboxes_ask() {
+        let codec = Codec {
+            protocol: Protocol::Line,
+            server: "test".into(),
+        };
+        let messages: Vec<_> = (0..200).map(|n| said(&n.to_string())).collect();
+        let mut turn = Turn::default();
+        assert_eq!(turn.add_all(&messages), 0);
+        let encoded = |first: usize, count: usize| {
+            let mut bytes = Vec::new();
+            for message in &messages[first..first + count] {
+                message.write_to(&codec, Caps::default(), &mut bytes);
+            }
+            bytes
+        };
+        // Within, past the end, far past it, and behind.
+        for (first, count) in [(10, 5), (0, 3), (12, 20), (150, 10), (140, 60)] {
+            let bytes = turn.bytes(&codec, Caps::default(), first as u32, count as u32);
+            assert_eq!(bytes, encoded(first, count), "{count} from {first}");
+        }
+        let weight: usize = messages[3..10].iter().map(|message| message.weight()).sum();
+        assert_eq!(turn.weight(3, 7), weight as u64);
+    }
+}

@@ -160,3 +160,25 @@ fn spans(said: &[Said], id: ClientId) -> impl Iterator<Item = Range<usize>> + '_
         (!span.is_empty()).then_some(span)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_gets_the_run_but_what_it_said_unless_echoed() {
+        let (alice, bob, carol) = (ClientId(1), ClientId(2), ClientId(3));
+        let said = [
+            (alice, false),
+            (bob, false),
+            (bob, false),
+            (alice, true),
+            (bob, false),
+        ]
+        .map(|(from, echo)| Said { from, echo });
+        let spans = |id| spans(&said, id).collect::<Vec<_>>();
+        assert_eq!(spans(alice), [1..5]);
+        assert_eq!(spans(bob), [0..1, 3..4]);
+        assert_eq!(spans(carol), [0..5]);
+    }
+}
