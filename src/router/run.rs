@@ -176,9 +176,13 @@ mod tests {
             (bob, false),
         ]
         .map(|(from, echo)| Said { from, echo });
-        let spans = |id| spans(&said, id).collect::<Vec<_>>();
-        assert_eq!(spans(alice), [1..5]);
-        assert_eq!(spans(bob), [0..1, 3..4]);
-        assert_eq!(spans(carol), [0..5]);
+        let spans = |id| {
+            spans(&said, id)
+                .map(|span| (span.start, span.end))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(alice), [(1, 5)]);
+        assert_eq!(spans(bob), [(0, 1), (3, 4)]);
+        assert_eq!(spans(carol), [(0, 5)]);
     }
 }
